@@ -1,0 +1,210 @@
+//! The connector contract: a connector declares its streams as data and, given a task, sends
+//! pages of records in the stream's record shape, each with the checkpoint that becomes valid once
+//! that page is safely written. It knows nothing of mapping, sinks or state storage.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+use crate::schema::StreamSchema;
+use crate::secret::Secret;
+
+/// One data set of a source, declared as data.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    pub name: String,
+    /// Dot paths (in the record shape) that identify a record.
+    pub primary_key: Vec<String>,
+    /// Dot path of the field the stream is incremental on, if any.
+    pub cursor_field: Option<String>,
+    pub schema: StreamSchema,
+    /// Whether a backfill can ask this stream for a day range.
+    pub supports_day_windows: bool,
+}
+
+/// An inclusive range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayWindow {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The unit of work: one stream (later also one partition and one window) of one flow.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub stream: String,
+    pub window: Option<DayWindow>,
+}
+
+/// A page of records ready for the mapper.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Records as newline-delimited JSON, one record per line, in the stream's record shape
+    /// (for the seeds' sources: the explore `data[]` item shape).
+    pub records: Vec<u8>,
+    pub record_count: usize,
+    /// Bytes received from the API for this page (before decompression where the API
+    /// compresses), for the run report's input size.
+    pub input_bytes: u64,
+    /// The day partition these records belong to; `None` means the run's extraction date.
+    pub partition: Option<NaiveDate>,
+    /// State to store once this page and every page before it are committed by the sink.
+    /// `None` keeps the previous checkpoint.
+    pub checkpoint: Option<Value>,
+    /// True when this checkpoint completes the task (the export is whole): the runner closes
+    /// and commits everything outstanding, so the final state never runs ahead of the data.
+    pub completes_task: bool,
+}
+
+pub type PageSender = tokio::sync::mpsc::Sender<Page>;
+
+/// What a connector needs to run one task.
+pub struct PullContext {
+    pub task: Task,
+    /// The checkpoint last committed for this stream, if any.
+    pub checkpoint: Option<Value>,
+    /// The run's start time: connectors compute windows and marks from it, not from the clock.
+    pub run_started: DateTime<Utc>,
+    pub pages: PageSender,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("connection config: {0}")]
+    Config(String),
+    #[error("authentication failed for connection `{connection}`: {message}")]
+    Auth { connection: String, message: String },
+    #[error("{message}")]
+    Api {
+        status: Option<u16>,
+        message: String,
+    },
+    #[error("unexpected response from {endpoint}: {message}")]
+    Protocol { endpoint: String, message: String },
+    #[error("stream `{0}` is not offered by this connector")]
+    UnknownStream(String),
+    #[error("the run stopped before the connector finished")]
+    Stopped,
+}
+
+impl ConnectorError {
+    /// A stable code for run reports, in the seeds' `CONNECTOR-…` style.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectorError::Config(_) => "CONNECTOR-1001-400",
+            ConnectorError::Auth { .. } => "CONNECTOR-1002-401",
+            ConnectorError::Api { .. } => "CONNECTOR-2001-500",
+            ConnectorError::Protocol { .. } => "CONNECTOR-2002-502",
+            ConnectorError::UnknownStream(_) => "CONNECTOR-1003-400",
+            ConnectorError::Stopped => "CONNECTOR-2003-499",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn streams(&self) -> Vec<StreamSpec>;
+
+    fn stream(&self, name: &str) -> Option<StreamSpec> {
+        self.streams().into_iter().find(|s| s.name == name)
+    }
+
+    /// Pull one task, sending pages until it is complete. Returning `Ok` without a page that
+    /// `completes_task` means there was nothing to do.
+    async fn pull(&self, ctx: PullContext) -> Result<(), ConnectorError>;
+
+    /// Counters of the HTTP traffic this connector sent, for the run report.
+    fn request_metrics(&self) -> RequestMetricsSnapshot;
+}
+
+/// What the HTTP layer did, as the run report shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestMetricsSnapshot {
+    pub requests_sent: u64,
+    pub retries: u64,
+    pub bytes_received: u64,
+    pub throttled_ms: u64,
+    pub rate_limited_responses: u64,
+}
+
+/// A connection parameter after `${ENV}` resolution: references become secrets.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Plain(Value),
+    Secret(Secret),
+}
+
+/// The `[connection]` and `[source]` tables of a flow, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorConfig {
+    /// The flow's name, used in error messages ("connection of flow `x`").
+    pub flow: String,
+    pub connection: BTreeMap<String, Param>,
+    pub source: BTreeMap<String, Value>,
+    /// Request quota override from the flow: (count, period in seconds).
+    pub quota: Option<(u32, u64)>,
+}
+
+impl ConnectorConfig {
+    pub fn plain_str(&self, key: &str) -> Result<Option<&str>, ConnectorError> {
+        match self.connection.get(key) {
+            None => Ok(None),
+            Some(Param::Plain(Value::String(s))) => Ok(Some(s)),
+            Some(Param::Plain(other)) => Err(ConnectorError::Config(format!(
+                "[connection] `{key}` must be a string, found {other}"
+            ))),
+            Some(Param::Secret(_)) => Err(ConnectorError::Config(format!(
+                "[connection] `{key}` is not a credential: write it literally, not as ${{ENV}}"
+            ))),
+        }
+    }
+
+    /// A credential: it must come from an `${ENV_VAR}` reference, never a literal.
+    pub fn secret(&self, key: &str) -> Result<Option<&Secret>, ConnectorError> {
+        match self.connection.get(key) {
+            None => Ok(None),
+            Some(Param::Secret(s)) => Ok(Some(s)),
+            Some(Param::Plain(_)) => Err(ConnectorError::Config(format!(
+                "[connection] `{key}` is a credential: write it as an environment reference such \
+                 as \"${{{}}}\", never literally",
+                key.to_uppercase()
+            ))),
+        }
+    }
+}
+
+pub type ConnectorFactory = fn(&ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError>;
+
+/// Connectors by name, registered explicitly by the binary.
+#[derive(Default)]
+pub struct Registry {
+    factories: BTreeMap<&'static str, ConnectorFactory>,
+}
+
+impl Registry {
+    pub fn register(&mut self, name: &'static str, factory: ConnectorFactory) {
+        self.factories.insert(name, factory);
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.factories.keys().copied().collect()
+    }
+
+    pub fn build(
+        &self,
+        name: &str,
+        config: &ConnectorConfig,
+    ) -> Result<Arc<dyn Connector>, ConnectorError> {
+        let factory = self.factories.get(name).ok_or_else(|| {
+            ConnectorError::Config(format!(
+                "unknown connector `{name}`; known connectors: {}",
+                self.names().join(", ")
+            ))
+        })?;
+        factory(config)
+    }
+}

@@ -1,0 +1,13 @@
+//! Shared vocabulary of sluice: what a connector is, what it yields, and the types every engine
+//! crate agrees on. Nothing here knows a vendor, a sink or a mapping.
+
+pub mod connector;
+pub mod schema;
+pub mod secret;
+
+pub use connector::{
+    Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow, Page, PageSender,
+    Param, PullContext, Registry, RequestMetricsSnapshot, StreamSpec, Task,
+};
+pub use schema::{FieldType, SchemaField, StreamSchema};
+pub use secret::Secret;

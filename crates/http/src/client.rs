@@ -1,0 +1,385 @@
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
+use reqwest::header::{HeaderMap, AUTHORIZATION};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::error::HttpError;
+use crate::metrics::RequestMetrics;
+use crate::policy::{default_decision, remaining, reset_seconds, Classifier, Decision, ResponseInfo};
+
+/// A request budget: `count` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub count: u32,
+    pub period: Duration,
+}
+
+impl Quota {
+    pub fn per_minute(count: u32) -> Self {
+        Self {
+            count,
+            period: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How one connection talks HTTP. Defaults suit a page-at-a-time JSON API.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Named in error messages ("connection of flow `x`").
+    pub connection: String,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response.
+    pub read_timeout: Duration,
+    /// Longest a whole page request may take.
+    pub request_timeout: Duration,
+    pub max_retries: usize,
+    /// Cap on the total time spent waiting between attempts of one request.
+    pub max_total_wait: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Requests are paced to this budget (evenly, no bursts, so a server's fixed or sliding
+    /// window never sees more than it allows).
+    pub quota: Option<Quota>,
+    pub classifier: Option<Classifier>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connection: "connection".into(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(300),
+            max_retries: 10,
+            max_total_wait: Duration::from_secs(15 * 60),
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            quota: None,
+            classifier: None,
+        }
+    }
+}
+
+/// A floor under every retry wait, so that `Retry-After: 0` or an unlucky full jitter draw never
+/// turns into a hot loop against a struggling server.
+const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
+
+struct Inner {
+    client: reqwest::Client,
+    auth_header: Option<sluice_core::Secret>,
+    config: HttpConfig,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Set when the server reports an exhausted budget: no request leaves before this instant.
+    paused_until: Mutex<Option<Instant>>,
+    metrics: RequestMetrics,
+}
+
+/// Cheap to clone; clones share the quota, the pause and the counters.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+/// One failed attempt, with what the retry loop needs to know about it.
+struct Attempt {
+    error: HttpError,
+    retryable: bool,
+    after: Option<Duration>,
+    rate_limited: bool,
+}
+
+impl HttpClient {
+    pub fn new(auth: Auth, config: HttpConfig) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .gzip(true)
+            .build()
+            .map_err(|e| HttpError::Setup(e.to_string()))?;
+        let limiter = match config.quota {
+            None => None,
+            Some(q) => {
+                let count = NonZeroU32::new(q.count)
+                    .ok_or_else(|| HttpError::Setup("a quota needs a count above 0".into()))?;
+                let interval = q.period / count.get();
+                let quota = governor::Quota::with_period(interval)
+                    .ok_or_else(|| HttpError::Setup("a quota needs a period above 0".into()))?
+                    .allow_burst(NonZeroU32::MIN);
+                Some(RateLimiter::direct(quota))
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                auth_header: auth.header_value(),
+                config,
+                limiter,
+                paused_until: Mutex::new(None),
+                metrics: RequestMetrics::default(),
+            }),
+        })
+    }
+
+    pub fn metrics(&self) -> &RequestMetrics {
+        &self.inner.metrics
+    }
+
+    /// GET `url` and read the whole body, then hand it to `parse`. Transport errors, cut bodies,
+    /// retryable statuses and bodies that `parse` rejects are all retried with backoff; the
+    /// parsed value and the body size come back.
+    pub async fn get_parsed<T, P>(&self, url: &Url, parse: P) -> Result<(T, usize), HttpError>
+    where
+        P: Fn(&[u8]) -> Result<T, String>,
+    {
+        let cfg = &self.inner.config;
+        let attempts = AtomicU32::new(0);
+        let waited_us = AtomicU64::new(0);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(cfg.min_backoff)
+            .with_max_delay(cfg.max_backoff)
+            .with_max_times(cfg.max_retries);
+        let result = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(url, &parse)
+        })
+        .retry(backoff)
+        .when(|a: &Attempt| a.retryable)
+        .adjust(|a: &Attempt, step: Option<Duration>| {
+            let step = step?;
+            // Full jitter over the exponential step, floored; a server's own wait wins if longer.
+            let jitter = step.mul_f64(fastrand::f64()).max(MIN_RETRY_WAIT);
+            let wait = a.after.map_or(jitter, |after| after.max(MIN_RETRY_WAIT));
+            let total = Duration::from_micros(waited_us.load(Ordering::Relaxed)) + wait;
+            if total > cfg.max_total_wait {
+                return None;
+            }
+            waited_us.store(total.as_micros() as u64, Ordering::Relaxed);
+            Some(wait)
+        })
+        .notify(|a: &Attempt, wait: Duration| {
+            self.inner.metrics.retry();
+            if a.rate_limited {
+                self.inner.metrics.throttled(wait);
+            }
+            tracing::warn!(
+                connection = %cfg.connection,
+                error = %a.error,
+                wait_ms = wait.as_millis() as u64,
+                "retrying request"
+            );
+        })
+        .await;
+        result.map_err(|a| {
+            let attempts = attempts.load(Ordering::Relaxed);
+            if a.retryable {
+                HttpError::Exhausted {
+                    url: redact(url),
+                    attempts,
+                    waited: Duration::from_micros(waited_us.load(Ordering::Relaxed)),
+                    last: Box::new(a.error),
+                }
+            } else {
+                a.error
+            }
+        })
+    }
+
+    async fn wait_for_turn(&self) {
+        let started = Instant::now();
+        let pause = self
+            .inner
+            .paused_until
+            .lock()
+            .map(|p| *p)
+            .unwrap_or_default();
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.until_ready().await;
+        }
+        let waited = started.elapsed();
+        if waited > Duration::from_millis(1) {
+            self.inner.metrics.throttled(waited);
+        }
+    }
+
+    /// Adapt to the server's own account of the budget: when it says none is left, hold every
+    /// request until its window resets instead of spending a request on a 429.
+    fn note_budget(&self, headers: &HeaderMap) {
+        if remaining(headers) == Some(0) {
+            let wait = reset_seconds(headers).unwrap_or(Duration::from_secs(1));
+            if let Ok(mut p) = self.inner.paused_until.lock() {
+                *p = Some(Instant::now() + wait);
+            }
+        }
+    }
+
+    async fn attempt<T, P>(&self, url: &Url, parse: &P) -> Result<(T, usize), Attempt>
+    where
+        P: Fn(&[u8]) -> Result<T, String>,
+    {
+        self.wait_for_turn().await;
+        let inner = &self.inner;
+        inner.metrics.request_sent();
+        let mut request = inner
+            .client
+            .get(url.clone())
+            .timeout(inner.config.request_timeout);
+        if let Some(h) = &inner.auth_header {
+            request = request.header(AUTHORIZATION, h.expose());
+        }
+        let transport = |message: String| Attempt {
+            error: HttpError::Transport {
+                url: redact(url),
+                message,
+            },
+            retryable: true,
+            after: None,
+            rate_limited: false,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport(describe(&e)))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| Attempt {
+            error: HttpError::Body {
+                url: redact(url),
+                message: format!("response cut short: {}", describe(&e)),
+            },
+            retryable: true,
+            after: None,
+            rate_limited: false,
+        })?;
+        inner.metrics.received(body.len());
+        self.note_budget(&headers);
+        let info = ResponseInfo {
+            status,
+            headers: &headers,
+            body: &body,
+        };
+        let decision = inner
+            .config
+            .classifier
+            .and_then(|c| c(&info))
+            .unwrap_or_else(|| default_decision(&info));
+        let status_error = || HttpError::Status {
+            status,
+            url: redact(url),
+            body: snippet(&body),
+        };
+        match decision {
+            Decision::Success => match parse(&body) {
+                Ok(value) => Ok((value, body.len())),
+                Err(message) => Err(Attempt {
+                    error: HttpError::Body {
+                        url: redact(url),
+                        message,
+                    },
+                    retryable: true,
+                    after: None,
+                    rate_limited: false,
+                }),
+            },
+            Decision::Retry { after } => {
+                if status == 429 {
+                    inner.metrics.rate_limited();
+                }
+                Err(Attempt {
+                    error: status_error(),
+                    retryable: true,
+                    after,
+                    rate_limited: status == 429,
+                })
+            }
+            Decision::Fail => Err(Attempt {
+                error: status_error(),
+                retryable: false,
+                after: None,
+                rate_limited: false,
+            }),
+        }
+    }
+}
+
+/// A URL fit for logs: no user info, and query values that look like credentials masked.
+pub fn redact(url: &Url) -> String {
+    let mut clean = url.clone();
+    let _ = clean.set_username("");
+    let _ = clean.set_password(None);
+    let sensitive = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["token", "secret", "key", "password", "auth"]
+            .iter()
+            .any(|s| k.contains(s))
+    };
+    if clean.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if sensitive(&k) { "***".into() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        clean.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    clean.to_string()
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's Display names the URL, which we already show redacted; walk the sources instead.
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "body error"
+    } else {
+        "transport error"
+    };
+    if parts.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {}", parts.join(": "))
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let mut s = text.trim().to_string();
+    if body.len() > MAX {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_masks_credential_like_query_values() {
+        let url = Url::parse("https://u:p@x.io/a?api_key=abc&page=2&access_token=t").expect("url");
+        let r = redact(&url);
+        assert!(!r.contains("abc") && !r.contains(":p@") && !r.contains("=t"), "{r}");
+        assert!(r.contains("page=2"), "{r}");
+    }
+}

@@ -1,0 +1,138 @@
+//! What to do with a response: accept it, retry it (after how long), or fail. A separate value
+//! from the client so each rule is testable without a server.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+
+/// The parts of a response a policy may look at.
+pub struct ResponseInfo<'a> {
+    pub status: u16,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Success,
+    /// Retry; wait at least this long if the server said so.
+    Retry { after: Option<Duration> },
+    Fail,
+}
+
+/// A connector's extra rule, consulted before the default one. `None` defers to the default.
+pub type Classifier = fn(&ResponseInfo<'_>) -> Option<Decision>;
+
+/// The default rule: 2xx succeed; 408, 425, 429 and 5xx are retried (honouring `Retry-After`, or
+/// `X-RateLimit-Reset` / `ratelimit-reset` on a 429); every other status fails at once.
+pub fn default_decision(info: &ResponseInfo<'_>) -> Decision {
+    match info.status {
+        200..=299 => Decision::Success,
+        408 | 425 | 429 | 500..=599 => {
+            let mut after = header_str(info.headers, "retry-after").and_then(parse_retry_after);
+            if after.is_none() && info.status == 429 {
+                after = reset_seconds(info.headers);
+            }
+            Decision::Retry { after }
+        }
+        _ => Decision::Fail,
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Seconds until a rate-limit window resets, from the vendors' reset headers.
+pub(crate) fn reset_seconds(headers: &HeaderMap) -> Option<Duration> {
+    ["ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"]
+        .iter()
+        .find_map(|name| header_str(headers, name))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 7.0 * 86400.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Remaining requests in the current window, from the vendors' headers.
+pub(crate) fn remaining(headers: &HeaderMap) -> Option<u64> {
+    [
+        "x-rate-limit-remaining",
+        "ratelimit-remaining",
+        "x-ratelimit-remaining",
+    ]
+    .iter()
+    .find_map(|name| header_str(headers, name))
+    .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3). A date in the past is
+/// zero; the caller applies its own floor so zero never becomes a hot loop.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn decide(status: u16, headers: &[(&'static str, &str)]) -> Decision {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        default_decision(&ResponseInfo {
+            status,
+            headers: &map,
+            body: b"",
+        })
+    }
+
+    #[test]
+    fn classifies_statuses() {
+        assert_eq!(decide(200, &[]), Decision::Success);
+        assert_eq!(decide(401, &[]), Decision::Fail);
+        assert_eq!(decide(400, &[]), Decision::Fail);
+        assert_eq!(decide(503, &[]), Decision::Retry { after: None });
+        assert_eq!(
+            decide(429, &[("retry-after", "7")]),
+            Decision::Retry {
+                after: Some(Duration::from_secs(7))
+            }
+        );
+        assert_eq!(
+            decide(429, &[("x-ratelimit-reset", "3")]),
+            Decision::Retry {
+                after: Some(Duration::from_secs(3))
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
+        let future = SystemTime::now() + Duration::from_secs(30);
+        let d = parse_retry_after(&httpdate::fmt_http_date(future)).expect("date");
+        assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+    }
+}

@@ -1,0 +1,389 @@
+//! Validation and compilation of a mapping set against a stream schema. Every problem is
+//! collected, so a user fixes a file in one pass; the seeds' harmless slips are normalised with
+//! a warning that names the mapping index.
+
+use std::fmt;
+
+use serde_json::Value;
+use sluice_core::StreamSchema;
+
+use crate::plan::{ColumnPlan, ColumnSource, CompiledMapping, DestNode, ValueType};
+use crate::set::{Mapping, MappingSet, SourceType};
+use crate::suggest::closest;
+
+/// One finding about a mapping set, tied to a `mappings[i]` entry where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub index: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "mappings[{i}]: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CompileOutcome {
+    pub mapping: CompiledMapping,
+    pub warnings: Vec<Issue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub struct CompileError {
+    pub file: String,
+    pub errors: Vec<Issue>,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} problem{} in the mapping set",
+            self.file,
+            self.errors.len(),
+            if self.errors.len() == 1 { "" } else { "s" }
+        )?;
+        for e in &self.errors {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Split a dot path and trim each part. Returns the parts and whether trimming changed anything.
+fn normalise_path(path: &str) -> Result<(Vec<String>, bool), String> {
+    let mut changed = false;
+    let mut parts = Vec::new();
+    for raw in path.split('.') {
+        let part = raw.trim();
+        if part.len() != raw.len() {
+            changed = true;
+        }
+        if part.is_empty() {
+            return Err(format!("path `{path}` has an empty part"));
+        }
+        if part.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "path `{path}`: `{part}` contains a space; rename the field without spaces"
+            ));
+        }
+        parts.push(part.to_string());
+    }
+    Ok((parts, changed))
+}
+
+struct Entry {
+    index: usize,
+    destination: Vec<String>,
+    source: ColumnSource,
+    value_type: ValueType,
+}
+
+/// Compile `set` against `schema` (when the stream declares one). `file` names the set in
+/// messages.
+pub fn compile(
+    file: &str,
+    set: &MappingSet,
+    schema: Option<&StreamSchema>,
+) -> Result<CompileOutcome, CompileError> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let known_paths = schema.map(|s| s.leaf_paths()).unwrap_or_default();
+
+    if set.mappings.is_empty() {
+        errors.push(Issue {
+            index: None,
+            message: "the set has no mappings: add at least one {sourceType, source, destination}"
+                .into(),
+        });
+    }
+
+    for (index, m) in set.mappings.iter().enumerate() {
+        let issue = |message: String| Issue {
+            index: Some(index),
+            message,
+        };
+        let destination = match normalise_path(&m.destination) {
+            Ok((parts, changed)) => {
+                if changed {
+                    warnings.push(issue(format!(
+                        "destination \"{}\" has spaces around a path part; read as \"{}\"",
+                        m.destination,
+                        parts.join(".")
+                    )));
+                }
+                parts
+            }
+            Err(e) => {
+                errors.push(issue(format!("destination {e}")));
+                continue;
+            }
+        };
+        let resolved = match resolve_source(m, schema, &known_paths) {
+            Ok((source, value_type, note)) => {
+                if let Some(note) = note {
+                    warnings.push(issue(note));
+                }
+                (source, value_type)
+            }
+            Err(e) => {
+                errors.push(issue(e));
+                continue;
+            }
+        };
+        if let Some(prev) = entries.iter().find(|e| e.destination == destination) {
+            if prev.source == resolved.0 {
+                warnings.push(issue(format!(
+                    "repeats mappings[{}] (same source, same destination `{}`); applied once",
+                    prev.index,
+                    destination.join(".")
+                )));
+            } else {
+                errors.push(issue(format!(
+                    "destination `{}` is already written by mappings[{}] from a different source; \
+                     a destination takes one source: remove or rename one of them",
+                    destination.join("."),
+                    prev.index
+                )));
+            }
+            continue;
+        }
+        entries.push(Entry {
+            index,
+            destination,
+            source: resolved.0,
+            value_type: resolved.1,
+        });
+    }
+
+    let mut roots: Vec<(String, DestNode)> = Vec::new();
+    let mut columns = Vec::new();
+    for e in entries {
+        match insert(&mut roots, &e.destination, columns.len()) {
+            Ok(()) => columns.push(ColumnPlan {
+                mapping_index: e.index,
+                destination: e.destination,
+                source: e.source,
+                value_type: e.value_type,
+            }),
+            Err(message) => errors.push(Issue {
+                index: Some(e.index),
+                message,
+            }),
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(CompileOutcome {
+            mapping: CompiledMapping::new(columns, roots),
+            warnings,
+        })
+    } else {
+        Err(CompileError {
+            file: file.to_string(),
+            errors,
+        })
+    }
+}
+
+type Resolved = (ColumnSource, ValueType, Option<String>);
+
+fn resolve_source(
+    m: &Mapping,
+    schema: Option<&StreamSchema>,
+    known_paths: &[String],
+) -> Result<Resolved, String> {
+    match m.source_type {
+        SourceType::Attribute => {
+            let Value::String(path) = &m.source else {
+                return Err(format!(
+                    "an ATTRIBUTE source must be a dot path string, found {}",
+                    m.source
+                ));
+            };
+            let (parts, changed) = normalise_path(path).map_err(|e| format!("source {e}"))?;
+            let note = changed.then(|| {
+                format!(
+                    "source \"{path}\" has spaces around a path part; read as \"{}\"",
+                    parts.join(".")
+                )
+            });
+            let value_type = match schema {
+                None => ValueType::JsonText,
+                Some(schema) => {
+                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                    match schema.lookup(&refs) {
+                        Some(t) => ValueType::from_field_type(t),
+                        None => {
+                            let hint = closest(
+                                &parts.join("."),
+                                known_paths.iter().map(String::as_str),
+                            )
+                            .map(|c| format!("; did you mean `{c}`?"))
+                            .unwrap_or_else(|| {
+                                "; `sluice discover` lists the stream's fields".into()
+                            });
+                            return Err(format!(
+                                "source `{}` is not a field of the stream{hint}",
+                                parts.join(".")
+                            ));
+                        }
+                    }
+                }
+            };
+            Ok((ColumnSource::Attribute(parts), value_type, note))
+        }
+        SourceType::Constant => {
+            let value_type = match &m.source {
+                Value::Bool(_) => ValueType::Boolean,
+                Value::Number(n) if n.is_i64() => ValueType::Int64,
+                Value::Number(_) => ValueType::Float64,
+                Value::String(_) | Value::Null => ValueType::Utf8,
+                Value::Array(_) | Value::Object(_) => ValueType::JsonText,
+            };
+            Ok((ColumnSource::Constant(m.source.clone()), value_type, None))
+        }
+        SourceType::Expression => Err(format!(
+            "EXPRESSION mappings ({}) are not supported by this version of sluice yet; map the \
+             field with ATTRIBUTE or remove the entry",
+            m.source
+        )),
+    }
+}
+
+fn insert(nodes: &mut Vec<(String, DestNode)>, path: &[String], column: usize) -> Result<(), String> {
+    let Some((head, rest)) = path.split_first() else {
+        return Err("empty destination".into());
+    };
+    let pos = nodes.iter().position(|(n, _)| n == head);
+    if rest.is_empty() {
+        return match pos {
+            None => {
+                nodes.push((head.clone(), DestNode::Leaf(column)));
+                Ok(())
+            }
+            Some(_) => Err(format!(
+                "destination `{}` is both a field and a struct of other destinations",
+                path.join(".")
+            )),
+        };
+    }
+    let idx = match pos {
+        Some(i) => i,
+        None => {
+            nodes.push((head.clone(), DestNode::Struct(Vec::new())));
+            nodes.len() - 1
+        }
+    };
+    match &mut nodes[idx].1 {
+        DestNode::Struct(children) => insert(children, rest, column),
+        DestNode::Leaf(_) => Err(format!(
+            "destination `{}` nests under `{head}`, which another mapping writes as a field",
+            path.join(".")
+        )),
+    }
+}
+
+/// A mapping that writes every leaf of the stream schema to the same path: what a flow without a
+/// mapping set gets.
+pub fn identity_mapping(schema: &StreamSchema) -> MappingSet {
+    MappingSet {
+        mappings: schema
+            .leaf_paths()
+            .into_iter()
+            .map(|p| Mapping {
+                source_type: SourceType::Attribute,
+                source: Value::String(p.clone()),
+                destination: p,
+                name: None,
+                description: None,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::{FieldType, SchemaField};
+
+    fn schema() -> StreamSchema {
+        StreamSchema {
+            fields: vec![SchemaField::new(
+                "results",
+                FieldType::Object {
+                    fields: vec![
+                        SchemaField::new("id", FieldType::Integer),
+                        SchemaField::new("email", FieldType::String),
+                        SchemaField::new("verified", FieldType::Boolean),
+                    ],
+                },
+            )],
+        }
+    }
+
+    fn set(json: &str) -> MappingSet {
+        MappingSet::from_json("t.json", json).expect("valid set")
+    }
+
+    #[test]
+    fn spaces_in_destination_are_normalised_with_a_warning_naming_the_index() {
+        let s = set(r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id"},
+            {"sourceType":"ATTRIBUTE","source":"results.email","destination":"_x. EMAIL"}]}"#);
+        let out = compile("t.json", &s, Some(&schema())).expect("compiles");
+        assert_eq!(out.warnings.len(), 1);
+        assert_eq!(out.warnings[0].index, Some(1));
+        assert!(out.warnings[0].message.contains("\"_x.EMAIL\""));
+        let schema = out.mapping.schema();
+        let arrow_schema::DataType::Struct(fields) = schema.field(0).data_type() else {
+            panic!("expected a struct");
+        };
+        let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["id", "EMAIL"]);
+    }
+
+    #[test]
+    fn a_repeated_mapping_is_collapsed_with_a_warning() {
+        let s = set(r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.verified","destination":"_x.verified"},
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id"},
+            {"sourceType":"ATTRIBUTE","source":"results.verified","destination":"_x.verified"}]}"#);
+        let out = compile("t.json", &s, Some(&schema())).expect("compiles");
+        assert_eq!(out.mapping.columns().len(), 2);
+        assert_eq!(out.warnings[0].index, Some(2));
+        assert!(out.warnings[0].message.contains("repeats mappings[0]"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let s = set(r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id"},
+            {"sourceType":"ATTRIBUTE","source":"results.email","destination":"_x.id"},
+            {"sourceType":"ATTRIBUTE","source":"results.emial","destination":"_x.mail"},
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x..y"},
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id.deeper"}]}"#);
+        let err = compile("t.json", &s, Some(&schema())).unwrap_err();
+        let indexes: Vec<Option<usize>> = err.errors.iter().map(|e| e.index).collect();
+        assert_eq!(indexes, [Some(1), Some(2), Some(3), Some(4)]);
+        let text = err.to_string();
+        assert!(text.starts_with("t.json: 4 problems"), "{text}");
+        assert!(text.contains("already written by mappings[0]"), "{text}");
+        assert!(text.contains("did you mean `results.email`"), "{text}");
+        assert!(text.contains("empty part"), "{text}");
+        assert!(text.contains("nests under `id`"), "{text}");
+    }
+
+    #[test]
+    fn identity_mapping_covers_every_leaf() {
+        let out = compile("id", &identity_mapping(&schema()), Some(&schema())).expect("compiles");
+        assert_eq!(out.mapping.columns().len(), 3);
+        assert!(out.warnings.is_empty());
+    }
+}

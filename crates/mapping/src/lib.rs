@@ -1,0 +1,18 @@
+//! Mapping sets as the seeds write them (Adobe Data Prep's `mappings[]`), compiled once into a
+//! plan of column operations and executed per page into Arrow record batches.
+//!
+//! The path: [`MappingSet::from_json`] reads the file, [`compile`] validates it against the
+//! stream schema (every problem at once, slips normalised with warnings) and returns a
+//! [`CompiledMapping`], whose [`CompiledMapping::map_ndjson`] turns a page of records into a
+//! batch plus the records it rejected.
+
+mod compile;
+mod execute;
+mod plan;
+mod set;
+mod suggest;
+
+pub use compile::{compile, identity_mapping, CompileError, CompileOutcome, Issue};
+pub use execute::{MapOutput, Reject};
+pub use plan::{CompiledMapping, ValueType};
+pub use set::{Mapping, MappingSet, SetError, SourceType};
