@@ -53,7 +53,8 @@ pub(crate) fn reset_seconds(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-/// Remaining requests in the current window, from the vendors' headers.
+/// Remaining requests before a limit is hit: the smallest budget any of the vendors'
+/// headers reports (an account-wide and an endpoint budget can both be present).
 pub(crate) fn remaining(headers: &HeaderMap) -> Option<u64> {
     [
         "x-rate-limit-remaining",
@@ -61,8 +62,9 @@ pub(crate) fn remaining(headers: &HeaderMap) -> Option<u64> {
         "x-ratelimit-remaining",
     ]
     .iter()
-    .find_map(|name| header_str(headers, name))
-    .and_then(|v| v.trim().parse::<u64>().ok())
+    .filter_map(|name| header_str(headers, name))
+    .filter_map(|v| v.trim().parse::<u64>().ok())
+    .min()
 }
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3). A date in the past is

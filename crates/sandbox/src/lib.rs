@@ -1,1 +1,137 @@
-//! placeholder
+//! Local simulators of the vendors' APIs, faithful to their public contracts (paths, auth,
+//! paging, rate limits, error bodies), with switchable faults. Tests, benchmarks and a newcomer's
+//! first run all drive the same server: `sluice sandbox`, or [`Sandbox::start`] in-process.
+//!
+//! Control routes live under `/_sandbox/`: `GET stats`, `POST faults` (a fault list, as text),
+//! and per vendor helpers such as `POST zendesk/touch` and `GET zendesk/users`.
+
+mod faults;
+mod limiter;
+mod rng;
+mod stats;
+mod zendesk;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub use faults::{FaultKind, FaultPlan, FaultSpec};
+pub use limiter::QuotaSpec;
+pub use stats::Stats;
+pub use zendesk::{ExportOrder, ZendeskConfig};
+
+/// Credentials the sandbox accepts and `--sandbox` runs use: of the right form, and fake.
+pub mod credentials {
+    pub const ZENDESK_EMAIL: &str = "sandbox@example.com";
+    pub const ZENDESK_API_TOKEN: &str = "sandbox-api-token";
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    pub zendesk: ZendeskConfig,
+    pub faults: FaultPlan,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("sandbox: cannot listen on {addr}: {message}")]
+    Bind { addr: String, message: String },
+    #[error("sandbox: {0}")]
+    Config(String),
+}
+
+pub(crate) struct Shared {
+    pub zendesk: zendesk::ZendeskSim,
+    pub faults: faults::FaultState,
+    pub stats: Stats,
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Sandbox {
+    /// Bind `addr` (port 0 picks a free port) and serve in the background.
+    pub async fn start(addr: SocketAddr, config: SandboxConfig) -> Result<Self, SandboxError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| SandboxError::Bind {
+                addr: addr.to_string(),
+                message: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| SandboxError::Bind {
+            addr: addr.to_string(),
+            message: e.to_string(),
+        })?;
+        let shared = Arc::new(Shared {
+            zendesk: zendesk::ZendeskSim::new(config.zendesk),
+            faults: faults::FaultState::new(config.faults),
+            stats: Stats::default(),
+        });
+        let app = router(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: what a flow's `base_url` points at.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats_json(&self) -> serde_json::Value {
+        self.shared.stats.to_json(&self.shared)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_sandbox/stats", get(stats_route))
+        .route("/_sandbox/faults", post(set_faults))
+        .merge(zendesk::routes())
+        .with_state(shared)
+}
+
+async fn stats_route(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(shared.stats.to_json(&shared))
+}
+
+async fn set_faults(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    match FaultPlan::parse(body.trim()) {
+        Ok(plan) => {
+            shared.faults.replace(plan);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}

@@ -1,0 +1,471 @@
+//! Zendesk Support: `GET /api/v2/search/export(.json)` as `api-contracts.md` §3 describes it.
+
+mod data;
+mod query;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::faults::FaultKind;
+use crate::limiter::{QuotaSpec, Window};
+use crate::Shared;
+
+
+const VENDOR: &str = "zendesk";
+const ROUTE: &str = "/api/v2/search/export";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportOrder {
+    /// Oldest first, as `api-contracts.md` §3.7 describes.
+    #[default]
+    Ascending,
+    /// Newest first, as the seed's cursor (`"desc": true`) suggests the real API may do.
+    Descending,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZendeskConfig {
+    pub users: u64,
+    pub seed: u64,
+    pub order: ExportOrder,
+    pub cursor_ttl: Duration,
+    /// Replaces the default quotas (account 700/min, search export 100/min) when set.
+    pub quota: Option<QuotaSpec>,
+}
+
+impl Default for ZendeskConfig {
+    fn default() -> Self {
+        Self {
+            users: 2_500,
+            seed: 42,
+            order: ExportOrder::Ascending,
+            cursor_ttl: Duration::from_secs(3600),
+            quota: None,
+        }
+    }
+}
+
+pub struct ZendeskSim {
+    config: ZendeskConfig,
+    users: RwLock<Vec<data::User>>,
+    /// The account-wide window first, then the endpoint's own (absent with a `--quota` override).
+    windows: Vec<Window>,
+}
+
+impl ZendeskSim {
+    pub fn new(config: ZendeskConfig) -> Self {
+        let windows = match &config.quota {
+            Some(q) => vec![Window::new(q.clone())],
+            None => vec![
+                Window::new(QuotaSpec::new("account", 700, 60)),
+                Window::new(QuotaSpec::new("search_export", 100, 60)),
+            ],
+        };
+        Self {
+            users: RwLock::new(data::generate(config.users, config.seed)),
+            config,
+            windows,
+        }
+    }
+
+    pub fn quota_specs(&self) -> Vec<QuotaSpec> {
+        self.windows.iter().map(|w| w.spec.clone()).collect()
+    }
+}
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v2/search/export", get(export))
+        .route("/api/v2/search/export.json", get(export))
+        .route("/_sandbox/zendesk/touch", post(touch))
+        .route("/_sandbox/zendesk/users", get(all_users))
+}
+
+/// The paging position a cursor carries. The real cursor is opaque base64 JSON too.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    /// query and type the export was started with
+    q: String,
+    t: String,
+    /// sort values of the last record served: created_at, id
+    c: i64,
+    i: u64,
+    /// issued at (epoch seconds)
+    iat: i64,
+    /// records exported so far
+    n: u64,
+}
+
+fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn error(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return !token.trim().is_empty();
+    }
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    // API-token form only: `{email}/token:{token}`
+    match text.split_once(':') {
+        Some((user, token)) => match user.strip_suffix("/token") {
+            Some(email) => email.contains('@') && !token.is_empty(),
+            None => false,
+        },
+        None => false,
+    }
+}
+
+async fn export(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let response = serve_export(&shared, &headers, raw.as_deref().unwrap_or("")).await;
+    shared.stats.record(VENDOR, ROUTE, response.status().as_u16());
+    response
+}
+
+async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> Response {
+    if !authorized(headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Couldn't authenticate you"}),
+        );
+    }
+    let faults = shared.faults.next(VENDOR);
+    for f in &faults {
+        if let FaultKind::Slow { ms } = f {
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+        }
+    }
+    for f in &faults {
+        match f {
+            FaultKind::TooManyRequests | FaultKind::TooManyRequestsZeroWait => {
+                let wait = if *f == FaultKind::TooManyRequests { "1" } else { "0" };
+                let mut r = rate_limited_body();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(wait));
+                return r;
+            }
+            FaultKind::Internal => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "InternalError", "description": "Something went wrong"}),
+                )
+            }
+            FaultKind::Unavailable => {
+                let mut r = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "ServiceUnavailable", "description": "Try again later"}),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
+            _ => {}
+        }
+    }
+
+    let sim = &shared.zendesk;
+    let now = Instant::now();
+    let verdicts: Vec<_> = sim.windows.iter().map(|w| w.check(now)).collect();
+    if let Some(v) = verdicts.iter().find(|v| !v.allowed) {
+        let mut r = rate_limited_body();
+        let h = r.headers_mut();
+        h.insert(header::RETRY_AFTER, HeaderValue::from(v.reset_s));
+        add_limit_headers(h, sim, &verdicts, false);
+        return r;
+    }
+    for w in &sim.windows {
+        w.accept(now);
+    }
+
+    let mut r = match page(sim, headers, raw_query, faults.contains(&FaultKind::ExpireCursor)) {
+        Ok(body) => apply_body_faults(body, &faults),
+        Err(r) => r,
+    };
+    add_limit_headers(r.headers_mut(), sim, &verdicts, true);
+    r
+}
+
+fn rate_limited_body() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"error": "APIRateLimitExceeded",
+               "description": "Number of allowed search export API requests per minute exceeded"}),
+    )
+}
+
+fn add_limit_headers(h: &mut HeaderMap, sim: &ZendeskSim, verdicts: &[crate::limiter::Verdict], counted: bool) {
+    let used = u32::from(counted);
+    let (account, endpoint) = match (sim.windows.first(), sim.windows.get(1)) {
+        (Some(a), Some(e)) => ((a, &verdicts[0]), (e, &verdicts[1])),
+        (Some(a), None) => ((a, &verdicts[0]), (a, &verdicts[0])),
+        _ => return,
+    };
+    h.insert("x-rate-limit", HeaderValue::from(account.0.spec.limit));
+    h.insert(
+        "x-rate-limit-remaining",
+        HeaderValue::from(account.1.remaining.saturating_sub(used)),
+    );
+    h.insert("ratelimit-limit", HeaderValue::from(endpoint.0.spec.limit));
+    h.insert(
+        "ratelimit-remaining",
+        HeaderValue::from(endpoint.1.remaining.saturating_sub(used)),
+    );
+    h.insert(
+        "ratelimit-reset",
+        HeaderValue::from(endpoint.1.reset_s.max(1)),
+    );
+}
+
+fn bad_request(error_name: &str, description: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        json!({"error": error_name, "description": description}),
+    )
+}
+
+fn page(sim: &ZendeskSim, headers: &HeaderMap, raw_query: &str, expire: bool) -> Result<Vec<u8>, Response> {
+    let mut query = None;
+    let mut filter_type = None;
+    let mut size = None;
+    let mut after = None;
+    for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
+        match k.as_ref() {
+            "query" => query = Some(v.into_owned()),
+            "filter[type]" => filter_type = Some(v.into_owned()),
+            "page[size]" => size = Some(v.into_owned()),
+            "page[after]" => after = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let size: usize = match size {
+        None => 100,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(bad_request(
+                    "InvalidPaginationParameter",
+                    "page[size] must be an integer from 1 to 1000",
+                ))
+            }
+        },
+    };
+    let cursor = match &after {
+        None => None,
+        Some(text) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok());
+            match decoded {
+                None => return Err(bad_request("InvalidPaginationParameter", "page[after] is not a valid cursor")),
+                Some(c) if now_s() - c.iat > sim.config.cursor_ttl.as_secs() as i64 => {
+                    return Err(bad_request("InvalidPaginationParameter", "cursor expired"))
+                }
+                Some(c) => Some(c),
+            }
+        }
+    };
+    let query = match (query, &cursor) {
+        (Some(q), Some(c)) if q != c.q => {
+            return Err(bad_request("InvalidPaginationParameter", "the cursor belongs to another query"))
+        }
+        (Some(q), _) => q,
+        (None, Some(c)) => c.q.clone(),
+        (None, None) => return Err(bad_request("InvalidQuery", "query is required")),
+    };
+    let filter_type = match (filter_type, &cursor) {
+        (Some(t), _) => t,
+        (None, Some(c)) => c.t.clone(),
+        (None, None) => {
+            return Err(bad_request(
+                "InvalidFilter",
+                "filter[type] is required: one of ticket, user, organization, group",
+            ))
+        }
+    };
+    if !["ticket", "user", "organization", "group"].contains(&filter_type.as_str()) {
+        return Err(bad_request(
+            "InvalidFilter",
+            "filter[type] must be one of ticket, user, organization, group",
+        ));
+    }
+    let terms = query::parse(&query).map_err(|e| bad_request("InvalidQuery", &e))?;
+
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let base = format!("http://{host}");
+    let users = sim.users.read().unwrap_or_else(|p| p.into_inner());
+    let descending = sim.config.order == ExportOrder::Descending;
+    let key = |u: &data::User| (u.created, u.id);
+    // users are stored in (created, id) order; find where the cursor left off
+    let candidates: Box<dyn Iterator<Item = &data::User>> = if filter_type != "user" {
+        Box::new(std::iter::empty())
+    } else {
+        match (&cursor, descending) {
+            (None, false) => Box::new(users.iter()),
+            (None, true) => Box::new(users.iter().rev()),
+            (Some(c), false) => {
+                let start = users.partition_point(|u| key(u) <= (c.c, c.i));
+                Box::new(users[start..].iter())
+            }
+            (Some(c), true) => {
+                let end = users.partition_point(|u| key(u) < (c.c, c.i));
+                Box::new(users[..end].iter().rev())
+            }
+        }
+    };
+    let mut selected: Vec<&data::User> = Vec::with_capacity(size + 1);
+    for u in candidates.filter(|u| query::matches(&terms, u.created, u.updated)) {
+        selected.push(u);
+        if selected.len() > size {
+            break;
+        }
+    }
+    let has_more = selected.len() > size;
+    selected.truncate(size);
+    let results: Vec<Value> = selected
+        .iter()
+        .map(|u| data::to_json(u, sim.config.seed, &base))
+        .collect();
+    let exported = cursor.as_ref().map_or(0, |c| c.n) + results.len() as u64;
+    let (after_cursor, next) = match selected.last() {
+        Some(last) if has_more => {
+            let c = Cursor {
+                q: query.clone(),
+                t: filter_type.clone(),
+                c: last.created,
+                i: last.id,
+                iat: if expire { 0 } else { now_s() },
+                n: exported,
+            };
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(serde_json::to_vec(&c).unwrap_or_default());
+            let next: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("filter[type]", &filter_type)
+                .append_pair("page[after]", &token)
+                .append_pair("page[size]", &size.to_string())
+                .append_pair("query", &query)
+                .finish();
+            (json!(token), json!(format!("{base}/api/v2/search/export.json?{next}")))
+        }
+        _ => (Value::Null, Value::Null),
+    };
+    let body = json!({
+        "results": results,
+        "facets": null,
+        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": null},
+        "links": {"prev": null, "next": next},
+    });
+    Ok(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn apply_body_faults(body: Vec<u8>, faults: &[FaultKind]) -> Response {
+    let json_ct = HeaderValue::from_static("application/json; charset=utf-8");
+    if faults.contains(&FaultKind::Truncate) {
+        let half = body.len() / 2;
+        let first = bytes::Bytes::copy_from_slice(&body[..half]);
+        let stream = futures::stream::iter(vec![
+            Ok::<_, std::io::Error>(first),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "sandbox cut the body")),
+        ]);
+        let mut r = Response::new(Body::from_stream(stream));
+        r.headers_mut().insert(header::CONTENT_TYPE, json_ct);
+        return r;
+    }
+    let body = if faults.contains(&FaultKind::CutJson) {
+        body[..body.len() / 2].to_vec()
+    } else {
+        body
+    };
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, json_ct);
+    r
+}
+
+#[derive(Deserialize)]
+struct TouchRequest {
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    ids: Option<Vec<u64>>,
+}
+
+/// Mark users as updated now: `{"count": N}` spreads N over the data set, `{"ids": […]}` names
+/// them. Answers the ids touched and their new `updated_at`.
+async fn touch(State(shared): State<Arc<Shared>>, Json(req): Json<TouchRequest>) -> Response {
+    let now = now_s();
+    let mut users = shared.zendesk.users.write().unwrap_or_else(|p| p.into_inner());
+    let len = users.len() as u64;
+    let indexes: Vec<usize> = match (req.ids, req.count) {
+        (Some(ids), _) => users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| ids.contains(&u.id))
+            .map(|(i, _)| i)
+            .collect(),
+        (None, Some(n)) if n > 0 && len > 0 => {
+            let n = n.min(len);
+            (0..n).map(|k| (k * len / n + len / (2 * n)).min(len - 1) as usize).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut touched = Vec::new();
+    for i in indexes {
+        users[i].updated = now;
+        touched.push(users[i].id);
+    }
+    Json(json!({"ids": touched, "updated_at": data::iso(now)})).into_response()
+}
+
+/// Every user as the export would return it now, one JSON object per line: the truth that
+/// tests compare a run's output with.
+async fn all_users(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let base = format!("http://{host}");
+    let users = shared.zendesk.users.read().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::new();
+    for u in users.iter() {
+        let _ = serde_json::to_writer(&mut out, &data::to_json(u, shared.zendesk.config.seed, &base));
+        out.push(b'\n');
+    }
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
+}
