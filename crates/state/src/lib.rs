@@ -1,1 +1,366 @@
-//! placeholder
+//! Checkpoints and run history in an embedded SQLite file.
+//!
+//! The store is the commit point of a run: a checkpoint advances in the same transaction that
+//! records which staged files become final, so after a crash either both happened (the recovery
+//! step finishes the renames) or neither did (the staged files are discarded and the data is
+//! pulled again). Nothing is lost and nothing is written twice.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state store {path}: {message}")]
+    Sqlite { path: String, message: String },
+    #[error("flow `{flow}` is already running (run {run_id}, process {pid}); wait for it to finish")]
+    Locked { flow: String, run_id: String, pid: u32 },
+    #[error("state store {path}: stored checkpoint of `{flow}`/`{stream}` is not JSON: {message}")]
+    Corrupt {
+        path: String,
+        flow: String,
+        stream: String,
+        message: String,
+    },
+}
+
+/// A staged file whose promotion was committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFile {
+    pub temp: PathBuf,
+    pub target: PathBuf,
+}
+
+/// One row of run history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub flow: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub report: Option<Value>,
+}
+
+pub struct StateStore {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS checkpoints (
+    flow TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    PRIMARY KEY (flow, stream)
+);
+CREATE TABLE IF NOT EXISTS pending_files (
+    temp TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    report TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, started_at);
+";
+
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+impl StateStore {
+    /// Open (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        let display = path.display().to_string();
+        let err = |e: &dyn std::fmt::Display| StateError::Sqlite {
+            path: display.clone(),
+            message: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| err(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| err(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| err(&e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| err(&e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        Ok(Self {
+            conn,
+            path: display,
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StateError {
+        StateError::Sqlite {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    pub fn checkpoint(&self, flow: &str, stream: &str) -> Result<Option<Value>, StateError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM checkpoints WHERE flow = ?1 AND stream = ?2",
+                params![flow, stream],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StateError::Corrupt {
+                path: self.path.clone(),
+                flow: flow.into(),
+                stream: stream.into(),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// In one transaction: record that `files` are to be promoted and move the stream's
+    /// checkpoint to `checkpoint` (when given).
+    pub fn commit(
+        &mut self,
+        run_id: &str,
+        flow: &str,
+        stream: &str,
+        checkpoint: Option<&Value>,
+        files: &[PendingFile],
+    ) -> Result<(), StateError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StateError::Sqlite {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        let result = (|| {
+            for f in files {
+                tx.execute(
+                    "INSERT OR REPLACE INTO pending_files (temp, target, run_id) VALUES (?1, ?2, ?3)",
+                    params![
+                        f.temp.to_string_lossy(),
+                        f.target.to_string_lossy(),
+                        run_id
+                    ],
+                )?;
+            }
+            if let Some(cp) = checkpoint {
+                tx.execute(
+                    "INSERT INTO checkpoints (flow, stream, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (flow, stream) DO UPDATE SET value = excluded.value,
+                       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+                    params![flow, stream, cp.to_string()],
+                )?;
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
+        let path = self.path.clone();
+        let to_err = |e: rusqlite::Error| StateError::Sqlite {
+            path,
+            message: e.to_string(),
+        };
+        match result {
+            Ok(()) => tx.commit().map_err(to_err),
+            Err(e) => Err(to_err(e)),
+        }
+    }
+
+    /// Files whose promotion was committed but may not have happened yet.
+    pub fn pending_files(&self) -> Result<Vec<PendingFile>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT temp, target FROM pending_files ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PendingFile {
+                    temp: PathBuf::from(r.get::<_, String>(0)?),
+                    target: PathBuf::from(r.get::<_, String>(1)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn forget_pending(&self, temp: &Path) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM pending_files WHERE temp = ?1",
+                params![temp.to_string_lossy()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Start a run of `flow`, refusing if another live process is running it. Runs left
+    /// `running` by a dead process are marked `crashed`.
+    pub fn begin_run(
+        &mut self,
+        run_id: &str,
+        flow: &str,
+        started_at: &str,
+        pid: u32,
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let sql_err = |e: rusqlite::Error| StateError::Sqlite {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let running: Vec<(String, u32)> = {
+            let mut stmt = tx
+                .prepare("SELECT run_id, pid FROM runs WHERE flow = ?1 AND status = 'running'")
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![flow], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql_err)?;
+            rows.collect::<Result<_, _>>().map_err(sql_err)?
+        };
+        for (other, other_pid) in running {
+            if process_alive(other_pid) {
+                return Err(StateError::Locked {
+                    flow: flow.into(),
+                    run_id: other,
+                    pid: other_pid,
+                });
+            }
+            tx.execute(
+                "UPDATE runs SET status = 'crashed' WHERE run_id = ?1",
+                params![other],
+            )
+            .map_err(sql_err)?;
+        }
+        tx.execute(
+            "INSERT INTO runs (run_id, flow, started_at, status, pid) VALUES (?1, ?2, ?3, 'running', ?4)",
+            params![run_id, flow, started_at, pid],
+        )
+        .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)
+    }
+
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        finished_at: &str,
+        report: &Value,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, report = ?4 WHERE run_id = ?1",
+                params![run_id, status, finished_at, report.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Run history, newest first.
+    pub fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, flow, started_at, finished_at, status, report FROM runs
+                 WHERE (?1 IS NULL OR flow = ?1) ORDER BY started_at DESC, rowid DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow, limit as i64], |r| {
+                let report: Option<String> = r.get(5)?;
+                Ok(RunRecord {
+                    run_id: r.get(0)?,
+                    flow: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    status: r.get(4)?,
+                    report: report.and_then(|t| serde_json::from_str(&t).ok()),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Forget the checkpoints of a flow (all streams, or one), so the next run starts afresh.
+    pub fn reset(&self, flow: &str, stream: Option<&str>) -> Result<usize, StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM checkpoints WHERE flow = ?1 AND (?2 IS NULL OR stream = ?2)",
+                params![flow, stream],
+            )
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checkpoints_and_pending_files_commit_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = StateStore::open(&dir.path().join("_sluice/state.db")).expect("open");
+        assert_eq!(s.checkpoint("f", "users").expect("read"), None);
+        let file = PendingFile {
+            temp: "/t/a.tmp".into(),
+            target: "/o/a.parquet".into(),
+        };
+        s.commit("r1", "f", "users", Some(&json!({"mark": 5})), &[file.clone()])
+            .expect("commit");
+        assert_eq!(s.checkpoint("f", "users").expect("read"), Some(json!({"mark": 5})));
+        assert_eq!(s.pending_files().expect("pending"), vec![file.clone()]);
+        s.forget_pending(&file.temp).expect("forget");
+        assert!(s.pending_files().expect("pending").is_empty());
+        // survives reopening
+        drop(s);
+        let s = StateStore::open(&dir.path().join("_sluice/state.db")).expect("reopen");
+        assert_eq!(s.checkpoint("f", "users").expect("read"), Some(json!({"mark": 5})));
+        assert_eq!(s.reset("f", None).expect("reset"), 1);
+        assert_eq!(s.checkpoint("f", "users").expect("read"), None);
+    }
+
+    #[test]
+    fn a_live_run_locks_the_flow_and_a_dead_one_is_marked_crashed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
+        s.begin_run("r1", "f", "2024-01-01T00:00:00Z", std::process::id())
+            .expect("first run");
+        let err = s
+            .begin_run("r2", "f", "2024-01-01T00:00:01Z", std::process::id())
+            .unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        s.begin_run("r3", "other", "2024-01-01T00:00:02Z", std::process::id())
+            .expect("another flow is free");
+        s.finish_run("r1", "success", "2024-01-01T00:00:05Z", &json!({"ok": true}))
+            .expect("finish");
+        // a run left `running` by a dead process does not block
+        s.begin_run("r4", "f", "2024-01-01T00:00:06Z", u32::MAX - 1)
+            .expect("dead pid row");
+        s.begin_run("r5", "f", "2024-01-01T00:00:07Z", std::process::id())
+            .expect("dead run does not lock");
+        let runs = s.runs(Some("f"), 10).expect("runs");
+        let statuses: Vec<(&str, &str)> = runs
+            .iter()
+            .map(|r| (r.run_id.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(statuses, [("r5", "running"), ("r4", "crashed"), ("r1", "success")]);
+        assert_eq!(runs[2].report, Some(json!({"ok": true})));
+    }
+}

@@ -1,0 +1,217 @@
+//! The `[connection]` and `[source]` keys this connector reads, validated without any I/O.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sluice_core::{ConnectorConfig, ConnectorError};
+use sluice_http::{Auth, HttpConfig, Quota};
+use url::Url;
+
+/// Search export allows 100 requests a minute per account.
+const DEFAULT_QUOTA: Quota = Quota {
+    count: 100,
+    period: Duration::from_secs(60),
+};
+
+#[derive(Debug, Clone)]
+pub struct ZendeskSettings {
+    pub flow: String,
+    pub base_url: Url,
+    pub auth: Auth,
+    pub quota: Quota,
+    /// Records per page, 1..=1000.
+    pub page_size: u32,
+    /// How far before the mark each run re-reads, for records the search index saw late.
+    pub overlap: Duration,
+    /// Where the first run starts (records updated at or after this time).
+    pub start: DateTime<Utc>,
+}
+
+fn config_err(msg: impl Into<String>) -> ConnectorError {
+    ConnectorError::Config(msg.into())
+}
+
+fn source_u64(config: &ConnectorConfig, key: &str) -> Result<Option<u64>, ConnectorError> {
+    match config.source.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| config_err(format!("[source] `{key}` must be a positive integer"))),
+        Some(other) => Err(config_err(format!(
+            "[source] `{key}` must be a positive integer, found {other}"
+        ))),
+    }
+}
+
+impl ZendeskSettings {
+    pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
+        let base_url = match (config.plain_str("base_url")?, config.plain_str("subdomain")?) {
+            (Some(url), _) => parse_base_url(url)?,
+            (None, Some(sub)) => {
+                if sub.is_empty() || !sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(config_err(format!(
+                        "[connection] `subdomain` = \"{sub}\" is not a Zendesk subdomain (the \
+                         `acme` of acme.zendesk.com)"
+                    )));
+                }
+                parse_base_url(&format!("https://{sub}.zendesk.com"))?
+            }
+            (None, None) => {
+                return Err(config_err(
+                    "[connection] needs `subdomain` (acme for acme.zendesk.com) or `base_url`",
+                ))
+            }
+        };
+        let auth = match (
+            config.plain_str("email")?,
+            config.secret("api_token")?,
+            config.secret("access_token")?,
+        ) {
+            (Some(email), Some(token), _) => {
+                if !email.contains('@') {
+                    return Err(config_err(format!(
+                        "[connection] `email` = \"{email}\" is not an email address"
+                    )));
+                }
+                Auth::zendesk_token(email, token.clone())
+            }
+            (_, _, Some(token)) => Auth::Bearer {
+                token: token.clone(),
+            },
+            (None, Some(_), None) => {
+                return Err(config_err(
+                    "[connection] `api_token` needs `email` (the agent the token belongs to)",
+                ))
+            }
+            _ => {
+                return Err(config_err(
+                    "[connection] needs credentials: `email` and `api_token = \"${ZENDESK_API_TOKEN}\"`, \
+                     or `access_token = \"${ZENDESK_OAUTH_TOKEN}\"`",
+                ))
+            }
+        };
+        let page_size = source_u64(config, "page_size")?.unwrap_or(1000);
+        if !(1..=1000).contains(&page_size) {
+            return Err(config_err(format!(
+                "[source] `page_size` = {page_size}: the export allows 1 to 1000"
+            )));
+        }
+        let overlap = Duration::from_secs(source_u64(config, "overlap_seconds")?.unwrap_or(300));
+        let start = match config.source.get("start") {
+            None => DateTime::<Utc>::UNIX_EPOCH,
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                })
+                .map_err(|_| {
+                    config_err(format!(
+                        "[source] `start` = \"{s}\": use a date (2024-01-01) or an RFC 3339 time"
+                    ))
+                })?,
+            Some(other) => {
+                return Err(config_err(format!(
+                    "[source] `start` must be a date string, found {other}"
+                )))
+            }
+        };
+        let quota = match config.quota {
+            Some((count, secs)) => Quota {
+                count,
+                period: Duration::from_secs(secs),
+            },
+            None => DEFAULT_QUOTA,
+        };
+        Ok(Self {
+            flow: config.flow.clone(),
+            base_url,
+            auth,
+            quota,
+            page_size: page_size as u32,
+            overlap,
+            start,
+        })
+    }
+
+    pub fn http_config(&self) -> HttpConfig {
+        HttpConfig {
+            connection: format!("zendesk connection of flow `{}`", self.flow),
+            quota: Some(self.quota),
+            ..HttpConfig::default()
+        }
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<Url, ConnectorError> {
+    let url = Url::parse(text).map_err(|e| {
+        config_err(format!("[connection] `base_url` = \"{text}\" is not a URL: {e}"))
+    })?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && (url.path() == "/" || url.path().is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !bare {
+        return Err(config_err(format!(
+            "[connection] `base_url` = \"{text}\" must be scheme, host and port only (e.g. \
+             https://acme.zendesk.com); sluice appends /api/v2/… itself"
+        )));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::{Param, Secret};
+
+    fn config(pairs: &[(&str, Param)]) -> ConnectorConfig {
+        ConnectorConfig {
+            flow: "f".into(),
+            connection: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn plain(s: &str) -> Param {
+        Param::Plain(Value::String(s.into()))
+    }
+
+    #[test]
+    fn base_url_must_be_bare() {
+        let secret = Param::Secret(Secret::new("t"));
+        let ok = config(&[
+            ("base_url", plain("http://127.0.0.1:8080")),
+            ("email", plain("a@b.c")),
+            ("api_token", secret.clone()),
+        ]);
+        assert!(ZendeskSettings::from_config(&ok).is_ok());
+        let with_path = config(&[
+            ("base_url", plain("https://acme.zendesk.com/api/v2")),
+            ("email", plain("a@b.c")),
+            ("api_token", secret),
+        ]);
+        let err = ZendeskSettings::from_config(&with_path).unwrap_err().to_string();
+        assert!(err.contains("scheme, host and port only"), "{err}");
+    }
+
+    #[test]
+    fn a_literal_token_is_refused() {
+        let c = config(&[
+            ("subdomain", plain("acme")),
+            ("email", plain("a@b.c")),
+            ("api_token", plain("literal-token")),
+        ]);
+        let err = ZendeskSettings::from_config(&c).unwrap_err().to_string();
+        assert!(err.contains("environment reference"), "{err}");
+        assert!(!err.contains("literal-token"), "{err}");
+    }
+}

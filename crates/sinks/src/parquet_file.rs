@@ -1,0 +1,154 @@
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::atomic::StagedFile;
+use crate::SinkError;
+
+/// Row groups are bounded by rows and by bytes, so memory stays bounded by these, whatever the
+/// size of the export.
+#[derive(Debug, Clone, Copy)]
+pub struct ParquetOptions {
+    pub row_group_rows: usize,
+    pub row_group_bytes: usize,
+    pub zstd_level: i32,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            row_group_rows: 64 * 1024,
+            row_group_bytes: 32 * 1024 * 1024,
+            zstd_level: 1,
+        }
+    }
+}
+
+/// One Parquet file being written under its temporary name.
+pub struct PartFile {
+    writer: ArrowWriter<BufWriter<File>>,
+    temp: PathBuf,
+    target: PathBuf,
+    rows: u64,
+}
+
+impl PartFile {
+    pub fn create(
+        temp: PathBuf,
+        target: PathBuf,
+        schema: SchemaRef,
+        options: ParquetOptions,
+    ) -> Result<Self, SinkError> {
+        if let Some(parent) = temp.parent() {
+            fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
+        }
+        let file = File::create(&temp).map_err(|e| SinkError::io(&temp, e))?;
+        let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| SinkError::Parquet {
+            path: target.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
+            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
+            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string())
+            .build();
+        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+            .map_err(|e| SinkError::Parquet {
+                path: target.display().to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            writer,
+            temp,
+            target,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        self.writer.write(batch).map_err(|e| SinkError::Parquet {
+            path: self.target.display().to_string(),
+            message: e.to_string(),
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Finish the footer and make the bytes durable; the file is still under its temporary name.
+    pub fn finish(self) -> Result<StagedFile, SinkError> {
+        let target = self.target.display().to_string();
+        let buffered = self.writer.into_inner().map_err(|e| SinkError::Parquet {
+            path: target.clone(),
+            message: e.to_string(),
+        })?;
+        let file = buffered.into_inner().map_err(|e| SinkError::Io {
+            path: target.clone(),
+            message: e.to_string(),
+        })?;
+        file.sync_all().map_err(|e| SinkError::io(&self.temp, e))?;
+        let bytes = file
+            .metadata()
+            .map_err(|e| SinkError::io(&self.temp, e))?
+            .len();
+        Ok(StagedFile {
+            temp: self.temp,
+            target: self.target,
+            rows: self.rows,
+            bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+
+    #[test]
+    fn writes_a_readable_file_only_at_its_temp_name_until_promoted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let temp = dir.path().join("tmp/x.parquet.tmp");
+        let target = dir.path().join("s/date=2024-01-01/part-1.parquet");
+        let options = ParquetOptions {
+            row_group_rows: 2,
+            ..ParquetOptions::default()
+        };
+        let mut f = PartFile::create(temp.clone(), target.clone(), schema.clone(), options).expect("create");
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("ç")])),
+            ],
+        )
+        .expect("batch");
+        f.write(&batch).expect("write");
+        let staged = f.finish().expect("finish");
+        assert_eq!(staged.rows, 3);
+        assert!(!target.exists());
+        crate::promote(&staged.temp, &staged.target).expect("promote");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).expect("open"))
+            .expect("reader");
+        assert_eq!(reader.metadata().num_row_groups(), 2, "row groups bounded by rows");
+        let rows: usize = reader.build().expect("build").map(|b| b.expect("batch").num_rows()).sum();
+        assert_eq!(rows, 3);
+    }
+}
