@@ -73,7 +73,7 @@ pub struct PullContext {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    #[error("connection config: {0}")]
+    #[error("{0}")]
     Config(String),
     #[error("authentication failed for connection `{connection}`: {message}")]
     Auth { connection: String, message: String },
@@ -157,9 +157,8 @@ impl ConnectorConfig {
             Some(Param::Plain(other)) => Err(ConnectorError::Config(format!(
                 "[connection] `{key}` must be a string, found {other}"
             ))),
-            Some(Param::Secret(_)) => Err(ConnectorError::Config(format!(
-                "[connection] `{key}` is not a credential: write it literally, not as ${{ENV}}"
-            ))),
+            // an environment reference for a non-secret key (a subdomain, say) is fine
+            Some(Param::Secret(s)) => Ok(Some(s.expose())),
         }
     }
 

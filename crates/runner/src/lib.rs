@@ -1,1 +1,12 @@
-//! placeholder
+//! Runs flows: loads and validates them, drives a connector's pages through the mapper into the
+//! sink, commits checkpoints only after the data they cover is safely written, and reports.
+
+mod consume;
+pub mod flow;
+mod progress;
+pub mod report;
+mod run;
+
+pub use flow::{Flow, FlowError, Overrides};
+pub use report::{RunReport, RunStatus};
+pub use run::{check_flow, discover, run_flow, CheckReport, RunError, RunOptions, RunOutcome};

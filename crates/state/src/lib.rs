@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS pending_files (
     temp TEXT PRIMARY KEY,
     target TEXT NOT NULL,
+    flow TEXT NOT NULL,
     run_id TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -151,10 +152,11 @@ impl StateStore {
         let result = (|| {
             for f in files {
                 tx.execute(
-                    "INSERT OR REPLACE INTO pending_files (temp, target, run_id) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO pending_files (temp, target, flow, run_id) VALUES (?1, ?2, ?3, ?4)",
                     params![
                         f.temp.to_string_lossy(),
                         f.target.to_string_lossy(),
+                        flow,
                         run_id
                     ],
                 )?;
@@ -180,14 +182,14 @@ impl StateStore {
         }
     }
 
-    /// Files whose promotion was committed but may not have happened yet.
-    pub fn pending_files(&self) -> Result<Vec<PendingFile>, StateError> {
+    /// Files of `flow` whose promotion was committed but may not have happened yet.
+    pub fn pending_files(&self, flow: &str) -> Result<Vec<PendingFile>, StateError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT temp, target FROM pending_files ORDER BY rowid")
+            .prepare("SELECT temp, target FROM pending_files WHERE flow = ?1 ORDER BY rowid")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(params![flow], |r| {
                 Ok(PendingFile {
                     temp: PathBuf::from(r.get::<_, String>(0)?),
                     target: PathBuf::from(r.get::<_, String>(1)?),
@@ -325,9 +327,9 @@ mod tests {
         s.commit("r1", "f", "users", Some(&json!({"mark": 5})), &[file.clone()])
             .expect("commit");
         assert_eq!(s.checkpoint("f", "users").expect("read"), Some(json!({"mark": 5})));
-        assert_eq!(s.pending_files().expect("pending"), vec![file.clone()]);
+        assert_eq!(s.pending_files("f").expect("pending"), vec![file.clone()]);
         s.forget_pending(&file.temp).expect("forget");
-        assert!(s.pending_files().expect("pending").is_empty());
+        assert!(s.pending_files("f").expect("pending").is_empty());
         // survives reopening
         drop(s);
         let s = StateStore::open(&dir.path().join("_sluice/state.db")).expect("reopen");

@@ -1,0 +1,451 @@
+//! Flow files: one TOML file ties a connection, a source, a mapping set and a destination
+//! together. Parsing is pure (no network, no files but the flow itself); credentials are only
+//! ever `${ENV_VAR}` references, resolved here into secrets.
+//!
+//! Relative paths in a flow file resolve against the directory of the flow file, never the
+//! current directory, so a flow does the same thing from cron, Kubernetes or a shell.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use sluice_core::{ConnectorConfig, Param, Secret};
+use sluice_sinks::ParquetOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{file}: cannot read the flow file: {message}")]
+    Read { file: String, message: String },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowFile {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    connection: toml::Table,
+    #[serde(default)]
+    source: toml::Table,
+    #[serde(default)]
+    mapping: Option<MappingTable>,
+    destination: DestinationTable,
+    #[serde(default)]
+    state: Option<StateTable>,
+    /// Fraction of input records that may fail mapping before the run fails (default 0.05).
+    #[serde(default)]
+    error_threshold: Option<f64>,
+    #[serde(default)]
+    schedule: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingTable {
+    file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationTable {
+    format: String,
+    path: String,
+    /// Rows per output file before a new file starts (and progress is committed).
+    #[serde(default)]
+    file_rows: Option<u64>,
+    #[serde(default)]
+    row_group_rows: Option<usize>,
+    #[serde(default)]
+    row_group_bytes: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateTable {
+    path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+}
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub format: Format,
+    /// Absolute.
+    pub path: PathBuf,
+    pub file_rows: u64,
+    pub parquet: ParquetOptions,
+}
+
+/// A flow, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub file: PathBuf,
+    pub connector: String,
+    pub connector_config: ConnectorConfig,
+    /// Streams to pull; `None` means every stream of the connector.
+    pub streams: Option<Vec<String>>,
+    pub mapping_file: Option<PathBuf>,
+    pub destination: Destination,
+    pub state_path: PathBuf,
+    pub error_threshold: f64,
+    pub schedule: Option<toml::Table>,
+}
+
+/// Values that replace what the flow file says, e.g. `--sandbox` pointing the connection at a
+/// local simulator with sandbox credentials.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `Some` replaces a connection key, `None` removes it.
+    pub connection: BTreeMap<String, Option<Param>>,
+    pub destination_path: Option<PathBuf>,
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        normalise(&base.join(p))
+    }
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system (the path may not exist yet).
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// An exact `${NAME}` reference, if `s` is one.
+fn env_reference(s: &str) -> Option<&str> {
+    let name = s.strip_prefix("${")?.strip_suffix('}')?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
+
+impl Flow {
+    /// The connector a flow file names, read before the flow is resolved (to know which
+    /// simulator `--sandbox` needs). `None` when the file cannot tell.
+    pub fn peek_connector(path: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let table: toml::Table = toml::from_str(&text).ok()?;
+        table
+            .get("connection")?
+            .get("connector")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, FlowError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| FlowError::Read {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Self::parse(&absolute, &text, overrides, &|name| std::env::var(name).ok())
+    }
+
+    /// Parse flow text. `path` locates the file (for messages and relative paths); `env` looks
+    /// up environment variables.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        overrides: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, FlowError> {
+        let file = path.display().to_string();
+        let invalid = |key: &str, message: String| FlowError::Invalid {
+            file: file.clone(),
+            key: key.to_string(),
+            message,
+        };
+        let raw: FlowFile = toml::from_str(text).map_err(|e| FlowError::Parse {
+            file: file.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                "name",
+                format!(
+                    "\"{}\" must be letters, digits, `-` or `_` (it names state and files)",
+                    raw.name
+                ),
+            ));
+        }
+
+        let mut connector = None;
+        let mut quota = None;
+        let mut connection = BTreeMap::new();
+        for (key, value) in &raw.connection {
+            let full_key = format!("connection.{key}");
+            if overrides.connection.contains_key(key) {
+                continue;
+            }
+            match (key.as_str(), value) {
+                ("connector", toml::Value::String(s)) => connector = Some(s.clone()),
+                ("connector", _) => {
+                    return Err(invalid(&full_key, "must be a string such as \"zendesk\"".into()))
+                }
+                ("quota", toml::Value::String(s)) => {
+                    quota = Some(parse_quota(s).map_err(|m| invalid(&full_key, m))?)
+                }
+                ("quota", _) => {
+                    return Err(invalid(&full_key, "must be \"COUNT/SECONDS\", e.g. \"100/60\"".into()))
+                }
+                (_, toml::Value::String(s)) if s.contains("${") => {
+                    let Some(var) = env_reference(s) else {
+                        return Err(invalid(
+                            &full_key,
+                            format!("\"{s}\": an environment reference is exactly \"${{NAME}}\""),
+                        ));
+                    };
+                    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        invalid(
+                            &full_key,
+                            format!("environment variable {var} is not set; export it before running the flow"),
+                        )
+                    })?;
+                    connection.insert(key.clone(), Param::Secret(Secret::new(value)));
+                }
+                (_, v) => {
+                    connection.insert(key.clone(), Param::Plain(toml_to_json(v)));
+                }
+            }
+        }
+        for (k, v) in &overrides.connection {
+            if let Some(v) = v {
+                connection.insert(k.clone(), v.clone());
+            }
+        }
+        let connector = connector.ok_or_else(|| {
+            invalid("connection.connector", "missing: name the connector, e.g. connector = \"zendesk\"".into())
+        })?;
+
+        let mut source: BTreeMap<String, Value> = raw
+            .source
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect();
+        let streams = match source.remove("streams") {
+            None => None,
+            Some(Value::Array(items)) if !items.is_empty() => Some(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => Ok(s.clone()),
+                        other => Err(invalid("source.streams", format!("stream names are strings, found {other}"))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => {
+                return Err(invalid(
+                    "source.streams",
+                    "must be a non-empty list of stream names, e.g. [\"users\"]".into(),
+                ))
+            }
+        };
+
+        let format = match raw.destination.format.as_str() {
+            "parquet" => Format::Parquet,
+            other => {
+                return Err(invalid(
+                    "destination.format",
+                    format!("\"{other}\" is not supported yet; use \"parquet\""),
+                ))
+            }
+        };
+        let dest_path = match &overrides.destination_path {
+            Some(p) => p.clone(),
+            None => {
+                if raw.destination.path.trim().is_empty() {
+                    return Err(invalid("destination.path", "must not be empty".into()));
+                }
+                resolve_path(base, &raw.destination.path)
+            }
+        };
+        let defaults = ParquetOptions::default();
+        let parquet = ParquetOptions {
+            row_group_rows: raw.destination.row_group_rows.unwrap_or(defaults.row_group_rows),
+            row_group_bytes: raw.destination.row_group_bytes.unwrap_or(defaults.row_group_bytes),
+            ..defaults
+        };
+        if parquet.row_group_rows == 0 || parquet.row_group_bytes == 0 {
+            return Err(invalid("destination", "row group limits must be above 0".into()));
+        }
+        let file_rows = raw.destination.file_rows.unwrap_or(500_000);
+        if file_rows == 0 {
+            return Err(invalid("destination.file_rows", "must be above 0".into()));
+        }
+        let error_threshold = raw.error_threshold.unwrap_or(0.05);
+        if !(0.0..=1.0).contains(&error_threshold) {
+            return Err(invalid(
+                "error_threshold",
+                format!("{error_threshold} must be a fraction from 0 to 1 (0.05 = 5 %)"),
+            ));
+        }
+        let state_path = match &raw.state {
+            Some(s) => resolve_path(base, &s.path),
+            None => dest_path.join("_sluice").join("state.db"),
+        };
+
+        Ok(Flow {
+            connector_config: ConnectorConfig {
+                flow: raw.name.clone(),
+                connection,
+                source,
+                quota,
+            },
+            name: raw.name,
+            file: path.to_path_buf(),
+            connector,
+            streams,
+            mapping_file: raw.mapping.map(|m| resolve_path(base, &m.file)),
+            destination: Destination {
+                format,
+                path: dest_path,
+                file_rows,
+                parquet,
+            },
+            state_path,
+            error_threshold,
+            schedule: raw.schedule,
+        })
+    }
+}
+
+/// `COUNT/SECONDS` → (count, seconds).
+pub fn parse_quota(text: &str) -> Result<(u32, u64), String> {
+    let bad = || format!("\"{text}\" must be \"COUNT/SECONDS\" with both above 0, e.g. \"100/60\"");
+    let (c, s) = text.split_once('/').ok_or_else(bad)?;
+    let c: u32 = c.trim().parse().map_err(|_| bad())?;
+    let s: u64 = s.trim().parse().map_err(|_| bad())?;
+    if c == 0 || s == 0 {
+        return Err(bad());
+    }
+    Ok((c, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "zendesk-users"
+[connection]
+connector = "zendesk"
+subdomain = "acme"
+email = "agent@acme.com"
+api_token = "${ZD_TOKEN}"
+quota = "50/60"
+[source]
+streams = ["users"]
+page_size = 500
+[mapping]
+file = "../mappings/m.json"
+[destination]
+format = "parquet"
+path = "../../out/zendesk"
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "ZD_TOKEN").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn resolves_paths_against_the_flow_file_and_env_into_secrets() {
+        let flow = Flow::parse(Path::new("/repo/config/flows/f.toml"), GOOD, &Overrides::default(), &env)
+            .expect("parses");
+        assert_eq!(flow.destination.path, PathBuf::from("/repo/out/zendesk"));
+        assert_eq!(flow.mapping_file, Some(PathBuf::from("/repo/config/mappings/m.json")));
+        assert_eq!(flow.state_path, PathBuf::from("/repo/out/zendesk/_sluice/state.db"));
+        assert_eq!(flow.connector_config.quota, Some((50, 60)));
+        assert_eq!(flow.streams, Some(vec!["users".to_string()]));
+        assert_eq!(flow.connector_config.source.get("page_size"), Some(&Value::from(500)));
+        match flow.connector_config.connection.get("api_token") {
+            Some(Param::Secret(s)) => assert_eq!(s.expose(), "s3cret"),
+            other => panic!("expected a secret, got {other:?}"),
+        }
+        assert!(!format!("{flow:?}").contains("s3cret"));
+    }
+
+    fn err(text: &str) -> String {
+        Flow::parse(Path::new("/x/f.toml"), text, &Overrides::default(), &env)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn bad_flows_name_the_file_and_the_key() {
+        let e = err(&GOOD.replace("${ZD_TOKEN}", "${MISSING_VAR}"));
+        assert!(e.starts_with("/x/f.toml: connection.api_token:") && e.contains("MISSING_VAR is not set"), "{e}");
+        let e = err(&GOOD.replace("format = \"parquet\"", "format = \"csv\""));
+        assert!(e.contains("destination.format") && e.contains("csv"), "{e}");
+        let e = err(&GOOD.replace("[source]", "[source]\nstreams_typo = 1\n[bogus]"));
+        assert!(e.contains("/x/f.toml") && e.contains("bogus"), "{e}");
+        let e = err(&GOOD.replace("connector = \"zendesk\"\n", ""));
+        assert!(e.contains("connection.connector"), "{e}");
+        let e = err(&GOOD.replace("50/60", "fast"));
+        assert!(e.contains("connection.quota"), "{e}");
+        let e = err(&GOOD.replace("${ZD_TOKEN}", "pre-${ZD_TOKEN}"));
+        assert!(e.contains("exactly \"${NAME}\""), "{e}");
+        let e = err("name = \"x\"\n[connection\n");
+        assert!(e.starts_with("/x/f.toml:"), "{e}");
+    }
+
+    #[test]
+    fn overrides_replace_connection_keys_without_needing_their_env() {
+        let mut o = Overrides::default();
+        o.connection.insert("api_token".into(), Some(Param::Secret(Secret::new("sandbox"))));
+        o.connection.insert("base_url".into(), Some(Param::Plain(Value::String("http://127.0.0.1:1".into()))));
+        let text = GOOD.replace("${ZD_TOKEN}", "${NOT_SET_ANYWHERE}");
+        let flow = Flow::parse(Path::new("/x/f.toml"), &text, &o, &env).expect("parses");
+        assert!(flow.connector_config.connection.contains_key("base_url"));
+    }
+}

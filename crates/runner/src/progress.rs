@@ -1,0 +1,48 @@
+//! A single progress line on a terminal (pages, records, rate); silent elsewhere, where logs
+//! carry the same facts.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+pub(crate) struct Progress {
+    enabled: bool,
+    stream: String,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    pub fn new(enabled: bool, stream: &str) -> Self {
+        Self {
+            enabled,
+            stream: stream.to_string(),
+            started: Instant::now(),
+            last: None,
+        }
+    }
+
+    fn line(&self, pages: u64, input: u64, output: u64) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "{}: {pages} pages, {input} records in, {output} written, {:.0} records/s",
+            self.stream,
+            input as f64 / secs
+        )
+    }
+
+    pub fn update(&mut self, pages: u64, input: u64, output: u64) {
+        if !self.enabled || self.last.is_some_and(|l| l.elapsed() < Duration::from_millis(250)) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{}", self.line(pages, input, output));
+        let _ = err.flush();
+    }
+
+    pub fn finish(&mut self, pages: u64, input: u64, output: u64) {
+        if self.enabled {
+            let _ = writeln!(std::io::stderr().lock(), "\r\x1b[2K{}", self.line(pages, input, output));
+        }
+    }
+}

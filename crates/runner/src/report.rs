@@ -1,0 +1,113 @@
+//! The run report, in the shape of the seeds' flow-run metrics (`durationSummary`,
+//! `sizeSummary`, `recordSummary`, `fileSummary`, `statusSummary`) plus what the HTTP layer did.
+
+use serde::Serialize;
+use sluice_core::RequestMetricsSnapshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Everything pulled was written (including "nothing new").
+    Success,
+    /// More records failed mapping than the flow's error threshold allows; progress up to the
+    /// last commit is kept, nothing past it.
+    ThresholdExceeded,
+    /// The run stopped on an error; progress up to the last commit is kept.
+    Failed,
+    /// Stopped by a signal; progress up to the last commit is kept.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::ThresholdExceeded => "threshold_exceeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEntry {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DurationSummary {
+    #[serde(rename = "startedAtUTC")]
+    pub started_at_utc: i64,
+    #[serde(rename = "completedAtUTC")]
+    pub completed_at_utc: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SizeSummary {
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordSummary {
+    pub input_record_count: u64,
+    pub output_record_count: u64,
+    pub failed_record_count: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSummary {
+    /// Pages received from the API.
+    pub input_file_count: u64,
+    pub output_file_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSummary {
+    pub status: RunStatus,
+    pub errors: Vec<ErrorEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub duration_summary: DurationSummary,
+    pub size_summary: SizeSummary,
+    pub record_summary: RecordSummary,
+    pub file_summary: FileSummary,
+    pub status_summary: StatusSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamReport {
+    pub stream: String,
+    pub record_summary: RecordSummary,
+    pub pages: u64,
+    /// Output files, relative to the destination path.
+    pub files: Vec<String>,
+    /// True when the stream's export completed and its mark advanced.
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub id: String,
+    pub flow_name: String,
+    pub flow_file: String,
+    pub connector: String,
+    pub destination: String,
+    pub metrics: Metrics,
+    pub requests: RequestMetricsSnapshot,
+    pub streams: Vec<StreamReport>,
+    pub warnings: Vec<String>,
+    /// Present when records were rejected.
+    pub rejects_file: Option<String>,
+}

@@ -1,0 +1,276 @@
+//! The subcommands: each resolves its arguments and hands off to `sluice-runner`.
+
+use std::path::Path;
+
+use sluice_core::Registry;
+use sluice_runner::{check_flow, discover as discover_stream, run_flow, Flow, Overrides, RunError, RunOptions, RunStatus};
+use sluice_state::StateStore;
+
+use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_THRESHOLD};
+
+/// Every connector this binary ships, registered by name.
+fn registry() -> Registry {
+    let mut r = Registry::default();
+    sluice_zendesk::register(&mut r);
+    r
+}
+
+fn load(path: &Path, overrides: &Overrides) -> Result<Flow, u8> {
+    Flow::load(path, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_INVALID
+    })
+}
+
+fn exit_for(e: &RunError) -> u8 {
+    match e {
+        RunError::Config(_) => EXIT_INVALID,
+        RunError::Locked(_) => EXIT_LOCKED,
+        _ => EXIT_FAILED,
+    }
+}
+
+async fn with_sandbox(path: &Path, sandbox: bool) -> Result<(Option<sluice_sandbox::Sandbox>, Overrides), u8> {
+    if !sandbox {
+        return Ok((None, Overrides::default()));
+    }
+    let connector = Flow::peek_connector(path).unwrap_or_default();
+    match sandbox::start_for(&connector).await {
+        Ok((s, o)) => {
+            tracing::info!(url = %s.base_url(), "sandbox started for this run");
+            Ok((Some(s), o))
+        }
+        Err(e) => {
+            eprintln!("error: {}: --sandbox: {e}", path.display());
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
+    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let flow = match load(path, &overrides) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("stopping: finishing the page in hand and committing what is complete");
+        let _ = stop_tx.send(true);
+    });
+    let options = RunOptions {
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stop: Some(stop_rx),
+    };
+    match run_flow(&flow, &registry(), options).await {
+        Ok(outcome) => {
+            let m = &outcome.report.metrics;
+            let secs = (m.duration_summary.completed_at_utc - m.duration_summary.started_at_utc) as f64 / 1000.0;
+            println!(
+                "{}: {} — {} records in, {} written, {} failed, {} files, {} in {:.1}s → {} (report {})",
+                flow.name,
+                outcome.status.as_str(),
+                m.record_summary.input_record_count,
+                m.record_summary.output_record_count,
+                m.record_summary.failed_record_count,
+                m.file_summary.output_file_count,
+                human_bytes(m.size_summary.output_bytes),
+                secs,
+                flow.destination.path.display(),
+                outcome.report_path.display(),
+            );
+            for e in &m.status_summary.errors {
+                eprintln!("error: {} {}", e.code, e.message);
+            }
+            match outcome.status {
+                RunStatus::Success | RunStatus::Interrupted => 0,
+                RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
+                RunStatus::Failed => EXIT_FAILED,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_for(&e)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn check(path: &Path) -> u8 {
+    let flow = match load(path, &Overrides::default()) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match check_flow(&flow, &registry()) {
+        Ok(report) => {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            for (stream, schema) in &report.streams {
+                println!("{}: stream `{stream}` → {} top-level columns", flow.name, schema.fields().len());
+                for f in schema.fields() {
+                    println!("  {}: {}", f.name(), f.data_type());
+                }
+            }
+            println!("{}: ok ({} warning{})", path.display(), report.warnings.len(), if report.warnings.len() == 1 { "" } else { "s" });
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_for(&e)
+        }
+    }
+}
+
+pub async fn discover(path: &Path, stream: Option<&str>, limit: usize, use_sandbox: bool) -> u8 {
+    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let flow = match load(path, &overrides) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match discover_stream(&flow, &registry(), stream, limit).await {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_for(&e)
+        }
+    }
+}
+
+fn open_state(path: &Path) -> Result<(Flow, StateStore), u8> {
+    // state commands need no credentials: resolve the flow with its connection ignored
+    let flow = load_without_credentials(path)?;
+    let store = StateStore::open(&flow.state_path).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_FAILED
+    })?;
+    Ok((flow, store))
+}
+
+fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        EXIT_INVALID
+    })?;
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    Flow::parse(&absolute, &text, &Overrides::default(), &|_| Some("unused".into())).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_INVALID
+    })
+}
+
+pub fn runs(path: &Path, limit: usize, json: bool) -> u8 {
+    let (flow, store) = match open_state(path) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let runs = match store.runs(Some(&flow.name), limit) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if json {
+        for r in runs {
+            println!("{}", serde_json::json!({"runId": r.run_id, "flow": r.flow, "startedAt": r.started_at, "finishedAt": r.finished_at, "status": r.status, "report": r.report}));
+        }
+        return 0;
+    }
+    println!("{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9}", "RUN", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS");
+    for r in runs {
+        let m = r.report.as_ref().and_then(|v| v.get("metrics").cloned()).unwrap_or_default();
+        let n = |a: &str, b: &str| m.get(a).and_then(|x| x.get(b)).and_then(|x| x.as_i64()).unwrap_or(0);
+        let secs = (n("durationSummary", "completedAtUTC") - n("durationSummary", "startedAtUTC")).max(0) as f64 / 1000.0;
+        println!(
+            "{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9.1}",
+            r.run_id,
+            r.status,
+            n("recordSummary", "inputRecordCount"),
+            n("recordSummary", "outputRecordCount"),
+            n("recordSummary", "failedRecordCount"),
+            human_bytes(n("sizeSummary", "outputBytes") as u64),
+            secs
+        );
+    }
+    0
+}
+
+pub fn state_show(path: &Path) -> u8 {
+    let (flow, store) = match open_state(path) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let connector = registry().build(&flow.connector, &flow.connector_config).ok();
+    let streams: Vec<String> = match (&flow.streams, connector) {
+        (Some(s), _) => s.clone(),
+        (None, Some(c)) => c.streams().into_iter().map(|s| s.name).collect(),
+        (None, None) => Vec::new(),
+    };
+    let mut out = serde_json::Map::new();
+    for s in streams {
+        match store.checkpoint(&flow.name, &s) {
+            Ok(v) => {
+                out.insert(s, v.unwrap_or(serde_json::Value::Null));
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    0
+}
+
+pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
+    let (flow, store) = match open_state(path) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    match store.reset(&flow.name, stream) {
+        Ok(n) => {
+            println!("{}: forgot {n} checkpoint{}", flow.name, if n == 1 { "" } else { "s" });
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
+    }
+}

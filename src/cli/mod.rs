@@ -1,0 +1,137 @@
+//! Command-line interface. Exit codes (stable, for cron and Kubernetes):
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success, including a run with nothing new, or a run stopped by a signal after committing |
+//! | 1 | the run failed (API, network, disk); committed progress is kept |
+//! | 2 | invalid command line, flow file or mapping set; nothing was run |
+//! | 3 | more records failed mapping than the flow's `error_threshold` allows |
+//! | 4 | another run of the same flow is in progress |
+
+mod commands;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_INVALID: u8 = 2;
+pub const EXIT_THRESHOLD: u8 = 3;
+pub const EXIT_LOCKED: u8 = 4;
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Pull ad, support and product-analytics APIs into Parquet, on a schedule or as backfills")]
+struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Only warnings and errors in the log (RUST_LOG overrides).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a flow once: pull what changed, map it, write it, commit state, report.
+    Run {
+        /// The flow file (TOML).
+        flow: PathBuf,
+        /// Start the built-in API simulator and point the flow at it with sandbox credentials.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Validate a flow and its mapping set without any network access.
+    Check { flow: PathBuf },
+    /// Show a stream's schema and a preview of its records (like the seeds' explore call).
+    Discover {
+        flow: PathBuf,
+        /// Stream to preview (default: the flow's first).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Records to show.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Show a flow's run history, newest first.
+    Runs {
+        flow: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// One JSON report per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or reset a flow's stored state.
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// Serve the API simulators (Zendesk) for tests, benchmarks and demos.
+    Sandbox(sandbox::SandboxArgs),
+}
+
+#[derive(Subcommand)]
+enum StateAction {
+    /// Print the stored checkpoints of a flow as JSON.
+    Show { flow: PathBuf },
+    /// Forget a flow's checkpoints (all streams, or one) so the next run starts afresh.
+    Reset {
+        flow: PathBuf,
+        #[arg(long)]
+        stream: Option<String>,
+    },
+}
+
+fn init_logging(format: LogFormat, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run { flow, sandbox } => commands::run(&flow, sandbox).await,
+            Command::Check { flow } => commands::check(&flow),
+            Command::Discover { flow, stream, limit, sandbox } => {
+                commands::discover(&flow, stream.as_deref(), limit, sandbox).await
+            }
+            Command::Runs { flow, limit, json } => commands::runs(&flow, limit, json),
+            Command::State { action } => match action {
+                StateAction::Show { flow } => commands::state_show(&flow),
+                StateAction::Reset { flow, stream } => commands::state_reset(&flow, stream.as_deref()),
+            },
+            Command::Sandbox(args) => sandbox::serve(args).await,
+        }
+    });
+    ExitCode::from(code)
+}

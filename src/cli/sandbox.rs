@@ -1,0 +1,113 @@
+//! `sluice sandbox` and the in-process sandbox behind `--sandbox`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use clap::Args;
+use serde_json::Value;
+use sluice_core::{Param, Secret};
+use sluice_runner::Overrides;
+use sluice_sandbox::{credentials, ExportOrder, FaultPlan, QuotaSpec, Sandbox, SandboxConfig};
+
+use super::{EXIT_FAILED, EXIT_INVALID};
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8089)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Data set size per vendor, e.g. `zendesk=60000` (users).
+    #[arg(long = "size", value_name = "VENDOR=N")]
+    sizes: Vec<String>,
+    /// Replace all of a vendor's quotas with one, e.g. `zendesk=100/60` (COUNT/SECONDS).
+    #[arg(long = "quota", value_name = "VENDOR=COUNT/SECONDS")]
+    quotas: Vec<String>,
+    /// Faults to inject, e.g. `429x5@3,503@9,truncate@12,expire-cursor@4`.
+    #[arg(long, default_value = "")]
+    faults: String,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Order of Zendesk's export results by `created_at`.
+    #[arg(long, value_parser = ["asc", "desc"], default_value = "asc")]
+    zendesk_order: String,
+}
+
+fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
+    let mut cfg = SandboxConfig::default();
+    cfg.zendesk.seed = args.seed;
+    cfg.zendesk.order = if args.zendesk_order == "desc" {
+        ExportOrder::Descending
+    } else {
+        ExportOrder::Ascending
+    };
+    for s in &args.sizes {
+        let (vendor, n) = s.split_once('=').ok_or_else(|| format!("--size {s}: expected VENDOR=N"))?;
+        let n: u64 = n.parse().map_err(|_| format!("--size {s}: N must be a number"))?;
+        match vendor {
+            "zendesk" => cfg.zendesk.users = n,
+            other => return Err(format!("--size: unknown vendor `{other}` (known: zendesk)")),
+        }
+    }
+    for q in &args.quotas {
+        let (vendor, spec) = q.split_once('=').ok_or_else(|| format!("--quota {q}: expected VENDOR=COUNT/SECONDS"))?;
+        let spec = QuotaSpec::parse("quota", spec)?;
+        match vendor {
+            "zendesk" => cfg.zendesk.quota = Some(spec),
+            other => return Err(format!("--quota: unknown vendor `{other}` (known: zendesk)")),
+        }
+    }
+    cfg.faults = FaultPlan::parse(&args.faults)?;
+    Ok(cfg)
+}
+
+pub async fn serve(args: SandboxArgs) -> u8 {
+    let cfg = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let addr: SocketAddr = match format!("{}:{}", args.bind, args.port).parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --bind/--port: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let sandbox = match Sandbox::start(addr, cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    println!("sandbox listening on {}", sandbox.base_url());
+    println!("  zendesk:  {}/api/v2/search/export.json (email {}, api_token {})", sandbox.base_url(), credentials::ZENDESK_EMAIL, credentials::ZENDESK_API_TOKEN);
+    println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
+    let _ = tokio::signal::ctrl_c().await;
+    0
+}
+
+/// Start a sandbox for one command and return the overrides that point `connector` at it.
+pub async fn start_for(connector: &str) -> Result<(Sandbox, Overrides), String> {
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut connection = BTreeMap::new();
+    connection.insert("base_url".to_string(), Some(Param::Plain(Value::String(sandbox.base_url()))));
+    connection.insert("subdomain".to_string(), None);
+    match connector {
+        "zendesk" => {
+            connection.insert("email".into(), Some(Param::Plain(Value::String(credentials::ZENDESK_EMAIL.into()))));
+            connection.insert("api_token".into(), Some(Param::Secret(Secret::new(credentials::ZENDESK_API_TOKEN))));
+            connection.insert("access_token".into(), None);
+        }
+        other => return Err(format!("the sandbox has no simulator for connector `{other}`")),
+    }
+    Ok((sandbox, Overrides { connection, destination_path: None }))
+}
