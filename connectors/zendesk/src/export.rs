@@ -154,7 +154,8 @@ struct Links {
 
 #[derive(Deserialize)]
 struct Keys {
-    id: Option<u64>,
+    /// Any JSON: a record with a malformed id is the mapper's to reject, not a broken page.
+    id: Option<serde_json::Value>,
     created_at: Option<String>,
     updated_at: Option<String>,
 }
@@ -198,7 +199,7 @@ fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
     for r in raw.results {
         let keys: Keys =
             serde_json::from_str(r.get()).map_err(|e| format!("malformed result: {e}"))?;
-        let keys = match (keys.id, keys.created_at.as_deref().and_then(parse_time), keys.updated_at.as_deref().and_then(parse_time)) {
+        let keys = match (keys.id.as_ref().and_then(serde_json::Value::as_u64), keys.created_at.as_deref().and_then(parse_time), keys.updated_at.as_deref().and_then(parse_time)) {
             (Some(id), Some(c), Some(u)) => Some((id, c, u)),
             _ => None,
         };

@@ -128,7 +128,7 @@ pub fn check_flow(flow: &Flow, registry: &Registry) -> Result<CheckReport, RunEr
 }
 
 fn new_run_id(now: DateTime<Utc>) -> String {
-    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%3fZ"), fastrand::u16(..))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {

@@ -11,6 +11,8 @@
 //! | `cut-json` | status 200 with a complete HTTP body that is half of the JSON |
 //! | `slow=MS` | the response is delayed by MS milliseconds |
 //! | `expire-cursor` | the paging cursor handed out by this response is already expired |
+//! | `401` | 401 as if the credentials had been revoked |
+//! | `misfit` | one record of the page carries a value of the wrong type (`locale_id: "en"`) |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
 
@@ -27,6 +29,8 @@ pub enum FaultKind {
     CutJson,
     Slow { ms: u64 },
     ExpireCursor,
+    Unauthorized,
+    Misfit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,8 @@ impl FaultPlan {
                 "truncate" => FaultKind::Truncate,
                 "cut-json" => FaultKind::CutJson,
                 "expire-cursor" => FaultKind::ExpireCursor,
+                "401" => FaultKind::Unauthorized,
+                "misfit" => FaultKind::Misfit,
                 other => match other.strip_prefix("slow=") {
                     Some(ms) => FaultKind::Slow {
                         ms: ms
@@ -81,7 +87,7 @@ impl FaultPlan {
                     None => {
                         return Err(format!(
                             "unknown fault `{other}`; known: 429, 429ra0, 500, 503, truncate, \
-                             cut-json, slow=MS, expire-cursor"
+                             cut-json, slow=MS, expire-cursor, 401, misfit"
                         ))
                     }
                 },

@@ -184,6 +184,12 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
                     json!({"error": "InternalError", "description": "Something went wrong"}),
                 )
             }
+            FaultKind::Unauthorized => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": "Couldn't authenticate you"}),
+                )
+            }
             FaultKind::Unavailable => {
                 let mut r = error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -211,7 +217,13 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
         w.accept(now);
     }
 
-    let mut r = match page(sim, headers, raw_query, faults.contains(&FaultKind::ExpireCursor)) {
+    let mut r = match page(
+        sim,
+        headers,
+        raw_query,
+        faults.contains(&FaultKind::ExpireCursor),
+        faults.contains(&FaultKind::Misfit),
+    ) {
         Ok(body) => apply_body_faults(body, &faults),
         Err(r) => r,
     };
@@ -257,7 +269,13 @@ fn bad_request(error_name: &str, description: &str) -> Response {
     )
 }
 
-fn page(sim: &ZendeskSim, headers: &HeaderMap, raw_query: &str, expire: bool) -> Result<Vec<u8>, Response> {
+fn page(
+    sim: &ZendeskSim,
+    headers: &HeaderMap,
+    raw_query: &str,
+    expire: bool,
+    misfit: bool,
+) -> Result<Vec<u8>, Response> {
     let mut query = None;
     let mut filter_type = None;
     let mut size = None;
@@ -359,10 +377,15 @@ fn page(sim: &ZendeskSim, headers: &HeaderMap, raw_query: &str, expire: bool) ->
     }
     let has_more = selected.len() > size;
     selected.truncate(size);
-    let results: Vec<Value> = selected
+    let mut results: Vec<Value> = selected
         .iter()
         .map(|u| data::to_json(u, sim.config.seed, &base))
         .collect();
+    if misfit {
+        if let Some(Value::Object(first)) = results.first_mut() {
+            first.insert("locale_id".into(), json!("en"));
+        }
+    }
     let exported = cursor.as_ref().map_or(0, |c| c.n) + results.len() as u64;
     let (after_cursor, next) = match selected.last() {
         Some(last) if has_more => {

@@ -1,0 +1,194 @@
+//! Crashes, bad configuration and secrets: what a production run must survive or refuse.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Start a run, SIGKILL it after `after`, and return whether it was still running.
+async fn run_and_kill(h: &Harness, flow: &std::path::Path, after: Duration) -> bool {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", flow.to_str().expect("path")])
+        .current_dir(h.dir.path())
+        .env("ZENDESK_EMAIL", EMAIL)
+        .env("ZENDESK_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(after).await;
+    let status = child.try_wait().expect("try_wait");
+    eprintln!("kill after {after:?}: {status:?}");
+    let still_running = status.is_none();
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    still_running
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_several_points_then_rerun_equals_a_clean_run() {
+    // 6,000 users in pages of 250, each page 150 ms late: a run takes about 4 s, committing
+    // every 1,000 rows, so each kill lands mid-export at a different point
+    let h = harness(6_000, "slow=150x100000@1").await;
+    let flow = h.flow_with("users", "page_size = 250", "", "file_rows = 1000");
+    let mut killed = 0;
+    for ms in [700, 1_600, 2_500] {
+        if run_and_kill(&h, &flow, Duration::from_millis(ms)).await {
+            killed += 1;
+        }
+        // whatever survived a kill is readable and holds no user twice
+        let rows = read_rows(&h.dest());
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), rows.len(), "a killed run left duplicates");
+    }
+    assert!(killed >= 2, "the kills must land mid-run");
+    let partial = read_rows(&h.dest()).len();
+    assert!(partial > 0 && partial < 6_000, "progress was committed before the kills: {partial}");
+    h.set_faults("").await;
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+    // no staged leftovers remain
+    let tmp = h.dest().join("_sluice/tmp/users");
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "staged files left behind: {leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
+    let h = harness(10, "").await;
+    let good = std::fs::read_to_string(h.flow("f", "", "")).expect("flow");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (good.replace("format = \"parquet\"", "format = \"xlsx\""), vec!["destination.format", "xlsx"]),
+        (good.replace("connector = \"zendesk\"", "connector = \"zendeks\""), vec!["unknown connector `zendeks`", "zendesk"]),
+        (good.replace("${ZENDESK_API_TOKEN}", "${SLUICE_TEST_UNSET_VAR}"), vec!["connection.api_token", "SLUICE_TEST_UNSET_VAR is not set"]),
+        (good.replace("${ZENDESK_API_TOKEN}", "plain-text-token"), vec!["`api_token` is a credential", "environment reference"]),
+        (good.replace("page_size = 500\n", "page_size = 5000\n"), vec!["page_size", "1 to 1000"]),
+        (good.replace("streams = [\"users\"]", "streams = [\"tickets\"]"), vec!["source.streams", "`tickets`", "users"]),
+        (good.replace("[mapping]", "[mapping]\nfiles = 1"), vec!["unknown field `files`"]),
+        (good.replace("quota = \"6000/60\"", "quota = \"lots\""), vec!["connection.quota"]),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let path = h.dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).expect("write");
+        for cmd in ["check", "run"] {
+            let out = run_binary(&[cmd, path.to_str().expect("path")], h.dir.path()).await;
+            assert_eq!(out.code, 2, "case {i} ({cmd}): {}", out.all());
+            let err = out.stderr.clone();
+            assert!(err.contains(&format!("bad{i}.toml")), "case {i}: names the file: {err}");
+            for n in needles {
+                assert!(err.contains(n), "case {i}: `{n}` missing from: {err}");
+            }
+            assert!(!err.contains("plain-text-token"), "case {i}: echoed a credential: {err}");
+        }
+    }
+    assert!(!h.dest().exists(), "a bad flow wrote output");
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "a bad flow sent requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_mapping_sets_name_the_mapping_index_and_write_nothing() {
+    let h = harness(10, "").await;
+    let good = std::fs::read_to_string(h.flow("m", "", "")).expect("flow");
+    let cases = [
+        (r#"{"mappings": [ "mappings": ["#, vec!["not a mapping set", "line 1"]),
+        (
+            r#"{"mappings":[{"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id"},
+                {"sourceType":"ATTRIBUTE","source":"results.name","destination":"_x.id"},
+                {"sourceType":"ATTRIBUTE","source":"results.emial","destination":"_x.mail"}]}"#,
+            vec!["2 problems", "mappings[1]", "already written by mappings[0]", "mappings[2]", "did you mean `results.email`"],
+        ),
+        (r#"{"mappings":[{"sourceType":"FORMULA","source":"x","destination":"y"}]}"#, vec!["FORMULA"]),
+    ];
+    for (i, (mapping, needles)) in cases.iter().enumerate() {
+        let mpath = h.dir.path().join(format!("m{i}.json"));
+        std::fs::write(&mpath, mapping).expect("write mapping");
+        let text = good.replace(
+            &format!("{}", repo().join("config/mappings/zendesk-users.json").display()),
+            &mpath.display().to_string(),
+        );
+        let path = h.dir.path().join(format!("m{i}.toml"));
+        std::fs::write(&path, text).expect("write flow");
+        let out = run_binary(&["run", path.to_str().expect("path")], h.dir.path()).await;
+        assert_eq!(out.code, 2, "case {i}: {}", out.all());
+        assert!(out.stderr.contains(&format!("m{i}.json")), "case {i}: names the file: {}", out.stderr);
+        for n in needles {
+            assert!(out.stderr.contains(n), "case {i}: `{n}` missing from: {}", out.stderr);
+        }
+    }
+    assert!(!h.dest().exists(), "a bad mapping wrote output");
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "a bad mapping sent requests");
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_logs_reports_rejects_state_or_output() {
+    use base64::Engine;
+    let h = harness(1_500, "misfit@1,503@2,401@5").await;
+    let flow = h.flow("users", "", "");
+    let mut logs = String::new();
+    for args in [&["--log-format", "json"][..], &[][..]] {
+        let out = run_binary(&[args, &["run", flow.to_str().expect("path")]].concat(), h.dir.path()).await;
+        logs.push_str(&out.all());
+        h.set_faults("misfit@1").await;
+    }
+    let discover = run_binary(&["discover", flow.to_str().expect("path")], h.dir.path()).await;
+    assert_eq!(discover.code, 0, "{}", discover.all());
+    logs.push_str(&discover.all());
+    let header = base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}/token:{TOKEN}"));
+    let needles = [TOKEN.to_string(), header];
+    for n in &needles {
+        assert!(!logs.contains(n.as_str()), "a secret leaked into the logs");
+    }
+    let files = files_under(&h.dest());
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("rejects-")), "the test must cover a rejects file");
+    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "parquet")));
+    for f in files {
+        let bytes = std::fs::read(&f).expect("read");
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "a secret leaked into {}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_discover_show_the_stream_without_writing() {
+    let h = harness(40, "").await;
+    let flow = h.flow("users", "", "");
+    let out = run_binary(&["check", flow.to_str().expect("path")], h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("_extconndev: Struct("), "{}", out.stdout);
+    assert!(out.stderr.contains("warning:") && out.stderr.contains("mappings[34]"), "{}", out.stderr);
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "check sent a request");
+
+    let out = run_binary(&["discover", flow.to_str().expect("path"), "--limit", "3"], h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("discover prints JSON");
+    assert_eq!(v["data"].as_array().expect("data").len(), 3);
+    assert!(v["data"][0]["results"]["id"].is_u64());
+    assert!(v["data"][0]["meta"]["has_more"].is_boolean());
+    assert_eq!(v["schema"]["properties"]["results"]["properties"]["external_id"]["type"], "string");
+    assert_eq!(v["schema"]["properties"]["results"]["properties"]["role"]["type"], "string");
+    assert!(!h.dest().exists(), "discover wrote output");
+}
