@@ -46,15 +46,23 @@ async fn kill_9_at_several_points_then_rerun_equals_a_clean_run() {
     }
     assert!(killed >= 2, "the kills must land mid-run");
     let partial = read_rows(&h.dest()).len();
-    assert!(partial > 0 && partial < 6_000, "progress was committed before the kills: {partial}");
+    assert!(
+        partial > 0 && partial < 6_000,
+        "progress was committed before the kills: {partial}"
+    );
     h.set_faults("").await;
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
     // no staged leftovers remain
     let tmp = h.dest().join("_sluice/tmp/users");
-    let leftovers: Vec<_> = std::fs::read_dir(&tmp).map(|d| d.flatten().collect()).unwrap_or_default();
-    assert!(leftovers.is_empty(), "staged files left behind: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "staged files left behind: {leftovers:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,14 +70,38 @@ async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
     let h = harness(10, "").await;
     let good = std::fs::read_to_string(h.flow("f", "", "")).expect("flow");
     let cases: Vec<(String, Vec<&str>)> = vec![
-        (good.replace("format = \"parquet\"", "format = \"xlsx\""), vec!["destination.format", "xlsx"]),
-        (good.replace("connector = \"zendesk\"", "connector = \"zendeks\""), vec!["unknown connector `zendeks`", "zendesk"]),
-        (good.replace("${ZENDESK_API_TOKEN}", "${SLUICE_TEST_UNSET_VAR}"), vec!["connection.api_token", "SLUICE_TEST_UNSET_VAR is not set"]),
-        (good.replace("${ZENDESK_API_TOKEN}", "plain-text-token"), vec!["`api_token` is a credential", "environment reference"]),
-        (good.replace("page_size = 500\n", "page_size = 5000\n"), vec!["page_size", "1 to 1000"]),
-        (good.replace("streams = [\"users\"]", "streams = [\"tickets\"]"), vec!["source.streams", "`tickets`", "users"]),
-        (good.replace("[mapping]", "[mapping]\nfiles = 1"), vec!["unknown field `files`"]),
-        (good.replace("quota = \"6000/60\"", "quota = \"lots\""), vec!["connection.quota"]),
+        (
+            good.replace("format = \"parquet\"", "format = \"xlsx\""),
+            vec!["destination.format", "xlsx"],
+        ),
+        (
+            good.replace("connector = \"zendesk\"", "connector = \"zendeks\""),
+            vec!["unknown connector `zendeks`", "zendesk"],
+        ),
+        (
+            good.replace("${ZENDESK_API_TOKEN}", "${SLUICE_TEST_UNSET_VAR}"),
+            vec!["connection.api_token", "SLUICE_TEST_UNSET_VAR is not set"],
+        ),
+        (
+            good.replace("${ZENDESK_API_TOKEN}", "plain-text-token"),
+            vec!["`api_token` is a credential", "environment reference"],
+        ),
+        (
+            good.replace("page_size = 500\n", "page_size = 5000\n"),
+            vec!["page_size", "1 to 1000"],
+        ),
+        (
+            good.replace("streams = [\"users\"]", "streams = [\"tickets\"]"),
+            vec!["source.streams", "`tickets`", "users"],
+        ),
+        (
+            good.replace("[mapping]", "[mapping]\nfiles = 1"),
+            vec!["unknown field `files`"],
+        ),
+        (
+            good.replace("quota = \"6000/60\"", "quota = \"lots\""),
+            vec!["connection.quota"],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let path = h.dir.path().join(format!("bad{i}.toml"));
@@ -78,15 +110,25 @@ async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
             let out = run_binary(&[cmd, path.to_str().expect("path")], h.dir.path()).await;
             assert_eq!(out.code, 2, "case {i} ({cmd}): {}", out.all());
             let err = out.stderr.clone();
-            assert!(err.contains(&format!("bad{i}.toml")), "case {i}: names the file: {err}");
+            assert!(
+                err.contains(&format!("bad{i}.toml")),
+                "case {i}: names the file: {err}"
+            );
             for n in needles {
                 assert!(err.contains(n), "case {i}: `{n}` missing from: {err}");
             }
-            assert!(!err.contains("plain-text-token"), "case {i}: echoed a credential: {err}");
+            assert!(
+                !err.contains("plain-text-token"),
+                "case {i}: echoed a credential: {err}"
+            );
         }
     }
     assert!(!h.dest().exists(), "a bad flow wrote output");
-    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "a bad flow sent requests");
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        0,
+        "a bad flow sent requests"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,33 +136,60 @@ async fn bad_mapping_sets_name_the_mapping_index_and_write_nothing() {
     let h = harness(10, "").await;
     let good = std::fs::read_to_string(h.flow("m", "", "")).expect("flow");
     let cases = [
-        (r#"{"mappings": [ "mappings": ["#, vec!["not a mapping set", "line 1"]),
+        (
+            r#"{"mappings": [ "mappings": ["#,
+            vec!["not a mapping set", "line 1"],
+        ),
         (
             r#"{"mappings":[{"sourceType":"ATTRIBUTE","source":"results.id","destination":"_x.id"},
                 {"sourceType":"ATTRIBUTE","source":"results.name","destination":"_x.id"},
                 {"sourceType":"ATTRIBUTE","source":"results.emial","destination":"_x.mail"}]}"#,
-            vec!["2 problems", "mappings[1]", "already written by mappings[0]", "mappings[2]", "did you mean `results.email`"],
+            vec![
+                "2 problems",
+                "mappings[1]",
+                "already written by mappings[0]",
+                "mappings[2]",
+                "did you mean `results.email`",
+            ],
         ),
-        (r#"{"mappings":[{"sourceType":"FORMULA","source":"x","destination":"y"}]}"#, vec!["FORMULA"]),
+        (
+            r#"{"mappings":[{"sourceType":"FORMULA","source":"x","destination":"y"}]}"#,
+            vec!["FORMULA"],
+        ),
     ];
     for (i, (mapping, needles)) in cases.iter().enumerate() {
         let mpath = h.dir.path().join(format!("m{i}.json"));
         std::fs::write(&mpath, mapping).expect("write mapping");
         let text = good.replace(
-            &format!("{}", repo().join("config/mappings/zendesk-users.json").display()),
+            &format!(
+                "{}",
+                repo().join("config/mappings/zendesk-users.json").display()
+            ),
             &mpath.display().to_string(),
         );
         let path = h.dir.path().join(format!("m{i}.toml"));
         std::fs::write(&path, text).expect("write flow");
         let out = run_binary(&["run", path.to_str().expect("path")], h.dir.path()).await;
         assert_eq!(out.code, 2, "case {i}: {}", out.all());
-        assert!(out.stderr.contains(&format!("m{i}.json")), "case {i}: names the file: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("m{i}.json")),
+            "case {i}: names the file: {}",
+            out.stderr
+        );
         for n in needles {
-            assert!(out.stderr.contains(n), "case {i}: `{n}` missing from: {}", out.stderr);
+            assert!(
+                out.stderr.contains(n),
+                "case {i}: `{n}` missing from: {}",
+                out.stderr
+            );
         }
     }
     assert!(!h.dest().exists(), "a bad mapping wrote output");
-    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "a bad mapping sent requests");
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        0,
+        "a bad mapping sent requests"
+    );
 }
 
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -145,7 +214,11 @@ async fn no_secret_appears_in_logs_reports_rejects_state_or_output() {
     let flow = h.flow("users", "", "");
     let mut logs = String::new();
     for args in [&["--log-format", "json"][..], &[][..]] {
-        let out = run_binary(&[args, &["run", flow.to_str().expect("path")]].concat(), h.dir.path()).await;
+        let out = run_binary(
+            &[args, &["run", flow.to_str().expect("path")]].concat(),
+            h.dir.path(),
+        )
+        .await;
         logs.push_str(&out.all());
         h.set_faults("misfit@1").await;
     }
@@ -158,8 +231,15 @@ async fn no_secret_appears_in_logs_reports_rejects_state_or_output() {
         assert!(!logs.contains(n.as_str()), "a secret leaked into the logs");
     }
     let files = files_under(&h.dest());
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("rejects-")), "the test must cover a rejects file");
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "parquet")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("rejects-")),
+        "the test must cover a rejects file"
+    );
+    assert!(files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "parquet")));
     for f in files {
         let bytes = std::fs::read(&f).expect("read");
         for n in &needles {
@@ -178,17 +258,39 @@ async fn check_and_discover_show_the_stream_without_writing() {
     let flow = h.flow("users", "", "");
     let out = run_binary(&["check", flow.to_str().expect("path")], h.dir.path()).await;
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("_extconndev: Struct("), "{}", out.stdout);
-    assert!(out.stderr.contains("warning:") && out.stderr.contains("mappings[34]"), "{}", out.stderr);
-    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0, "check sent a request");
+    assert!(
+        out.stdout.contains("_extconndev: Struct("),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("warning:") && out.stderr.contains("mappings[34]"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        0,
+        "check sent a request"
+    );
 
-    let out = run_binary(&["discover", flow.to_str().expect("path"), "--limit", "3"], h.dir.path()).await;
+    let out = run_binary(
+        &["discover", flow.to_str().expect("path"), "--limit", "3"],
+        h.dir.path(),
+    )
+    .await;
     assert_eq!(out.code, 0, "{}", out.all());
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("discover prints JSON");
     assert_eq!(v["data"].as_array().expect("data").len(), 3);
     assert!(v["data"][0]["results"]["id"].is_u64());
     assert!(v["data"][0]["meta"]["has_more"].is_boolean());
-    assert_eq!(v["schema"]["properties"]["results"]["properties"]["external_id"]["type"], "string");
-    assert_eq!(v["schema"]["properties"]["results"]["properties"]["role"]["type"], "string");
+    assert_eq!(
+        v["schema"]["properties"]["results"]["properties"]["external_id"]["type"],
+        "string"
+    );
+    assert_eq!(
+        v["schema"]["properties"]["results"]["properties"]["role"]["type"],
+        "string"
+    );
     assert!(!h.dest().exists(), "discover wrote output");
 }

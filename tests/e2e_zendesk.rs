@@ -16,10 +16,15 @@ async fn a_full_run_equals_the_sandbox_truth() {
     assert_equals_truth(&read_rows(&h.dest()), &truth);
     // unicode and nulls survived
     let rows = read_rows(&h.dest());
-    assert!(rows.iter().any(|r| r.name.as_deref().is_some_and(|n| !n.is_ascii())));
+    assert!(rows
+        .iter()
+        .any(|r| r.name.as_deref().is_some_and(|n| !n.is_ascii())));
     assert!(rows.iter().any(|r| r.phone.is_none()) && rows.iter().any(|r| r.phone.is_some()));
     // one Hive partition for the run's extraction date, and a report beside it
-    let parts: Vec<_> = std::fs::read_dir(h.dest().join("users")).expect("users dir").flatten().collect();
+    let parts: Vec<_> = std::fs::read_dir(h.dest().join("users"))
+        .expect("users dir")
+        .flatten()
+        .collect();
     assert_eq!(parts.len(), 1);
     assert!(parts[0].file_name().to_string_lossy().starts_with("date="));
     let report = &reports(&h.dest())[0];
@@ -28,11 +33,17 @@ async fn a_full_run_equals_the_sandbox_truth() {
     assert_eq!(m["recordSummary"]["outputRecordCount"], 2_300);
     assert_eq!(m["recordSummary"]["failedRecordCount"], 0);
     assert_eq!(m["statusSummary"]["status"], "success");
-    assert_eq!(m["fileSummary"]["inputFileCount"], 5, "2,300 users in pages of 500");
+    assert_eq!(
+        m["fileSummary"]["inputFileCount"], 5,
+        "2,300 users in pages of 500"
+    );
     assert_eq!(report["requests"]["requestsSent"], 5);
     assert!(m["sizeSummary"]["outputBytes"].as_u64().expect("bytes") > 0);
     // the seed's repeated mapping was collapsed with a warning naming its index
-    assert!(report["warnings"][0].as_str().expect("warning").contains("mappings[34]: repeats mappings[7]"));
+    assert!(report["warnings"][0]
+        .as_str()
+        .expect("warning")
+        .contains("mappings[34]: repeats mappings[7]"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +57,11 @@ async fn a_rerun_writes_nothing_and_then_exactly_the_updated_users() {
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("0 written"), "{}", out.stdout);
-    assert_eq!(read_rows(&h.dest()).len(), first, "a run with no changes wrote data");
+    assert_eq!(
+        read_rows(&h.dest()).len(),
+        first,
+        "a run with no changes wrote data"
+    );
 
     let touched = h.touch(7).await;
     assert_eq!(touched.len(), 7);
@@ -58,10 +73,17 @@ async fn a_rerun_writes_nothing_and_then_exactly_the_updated_users() {
     new_ids.sort_unstable();
     let mut want = touched.clone();
     want.sort_unstable();
-    assert_eq!(new_ids, want, "the third run must write exactly the touched users");
+    assert_eq!(
+        new_ids, want,
+        "the third run must write exactly the touched users"
+    );
     let truth = truth_rows(&h.truth().await);
     for r in new {
-        assert_eq!(Some(r), truth.get(&r.id), "the new version is the sandbox's current one");
+        assert_eq!(
+            Some(r),
+            truth.get(&r.id),
+            "the new version is the sandbox's current one"
+        );
     }
     // the latest version per id equals the truth
     let mut latest = std::collections::BTreeMap::new();
@@ -108,7 +130,11 @@ async fn a_429_storm_is_waited_out_honouring_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_and_cut_bodies_are_retried() {
-    let report = faulted_run_equals_clean("500@2,503x2@4,truncate@7,cut-json@9", ExportOrder::Ascending).await;
+    let report = faulted_run_equals_clean(
+        "500@2,503x2@4,truncate@7,cut-json@9",
+        ExportOrder::Ascending,
+    )
+    .await;
     assert_eq!(report["requests"]["retries"], 5);
 }
 
@@ -118,13 +144,24 @@ async fn a_401_fails_fast_naming_the_connection() {
     let flow = h.flow("users", "", "");
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.stderr.contains("authentication failed for connection `zendesk connection of flow `users``"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("authentication failed for connection `zendesk connection of flow `users``"),
+        "{}",
+        out.stderr
+    );
     let stats = h.stats().await;
-    assert_eq!(stats["vendors"]["zendesk"]["requests"], 1, "a 401 is not retried");
+    assert_eq!(
+        stats["vendors"]["zendesk"]["requests"], 1,
+        "a 401 is not retried"
+    );
     assert!(read_rows(&h.dest()).is_empty());
     let report = reports(&h.dest()).remove(0);
     assert_eq!(report["metrics"]["statusSummary"]["status"], "failed");
-    assert_eq!(report["metrics"]["statusSummary"]["errors"][0]["code"], "CONNECTOR-1002-401");
+    assert_eq!(
+        report["metrics"]["statusSummary"]["errors"][0]["code"],
+        "CONNECTOR-1002-401"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,27 +169,47 @@ async fn a_misfit_record_goes_to_the_rejects_file_and_the_threshold_decides() {
     let h = harness(1_000, "misfit@1,misfit@2").await;
     let flow = h.flow("users", "", "");
     let out = h.run(&flow, &[]).await;
-    assert_eq!(out.code, 0, "2 of 1000 is under the default 5 %: {}", out.all());
+    assert_eq!(
+        out.code,
+        0,
+        "2 of 1000 is under the default 5 %: {}",
+        out.all()
+    );
     let report = reports(&h.dest()).remove(0);
     assert_eq!(report["metrics"]["recordSummary"]["failedRecordCount"], 2);
     assert_eq!(report["metrics"]["recordSummary"]["outputRecordCount"], 998);
-    let rejects = h.dest().join(report["rejectsFile"].as_str().expect("rejects file"));
+    let rejects = h
+        .dest()
+        .join(report["rejectsFile"].as_str().expect("rejects file"));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(rejects)
         .expect("rejects")
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines[0]["reason"].as_str().expect("reason").contains("field `results.locale_id`: expected integer, found a string"));
-    assert_eq!(lines[0]["record"]["results"]["locale_id"], "en", "the record is kept whole");
+    assert!(lines[0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("field `results.locale_id`: expected integer, found a string"));
+    assert_eq!(
+        lines[0]["record"]["results"]["locale_id"], "en",
+        "the record is kept whole"
+    );
 
     // the same data against a strict threshold: the run fails and commits nothing
     let h = harness(1_000, "misfit@1").await;
     let flow = h.flow("strict", "", "error_threshold = 0.0001");
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(out.stderr.contains("above the flow's error threshold"), "{}", out.stderr);
-    assert!(read_rows(&h.dest()).is_empty(), "nothing is written past the threshold");
+    assert!(
+        out.stderr.contains("above the flow's error threshold"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        read_rows(&h.dest()).is_empty(),
+        "nothing is written past the threshold"
+    );
     // and the next run (threshold raised) still gets everything: the mark did not move
     let flow = h.flow("strict", "", "error_threshold = 0.5");
     h.set_faults("").await;

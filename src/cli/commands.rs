@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use sluice_core::Registry;
-use sluice_runner::{check_flow, discover as discover_stream, run_flow, Flow, Overrides, RunError, RunOptions, RunStatus};
+use sluice_runner::{
+    check_flow, discover as discover_stream, run_flow, Flow, Overrides, RunError, RunOptions,
+    RunStatus,
+};
 use sluice_state::StateStore;
 
 use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_THRESHOLD};
@@ -30,7 +33,10 @@ fn exit_for(e: &RunError) -> u8 {
     }
 }
 
-async fn with_sandbox(path: &Path, sandbox: bool) -> Result<(Option<sluice_sandbox::Sandbox>, Overrides), u8> {
+async fn with_sandbox(
+    path: &Path,
+    sandbox: bool,
+) -> Result<(Option<sluice_sandbox::Sandbox>, Overrides), u8> {
     if !sandbox {
         return Ok((None, Overrides::default()));
     }
@@ -55,7 +61,11 @@ fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
@@ -80,7 +90,9 @@ pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
     match run_flow(&flow, &registry(), options).await {
         Ok(outcome) => {
             let m = &outcome.report.metrics;
-            let secs = (m.duration_summary.completed_at_utc - m.duration_summary.started_at_utc) as f64 / 1000.0;
+            let secs = (m.duration_summary.completed_at_utc - m.duration_summary.started_at_utc)
+                as f64
+                / 1000.0;
             println!(
                 "{}: {} — {} records in, {} written, {} failed, {} files, {} in {:.1}s → {} (report {})",
                 flow.name,
@@ -136,12 +148,21 @@ pub fn check(path: &Path) -> u8 {
                 eprintln!("warning: {w}");
             }
             for (stream, schema) in &report.streams {
-                println!("{}: stream `{stream}` → {} top-level columns", flow.name, schema.fields().len());
+                println!(
+                    "{}: stream `{stream}` → {} top-level columns",
+                    flow.name,
+                    schema.fields().len()
+                );
                 for f in schema.fields() {
                     println!("  {}: {}", f.name(), f.data_type());
                 }
             }
-            println!("{}: ok ({} warning{})", path.display(), report.warnings.len(), if report.warnings.len() == 1 { "" } else { "s" });
+            println!(
+                "{}: ok ({} warning{})",
+                path.display(),
+                report.warnings.len(),
+                if report.warnings.len() == 1 { "" } else { "s" }
+            );
             0
         }
         Err(e) => {
@@ -188,7 +209,10 @@ fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
         EXIT_INVALID
     })?;
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Flow::parse(&absolute, &text, &Overrides::default(), &|_| Some("unused".into())).map_err(|e| {
+    Flow::parse(&absolute, &text, &Overrides::default(), &|_| {
+        Some("unused".into())
+    })
+    .map_err(|e| {
         eprintln!("error: {e}");
         EXIT_INVALID
     })
@@ -208,15 +232,32 @@ pub fn runs(path: &Path, limit: usize, json: bool) -> u8 {
     };
     if json {
         for r in runs {
-            println!("{}", serde_json::json!({"runId": r.run_id, "flow": r.flow, "startedAt": r.started_at, "finishedAt": r.finished_at, "status": r.status, "report": r.report}));
+            println!(
+                "{}",
+                serde_json::json!({"runId": r.run_id, "flow": r.flow, "startedAt": r.started_at, "finishedAt": r.finished_at, "status": r.status, "report": r.report})
+            );
         }
         return 0;
     }
-    println!("{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9}", "RUN", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS");
+    println!(
+        "{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9}",
+        "RUN", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS"
+    );
     for r in runs {
-        let m = r.report.as_ref().and_then(|v| v.get("metrics").cloned()).unwrap_or_default();
-        let n = |a: &str, b: &str| m.get(a).and_then(|x| x.get(b)).and_then(|x| x.as_i64()).unwrap_or(0);
-        let secs = (n("durationSummary", "completedAtUTC") - n("durationSummary", "startedAtUTC")).max(0) as f64 / 1000.0;
+        let m = r
+            .report
+            .as_ref()
+            .and_then(|v| v.get("metrics").cloned())
+            .unwrap_or_default();
+        let n = |a: &str, b: &str| {
+            m.get(a)
+                .and_then(|x| x.get(b))
+                .and_then(|x| x.as_i64())
+                .unwrap_or(0)
+        };
+        let secs = (n("durationSummary", "completedAtUTC") - n("durationSummary", "startedAtUTC"))
+            .max(0) as f64
+            / 1000.0;
         println!(
             "{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9.1}",
             r.run_id,
@@ -236,7 +277,9 @@ pub fn state_show(path: &Path) -> u8 {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let connector = registry().build(&flow.connector, &flow.connector_config).ok();
+    let connector = registry()
+        .build(&flow.connector, &flow.connector_config)
+        .ok();
     let streams: Vec<String> = match (&flow.streams, connector) {
         (Some(s), _) => s.clone(),
         (None, Some(c)) => c.streams().into_iter().map(|s| s.name).collect(),
@@ -265,7 +308,11 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
     };
     match store.reset(&flow.name, stream) {
         Ok(n) => {
-            println!("{}: forgot {n} checkpoint{}", flow.name, if n == 1 { "" } else { "s" });
+            println!(
+                "{}: forgot {n} checkpoint{}",
+                flow.name,
+                if n == 1 { "" } else { "s" }
+            );
             0
         }
         Err(e) => {

@@ -22,7 +22,11 @@ pub const EXIT_THRESHOLD: u8 = 3;
 pub const EXIT_LOCKED: u8 = 4;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Pull ad, support and product-analytics APIs into Parquet, on a schedule or as backfills")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Pull ad, support and product-analytics APIs into Parquet, on a schedule or as backfills"
+)]
 struct Cli {
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -111,7 +115,10 @@ fn init_logging(format: LogFormat, quiet: bool) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -122,13 +129,18 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run { flow, sandbox } => commands::run(&flow, sandbox).await,
             Command::Check { flow } => commands::check(&flow),
-            Command::Discover { flow, stream, limit, sandbox } => {
-                commands::discover(&flow, stream.as_deref(), limit, sandbox).await
-            }
+            Command::Discover {
+                flow,
+                stream,
+                limit,
+                sandbox,
+            } => commands::discover(&flow, stream.as_deref(), limit, sandbox).await,
             Command::Runs { flow, limit, json } => commands::runs(&flow, limit, json),
             Command::State { action } => match action {
                 StateAction::Show { flow } => commands::state_show(&flow),
-                StateAction::Reset { flow, stream } => commands::state_reset(&flow, stream.as_deref()),
+                StateAction::Reset { flow, stream } => {
+                    commands::state_reset(&flow, stream.as_deref())
+                }
             },
             Command::Sandbox(args) => sandbox::serve(args).await,
         }

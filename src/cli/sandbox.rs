@@ -45,19 +45,29 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
         ExportOrder::Ascending
     };
     for s in &args.sizes {
-        let (vendor, n) = s.split_once('=').ok_or_else(|| format!("--size {s}: expected VENDOR=N"))?;
-        let n: u64 = n.parse().map_err(|_| format!("--size {s}: N must be a number"))?;
+        let (vendor, n) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--size {s}: expected VENDOR=N"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("--size {s}: N must be a number"))?;
         match vendor {
             "zendesk" => cfg.zendesk.users = n,
             other => return Err(format!("--size: unknown vendor `{other}` (known: zendesk)")),
         }
     }
     for q in &args.quotas {
-        let (vendor, spec) = q.split_once('=').ok_or_else(|| format!("--quota {q}: expected VENDOR=COUNT/SECONDS"))?;
+        let (vendor, spec) = q
+            .split_once('=')
+            .ok_or_else(|| format!("--quota {q}: expected VENDOR=COUNT/SECONDS"))?;
         let spec = QuotaSpec::parse("quota", spec)?;
         match vendor {
             "zendesk" => cfg.zendesk.quota = Some(spec),
-            other => return Err(format!("--quota: unknown vendor `{other}` (known: zendesk)")),
+            other => {
+                return Err(format!(
+                    "--quota: unknown vendor `{other}` (known: zendesk)"
+                ))
+            }
         }
     }
     cfg.faults = FaultPlan::parse(&args.faults)?;
@@ -87,7 +97,12 @@ pub async fn serve(args: SandboxArgs) -> u8 {
         }
     };
     println!("sandbox listening on {}", sandbox.base_url());
-    println!("  zendesk:  {}/api/v2/search/export.json (email {}, api_token {})", sandbox.base_url(), credentials::ZENDESK_EMAIL, credentials::ZENDESK_API_TOKEN);
+    println!(
+        "  zendesk:  {}/api/v2/search/export.json (email {}, api_token {})",
+        sandbox.base_url(),
+        credentials::ZENDESK_EMAIL,
+        credentials::ZENDESK_API_TOKEN
+    );
     println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
     let _ = tokio::signal::ctrl_c().await;
     0
@@ -99,15 +114,36 @@ pub async fn start_for(connector: &str) -> Result<(Sandbox, Overrides), String> 
         .await
         .map_err(|e| e.to_string())?;
     let mut connection = BTreeMap::new();
-    connection.insert("base_url".to_string(), Some(Param::Plain(Value::String(sandbox.base_url()))));
+    connection.insert(
+        "base_url".to_string(),
+        Some(Param::Plain(Value::String(sandbox.base_url()))),
+    );
     connection.insert("subdomain".to_string(), None);
     match connector {
         "zendesk" => {
-            connection.insert("email".into(), Some(Param::Plain(Value::String(credentials::ZENDESK_EMAIL.into()))));
-            connection.insert("api_token".into(), Some(Param::Secret(Secret::new(credentials::ZENDESK_API_TOKEN))));
+            connection.insert(
+                "email".into(),
+                Some(Param::Plain(Value::String(
+                    credentials::ZENDESK_EMAIL.into(),
+                ))),
+            );
+            connection.insert(
+                "api_token".into(),
+                Some(Param::Secret(Secret::new(credentials::ZENDESK_API_TOKEN))),
+            );
             connection.insert("access_token".into(), None);
         }
-        other => return Err(format!("the sandbox has no simulator for connector `{other}`")),
+        other => {
+            return Err(format!(
+                "the sandbox has no simulator for connector `{other}`"
+            ))
+        }
     }
-    Ok((sandbox, Overrides { connection, destination_path: None }))
+    Ok((
+        sandbox,
+        Overrides {
+            connection,
+            destination_path: None,
+        },
+    ))
 }

@@ -133,7 +133,10 @@ path = "out"
     pub async fn touch(&self, count: u64) -> Vec<u64> {
         let v: Value = self
             .http
-            .post(format!("{}/_sandbox/zendesk/touch", self.sandbox.base_url()))
+            .post(format!(
+                "{}/_sandbox/zendesk/touch",
+                self.sandbox.base_url()
+            ))
             .json(&serde_json::json!({"count": count}))
             .send()
             .await
@@ -153,7 +156,10 @@ path = "out"
     pub async fn truth(&self) -> Vec<Value> {
         let text = self
             .http
-            .get(format!("{}/_sandbox/zendesk/users", self.sandbox.base_url()))
+            .get(format!(
+                "{}/_sandbox/zendesk/users",
+                self.sandbox.base_url()
+            ))
             .send()
             .await
             .expect("truth")
@@ -177,7 +183,11 @@ path = "out"
     }
 
     pub async fn run(&self, flow: &Path, args: &[&str]) -> Output {
-        run_binary(&[&["run", flow.to_str().expect("utf8 path")], args].concat(), self.dir.path()).await
+        run_binary(
+            &[&["run", flow.to_str().expect("utf8 path")], args].concat(),
+            self.dir.path(),
+        )
+        .await
     }
 }
 
@@ -242,7 +252,10 @@ pub fn read_rows(dest: &Path) -> Vec<Row> {
                 .column_by_name("_extconndev")
                 .expect("_extconndev column")
                 .as_struct();
-            let ids = s.column_by_name("id").expect("id").as_primitive::<Int64Type>();
+            let ids = s
+                .column_by_name("id")
+                .expect("id")
+                .as_primitive::<Int64Type>();
             for i in 0..batch.num_rows() {
                 rows.push(Row {
                     id: ids.value(i),
@@ -284,11 +297,21 @@ pub fn assert_equals_truth(rows: &[Row], truth: &[Value]) {
     let expected = truth_rows(truth);
     let mut seen = BTreeMap::new();
     for r in rows {
-        assert!(seen.insert(r.id, r.clone()).is_none(), "user {} written twice", r.id);
+        assert!(
+            seen.insert(r.id, r.clone()).is_none(),
+            "user {} written twice",
+            r.id
+        );
     }
-    assert_eq!(seen.len(), expected.len(), "row count differs from the sandbox's users");
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "row count differs from the sandbox's users"
+    );
     for (id, want) in &expected {
-        let got = seen.get(id).unwrap_or_else(|| panic!("user {id} missing from the output"));
+        let got = seen
+            .get(id)
+            .unwrap_or_else(|| panic!("user {id} missing from the output"));
         assert_eq!(got, want, "user {id} differs");
     }
 }
@@ -303,7 +326,10 @@ pub fn reports(dest: &Path) -> Vec<Value> {
                 })
                 .map(|e| {
                     let text = std::fs::read_to_string(e.path()).expect("report");
-                    (e.file_name().to_string_lossy().into_owned(), serde_json::from_str(&text).expect("report json"))
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        serde_json::from_str(&text).expect("report json"),
+                    )
                 })
                 .collect()
         })

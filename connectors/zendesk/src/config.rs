@@ -47,7 +47,10 @@ fn source_u64(config: &ConnectorConfig, key: &str) -> Result<Option<u64>, Connec
 
 impl ZendeskSettings {
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
-        let base_url = match (config.plain_str("base_url")?, config.plain_str("subdomain")?) {
+        let base_url = match (
+            config.plain_str("base_url")?,
+            config.plain_str("subdomain")?,
+        ) {
             (Some(url), _) => parse_base_url(url)?,
             (None, Some(sub)) => {
                 if sub.is_empty() || !sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -147,7 +150,9 @@ impl ZendeskSettings {
 
 fn parse_base_url(text: &str) -> Result<Url, ConnectorError> {
     let url = Url::parse(text).map_err(|e| {
-        config_err(format!("[connection] `base_url` = \"{text}\" is not a URL: {e}"))
+        config_err(format!(
+            "[connection] `base_url` = \"{text}\" is not a URL: {e}"
+        ))
     })?;
     let bare = matches!(url.scheme(), "http" | "https")
         && url.host().is_some()
@@ -199,7 +204,9 @@ mod tests {
             ("email", plain("a@b.c")),
             ("api_token", secret),
         ]);
-        let err = ZendeskSettings::from_config(&with_path).unwrap_err().to_string();
+        let err = ZendeskSettings::from_config(&with_path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("scheme, host and port only"), "{err}");
     }
 

@@ -160,10 +160,14 @@ struct Keys {
     updated_at: Option<String>,
 }
 
+/// id, `created_at` and `updated_at` (epoch seconds) of one result.
+type RecordKeys = (u64, i64, i64);
+
 /// A page with its records already in the explore shape, one per line.
 struct ParsedPage {
     lines: Vec<u8>,
-    records: Vec<(Range<usize>, Option<(u64, i64, i64)>)>,
+    /// Each record's line in `lines`, and its keys when the result carries them.
+    records: Vec<(Range<usize>, Option<RecordKeys>)>,
     has_more: bool,
     next_cursor: Option<String>,
 }
@@ -194,12 +198,18 @@ fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
             })
         })
     });
-    let mut lines = Vec::with_capacity(body.len() + raw.results.len() * (meta_raw.len() + links_raw.len() + 40));
+    let mut lines = Vec::with_capacity(
+        body.len() + raw.results.len() * (meta_raw.len() + links_raw.len() + 40),
+    );
     let mut records = Vec::with_capacity(raw.results.len());
     for r in raw.results {
         let keys: Keys =
             serde_json::from_str(r.get()).map_err(|e| format!("malformed result: {e}"))?;
-        let keys = match (keys.id.as_ref().and_then(serde_json::Value::as_u64), keys.created_at.as_deref().and_then(parse_time), keys.updated_at.as_deref().and_then(parse_time)) {
+        let keys = match (
+            keys.id.as_ref().and_then(serde_json::Value::as_u64),
+            keys.created_at.as_deref().and_then(parse_time),
+            keys.updated_at.as_deref().and_then(parse_time),
+        ) {
             (Some(id), Some(c), Some(u)) => Some((id, c, u)),
             _ => None,
         };
@@ -404,7 +414,11 @@ mod tests {
         assert!(p.already_emitted(200, 3));
         assert!(!p.already_emitted(200, 4));
         assert!(!p.already_emitted(201, 5));
-        assert!(p.query().ends_with("created>1970-01-01T00:03:19Z"), "{}", p.query());
+        assert!(
+            p.query().ends_with("created>1970-01-01T00:03:19Z"),
+            "{}",
+            p.query()
+        );
     }
 
     #[test]
@@ -418,7 +432,11 @@ mod tests {
         assert_eq!(p.direction(), Direction::Descending);
         assert!(p.already_emitted(250, 7));
         assert!(!p.already_emitted(199, 7));
-        assert!(p.query().contains("created<1970-01-01T00:03:21Z"), "{}", p.query());
+        assert!(
+            p.query().contains("created<1970-01-01T00:03:21Z"),
+            "{}",
+            p.query()
+        );
     }
 
     #[test]
@@ -443,6 +461,9 @@ mod tests {
     #[test]
     fn the_cursor_falls_back_to_links_next() {
         let body = br#"{"results":[],"meta":{"has_more":true},"links":{"next":"https://x.zendesk.com/api/v2/search/export.json?filter%5Btype%5D=user&page%5Bafter%5D=xyz%3D"}}"#;
-        assert_eq!(parse_page(body).expect("parses").next_cursor.as_deref(), Some("xyz="));
+        assert_eq!(
+            parse_page(body).expect("parses").next_cursor.as_deref(),
+            Some("xyz=")
+        );
     }
 }

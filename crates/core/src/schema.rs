@@ -14,9 +14,13 @@ pub enum FieldType {
     String,
     Boolean,
     /// A list whose items all have one type.
-    Array { items: Box<FieldType> },
+    Array {
+        items: Box<FieldType>,
+    },
     /// A nested object with known fields.
-    Object { fields: Vec<SchemaField> },
+    Object {
+        fields: Vec<SchemaField>,
+    },
     /// Free-form JSON (custom fields whose shape varies by account): kept as JSON text.
     Json,
 }

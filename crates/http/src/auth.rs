@@ -7,10 +7,17 @@ use sluice_core::Secret;
 pub enum Auth {
     None,
     /// HTTP Basic `user:password`.
-    Basic { user: String, password: Secret },
+    Basic {
+        user: String,
+        password: Secret,
+    },
     /// Basic with only a user part (Mixpanel's project secret, sent as `secret:`).
-    BasicSecretOnly { secret: Secret },
-    Bearer { token: Secret },
+    BasicSecretOnly {
+        secret: Secret,
+    },
+    Bearer {
+        token: Secret,
+    },
 }
 
 impl Auth {
@@ -48,7 +55,10 @@ mod tests {
     fn zendesk_token_is_basic_email_slash_token() {
         let auth = Auth::zendesk_token("a@b.c", Secret::new("T0K"));
         let header = auth.header_value().expect("basic has a header");
-        let encoded = header.expose().strip_prefix("Basic ").expect("basic prefix");
+        let encoded = header
+            .expose()
+            .strip_prefix("Basic ")
+            .expect("basic prefix");
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .expect("base64");

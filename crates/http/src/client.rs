@@ -12,7 +12,9 @@ use url::Url;
 use crate::auth::Auth;
 use crate::error::HttpError;
 use crate::metrics::RequestMetrics;
-use crate::policy::{default_decision, remaining, reset_seconds, Classifier, Decision, ResponseInfo};
+use crate::policy::{
+    default_decision, remaining, reset_seconds, Classifier, Decision, ResponseInfo,
+};
 
 /// A request budget: `count` requests per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,10 +249,7 @@ impl HttpClient {
             after: None,
             rate_limited: false,
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(describe(&e)))?;
+        let response = request.send().await.map_err(|e| transport(describe(&e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| Attempt {
@@ -328,7 +327,11 @@ pub fn redact(url: &Url) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if sensitive(&k) { "***".into() } else { v.into_owned() };
+                let v = if sensitive(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -379,7 +382,10 @@ mod tests {
     fn redact_masks_credential_like_query_values() {
         let url = Url::parse("https://u:p@x.io/a?api_key=abc&page=2&access_token=t").expect("url");
         let r = redact(&url);
-        assert!(!r.contains("abc") && !r.contains(":p@") && !r.contains("=t"), "{r}");
+        assert!(
+            !r.contains("abc") && !r.contains(":p@") && !r.contains("=t"),
+            "{r}"
+        );
         assert!(r.contains("page=2"), "{r}");
     }
 }

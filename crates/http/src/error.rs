@@ -13,7 +13,9 @@ pub enum HttpError {
     Transport { url: String, message: String },
     #[error("unreadable response from {url}: {message}")]
     Body { url: String, message: String },
-    #[error("gave up on {url} after {attempts} attempts and {waited:?} of waiting; last error: {last}")]
+    #[error(
+        "gave up on {url} after {attempts} attempts and {waited:?} of waiting; last error: {last}"
+    )]
     Exhausted {
         url: String,
         attempts: u32,

@@ -16,7 +16,9 @@ pub struct ResponseInfo<'a> {
 pub enum Decision {
     Success,
     /// Retry; wait at least this long if the server said so.
-    Retry { after: Option<Duration> },
+    Retry {
+        after: Option<Duration>,
+    },
     Fail,
 }
 
@@ -129,7 +131,10 @@ mod tests {
         assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
         let future = SystemTime::now() + Duration::from_secs(30);
         let d = parse_retry_after(&httpdate::fmt_http_date(future)).expect("date");
-        assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}");
+        assert!(
+            d > Duration::from_secs(27) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)

@@ -221,14 +221,12 @@ fn resolve_source(
                     match schema.lookup(&refs) {
                         Some(t) => ValueType::from_field_type(t),
                         None => {
-                            let hint = closest(
-                                &parts.join("."),
-                                known_paths.iter().map(String::as_str),
-                            )
-                            .map(|c| format!("; did you mean `{c}`?"))
-                            .unwrap_or_else(|| {
-                                "; `sluice discover` lists the stream's fields".into()
-                            });
+                            let hint =
+                                closest(&parts.join("."), known_paths.iter().map(String::as_str))
+                                    .map(|c| format!("; did you mean `{c}`?"))
+                                    .unwrap_or_else(|| {
+                                        "; `sluice discover` lists the stream's fields".into()
+                                    });
                             return Err(format!(
                                 "source `{}` is not a field of the stream{hint}",
                                 parts.join(".")
@@ -257,7 +255,11 @@ fn resolve_source(
     }
 }
 
-fn insert(nodes: &mut Vec<(String, DestNode)>, path: &[String], column: usize) -> Result<(), String> {
+fn insert(
+    nodes: &mut Vec<(String, DestNode)>,
+    path: &[String],
+    column: usize,
+) -> Result<(), String> {
     let Some((head, rest)) = path.split_first() else {
         return Err("empty destination".into());
     };

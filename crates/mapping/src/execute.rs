@@ -158,7 +158,14 @@ fn kind(v: &Value) -> &'static str {
 /// Convert a JSON value to a column's type. Lossless widenings are allowed (a number or boolean
 /// into a string column, an integral float into an integer column); anything else is a misfit.
 fn convert<'a>(v: &'a Value, t: &ValueType) -> Result<Cell<'a>, String> {
-    let misfit = || format!("expected {}, found {} ({})", t.describe(), kind(v), short(v));
+    let misfit = || {
+        format!(
+            "expected {}, found {} ({})",
+            t.describe(),
+            kind(v),
+            short(v)
+        )
+    };
     Ok(match (t, v) {
         (_, Value::Null) => Cell::Null,
         (ValueType::Int64, Value::Number(n)) => match n.as_i64() {
@@ -308,8 +315,8 @@ fn assemble(node: &DestNode, data_type: &DataType, arrays: &mut [Option<ArrayRef
 mod tests {
     use crate::{compile, MappingSet};
     use arrow_array::cast::AsArray;
-    use arrow_array::Array;
     use arrow_array::types::Int64Type;
+    use arrow_array::Array;
     use sluice_core::{FieldType, SchemaField, StreamSchema};
 
     fn mapping() -> crate::CompiledMapping {
@@ -386,7 +393,9 @@ mod tests {
             .collect();
         assert_eq!(reasons.len(), 3);
         assert_eq!(reasons[0].0, 1);
-        assert!(reasons[0].1.contains("field `results.id`: expected integer, found a string"));
+        assert!(reasons[0]
+            .1
+            .contains("field `results.id`: expected integer, found a string"));
         assert!(reasons[1].1.starts_with("malformed JSON"));
         assert!(reasons[2].1.contains("must be a JSON object"));
         // the good record's values are intact, not shifted by the rejected one

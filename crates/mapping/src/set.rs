@@ -83,6 +83,9 @@ mod tests {
     fn a_broken_file_names_file_and_position() {
         let err = MappingSet::from_json("m.json", "{\"mappings\": [\n\"mappings\": [").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("m.json:") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.starts_with("m.json:") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 }

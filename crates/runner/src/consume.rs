@@ -78,7 +78,13 @@ struct RejectsFile {
 }
 
 impl RejectsFile {
-    fn write(&mut self, run_id: &str, stream: &str, page: u64, rejects: &[Reject]) -> Result<(), ConsumeError> {
+    fn write(
+        &mut self,
+        run_id: &str,
+        stream: &str,
+        page: u64,
+        rejects: &[Reject],
+    ) -> Result<(), ConsumeError> {
         let err = |e: std::io::Error| ConsumeError::Rejects {
             path: self.path.display().to_string(),
             message: e.to_string(),
@@ -136,15 +142,19 @@ impl Consumer<'_> {
     fn file_for(&mut self, date: NaiveDate) -> Result<&mut PartFile, SinkError> {
         if !self.open.contains_key(&date) {
             self.seq += 1;
-            let name = format!("part-{}-{}-{:04}.parquet", self.ctx.run_id, self.ctx.stream, self.seq);
+            let name = format!(
+                "part-{}-{}-{:04}.parquet",
+                self.ctx.run_id, self.ctx.stream, self.seq
+            );
             let temp = self.ctx.tmp_dir.join(format!("{name}.tmp"));
             let target = partition_dir(&self.ctx.dest, &self.ctx.stream, date).join(&name);
             let file = PartFile::create(temp, target, self.ctx.mapping.schema(), self.ctx.parquet)?;
             self.open.insert(date, file);
         }
-        self.open
-            .get_mut(&date)
-            .ok_or_else(|| SinkError::Io { path: date.to_string(), message: "partition file vanished".into() })
+        self.open.get_mut(&date).ok_or_else(|| SinkError::Io {
+            path: date.to_string(),
+            message: "partition file vanished".into(),
+        })
     }
 
     fn over_threshold(&self) -> bool {
@@ -178,7 +188,10 @@ impl Consumer<'_> {
         }
         let pending: Vec<PendingFile> = staged
             .iter()
-            .map(|s| PendingFile { temp: s.temp.clone(), target: s.target.clone() })
+            .map(|s| PendingFile {
+                temp: s.temp.clone(),
+                target: s.target.clone(),
+            })
             .collect();
         self.store.commit(
             &self.ctx.run_id,
@@ -204,7 +217,11 @@ impl Consumer<'_> {
             self.totals.input += out.input_records as u64;
             self.totals.failed += out.rejects.len() as u64;
             if !out.rejects.is_empty() {
-                let (run_id, stream, n) = (self.ctx.run_id.clone(), self.ctx.stream.clone(), self.totals.pages);
+                let (run_id, stream, n) = (
+                    self.ctx.run_id.clone(),
+                    self.ctx.stream.clone(),
+                    self.totals.pages,
+                );
                 self.rejects.write(&run_id, &stream, n, &out.rejects)?;
             }
             let rows = out.batch.num_rows() as u64;
@@ -243,7 +260,10 @@ pub(crate) fn consume(
         pending_checkpoint: None,
         seq: 0,
         totals: StreamTotals::default(),
-        rejects: RejectsFile { path: ctx.rejects_path.clone(), out: None },
+        rejects: RejectsFile {
+            path: ctx.rejects_path.clone(),
+            out: None,
+        },
     };
     let mut result = Ok(());
     while let Some(page) = rx.blocking_recv() {
@@ -280,7 +300,12 @@ fn discard(open: BTreeMap<NaiveDate, PartFile>) {
 }
 
 /// Finish what a crashed run committed but did not promote, and drop what it never committed.
-pub(crate) fn recover(store: &StateStore, flow: &str, tmp_root: &Path, current_run: &str) -> Result<usize, ConsumeError> {
+pub(crate) fn recover(
+    store: &StateStore,
+    flow: &str,
+    tmp_root: &Path,
+    current_run: &str,
+) -> Result<usize, ConsumeError> {
     let mut promoted = 0;
     for f in store.pending_files(flow)? {
         promote(&f.temp, &f.target)?;

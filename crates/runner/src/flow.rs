@@ -118,7 +118,9 @@ fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
@@ -159,7 +161,8 @@ fn normalise(p: &Path) -> PathBuf {
 /// An exact `${NAME}` reference, if `s` is one.
 fn env_reference(s: &str) -> Option<&str> {
     let name = s.strip_prefix("${")?.strip_suffix('}')?;
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
 }
 
 impl Flow {
@@ -182,7 +185,9 @@ impl Flow {
             message: e.to_string(),
         })?;
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        Self::parse(&absolute, &text, overrides, &|name| std::env::var(name).ok())
+        Self::parse(&absolute, &text, overrides, &|name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// Parse flow text. `path` locates the file (for messages and relative paths); `env` looks
@@ -231,13 +236,19 @@ impl Flow {
             match (key.as_str(), value) {
                 ("connector", toml::Value::String(s)) => connector = Some(s.clone()),
                 ("connector", _) => {
-                    return Err(invalid(&full_key, "must be a string such as \"zendesk\"".into()))
+                    return Err(invalid(
+                        &full_key,
+                        "must be a string such as \"zendesk\"".into(),
+                    ))
                 }
                 ("quota", toml::Value::String(s)) => {
                     quota = Some(parse_quota(s).map_err(|m| invalid(&full_key, m))?)
                 }
                 ("quota", _) => {
-                    return Err(invalid(&full_key, "must be \"COUNT/SECONDS\", e.g. \"100/60\"".into()))
+                    return Err(invalid(
+                        &full_key,
+                        "must be \"COUNT/SECONDS\", e.g. \"100/60\"".into(),
+                    ))
                 }
                 (_, toml::Value::String(s)) if s.contains("${") => {
                     let Some(var) = env_reference(s) else {
@@ -265,7 +276,10 @@ impl Flow {
             }
         }
         let connector = connector.ok_or_else(|| {
-            invalid("connection.connector", "missing: name the connector, e.g. connector = \"zendesk\"".into())
+            invalid(
+                "connection.connector",
+                "missing: name the connector, e.g. connector = \"zendesk\"".into(),
+            )
         })?;
 
         let mut source: BTreeMap<String, Value> = raw
@@ -280,7 +294,10 @@ impl Flow {
                     .iter()
                     .map(|i| match i {
                         Value::String(s) => Ok(s.clone()),
-                        other => Err(invalid("source.streams", format!("stream names are strings, found {other}"))),
+                        other => Err(invalid(
+                            "source.streams",
+                            format!("stream names are strings, found {other}"),
+                        )),
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
@@ -312,12 +329,21 @@ impl Flow {
         };
         let defaults = ParquetOptions::default();
         let parquet = ParquetOptions {
-            row_group_rows: raw.destination.row_group_rows.unwrap_or(defaults.row_group_rows),
-            row_group_bytes: raw.destination.row_group_bytes.unwrap_or(defaults.row_group_bytes),
+            row_group_rows: raw
+                .destination
+                .row_group_rows
+                .unwrap_or(defaults.row_group_rows),
+            row_group_bytes: raw
+                .destination
+                .row_group_bytes
+                .unwrap_or(defaults.row_group_bytes),
             ..defaults
         };
         if parquet.row_group_rows == 0 || parquet.row_group_bytes == 0 {
-            return Err(invalid("destination", "row group limits must be above 0".into()));
+            return Err(invalid(
+                "destination",
+                "row group limits must be above 0".into(),
+            ));
         }
         let file_rows = raw.destination.file_rows.unwrap_or(500_000);
         if file_rows == 0 {
@@ -400,14 +426,28 @@ path = "../../out/zendesk"
 
     #[test]
     fn resolves_paths_against_the_flow_file_and_env_into_secrets() {
-        let flow = Flow::parse(Path::new("/repo/config/flows/f.toml"), GOOD, &Overrides::default(), &env)
-            .expect("parses");
+        let flow = Flow::parse(
+            Path::new("/repo/config/flows/f.toml"),
+            GOOD,
+            &Overrides::default(),
+            &env,
+        )
+        .expect("parses");
         assert_eq!(flow.destination.path, PathBuf::from("/repo/out/zendesk"));
-        assert_eq!(flow.mapping_file, Some(PathBuf::from("/repo/config/mappings/m.json")));
-        assert_eq!(flow.state_path, PathBuf::from("/repo/out/zendesk/_sluice/state.db"));
+        assert_eq!(
+            flow.mapping_file,
+            Some(PathBuf::from("/repo/config/mappings/m.json"))
+        );
+        assert_eq!(
+            flow.state_path,
+            PathBuf::from("/repo/out/zendesk/_sluice/state.db")
+        );
         assert_eq!(flow.connector_config.quota, Some((50, 60)));
         assert_eq!(flow.streams, Some(vec!["users".to_string()]));
-        assert_eq!(flow.connector_config.source.get("page_size"), Some(&Value::from(500)));
+        assert_eq!(
+            flow.connector_config.source.get("page_size"),
+            Some(&Value::from(500))
+        );
         match flow.connector_config.connection.get("api_token") {
             Some(Param::Secret(s)) => assert_eq!(s.expose(), "s3cret"),
             other => panic!("expected a secret, got {other:?}"),
@@ -424,7 +464,11 @@ path = "../../out/zendesk"
     #[test]
     fn bad_flows_name_the_file_and_the_key() {
         let e = err(&GOOD.replace("${ZD_TOKEN}", "${MISSING_VAR}"));
-        assert!(e.starts_with("/x/f.toml: connection.api_token:") && e.contains("MISSING_VAR is not set"), "{e}");
+        assert!(
+            e.starts_with("/x/f.toml: connection.api_token:")
+                && e.contains("MISSING_VAR is not set"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("format = \"parquet\"", "format = \"csv\""));
         assert!(e.contains("destination.format") && e.contains("csv"), "{e}");
         let e = err(&GOOD.replace("[source]", "[source]\nstreams_typo = 1\n[bogus]"));
@@ -442,8 +486,14 @@ path = "../../out/zendesk"
     #[test]
     fn overrides_replace_connection_keys_without_needing_their_env() {
         let mut o = Overrides::default();
-        o.connection.insert("api_token".into(), Some(Param::Secret(Secret::new("sandbox"))));
-        o.connection.insert("base_url".into(), Some(Param::Plain(Value::String("http://127.0.0.1:1".into()))));
+        o.connection.insert(
+            "api_token".into(),
+            Some(Param::Secret(Secret::new("sandbox"))),
+        );
+        o.connection.insert(
+            "base_url".into(),
+            Some(Param::Plain(Value::String("http://127.0.0.1:1".into()))),
+        );
         let text = GOOD.replace("${ZD_TOKEN}", "${NOT_SET_ANYWHERE}");
         let flow = Flow::parse(Path::new("/x/f.toml"), &text, &o, &env).expect("parses");
         assert!(flow.connector_config.connection.contains_key("base_url"));

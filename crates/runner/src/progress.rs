@@ -31,7 +31,11 @@ impl Progress {
     }
 
     pub fn update(&mut self, pages: u64, input: u64, output: u64) {
-        if !self.enabled || self.last.is_some_and(|l| l.elapsed() < Duration::from_millis(250)) {
+        if !self.enabled
+            || self
+                .last
+                .is_some_and(|l| l.elapsed() < Duration::from_millis(250))
+        {
             return;
         }
         self.last = Some(Instant::now());
@@ -42,7 +46,11 @@ impl Progress {
 
     pub fn finish(&mut self, pages: u64, input: u64, output: u64) {
         if self.enabled {
-            let _ = writeln!(std::io::stderr().lock(), "\r\x1b[2K{}", self.line(pages, input, output));
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\r\x1b[2K{}",
+                self.line(pages, input, output)
+            );
         }
     }
 }

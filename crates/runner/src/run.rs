@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sluice_core::{
-    Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task,
-};
+use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
 use sluice_mapping::{compile, identity_mapping, CompiledMapping, MappingSet};
 use sluice_state::{StateError, StateStore};
 use tokio::sync::{mpsc, watch};
@@ -82,20 +80,28 @@ fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
     let mut streams = Vec::new();
     let mut warnings = Vec::new();
     for name in names {
-        let spec = offered.iter().find(|s| s.name == name).cloned().ok_or_else(|| {
-            RunError::Config(format!(
+        let spec =
+            offered
+                .iter()
+                .find(|s| s.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    RunError::Config(format!(
                 "{}: source.streams: `{name}` is not a stream of connector `{}`; it offers: {}",
                 flow.file.display(),
                 flow.connector,
                 offered.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
             ))
-        })?;
+                })?;
         let (file, set) = match &set {
             Some((f, s)) => (f.clone(), s.clone()),
-            None => (format!("identity mapping of `{name}`"), identity_mapping(&spec.schema)),
+            None => (
+                format!("identity mapping of `{name}`"),
+                identity_mapping(&spec.schema),
+            ),
         };
-        let outcome =
-            compile(&file, &set, Some(&spec.schema)).map_err(|e| RunError::Config(e.to_string()))?;
+        let outcome = compile(&file, &set, Some(&spec.schema))
+            .map_err(|e| RunError::Config(e.to_string()))?;
         for w in outcome.warnings {
             warnings.push(format!("{file}: {w}"));
         }
@@ -128,7 +134,11 @@ pub fn check_flow(flow: &Flow, registry: &Registry) -> Result<CheckReport, RunEr
 }
 
 fn new_run_id(now: DateTime<Utc>) -> String {
-    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%3fZ"), fastrand::u16(..))
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S%3fZ"),
+        fastrand::u16(..)
+    )
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
@@ -145,7 +155,11 @@ fn relative(dest: &Path, p: &Path) -> String {
     p.strip_prefix(dest).unwrap_or(p).display().to_string()
 }
 
-pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> Result<RunOutcome, RunError> {
+pub async fn run_flow(
+    flow: &Flow,
+    registry: &Registry,
+    options: RunOptions,
+) -> Result<RunOutcome, RunError> {
     let prepared = prepare(flow, registry)?;
     for w in &prepared.warnings {
         tracing::warn!("{w}");
@@ -154,7 +168,12 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
     let run_id = new_run_id(started);
     let dest = flow.destination.path.clone();
     let mut store = StateStore::open(&flow.state_path)?;
-    store.begin_run(&run_id, &flow.name, &started.to_rfc3339(), std::process::id())?;
+    store.begin_run(
+        &run_id,
+        &flow.name,
+        &started.to_rfc3339(),
+        std::process::id(),
+    )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
     let runs_dir = dest.join("_runs");
     let rejects_path = runs_dir.join(format!("rejects-{run_id}.jsonl"));
@@ -163,14 +182,27 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
     let mut errors: Vec<ErrorEntry> = Vec::new();
     let mut status = RunStatus::Success;
     let mut stream_reports = Vec::new();
-    let (mut totals_in, mut totals_out, mut totals_failed, mut pages, mut bytes_in, mut bytes_out, mut files) =
-        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (
+        mut totals_in,
+        mut totals_out,
+        mut totals_failed,
+        mut pages,
+        mut bytes_in,
+        mut bytes_out,
+        mut files,
+    ) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
 
     match recover(&store, &flow.name, &tmp_root, &run_id) {
         Ok(0) => {}
-        Ok(n) => tracing::info!(files = n, "finished promoting files an interrupted run had committed"),
+        Ok(n) => tracing::info!(
+            files = n,
+            "finished promoting files an interrupted run had committed"
+        ),
         Err(e) => {
-            errors.push(ErrorEntry { code: e.code().into(), message: e.to_string() });
+            errors.push(ErrorEntry {
+                code: e.code().into(),
+                message: e.to_string(),
+            });
             status = RunStatus::Failed;
         }
     }
@@ -186,7 +218,10 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
             let (tx, rx) = mpsc::channel::<Page>(2);
             let connector = prepared.connector.clone();
             let pull_ctx = PullContext {
-                task: Task { stream: spec.name.clone(), window: None },
+                task: Task {
+                    stream: spec.name.clone(),
+                    window: None,
+                },
                 checkpoint,
                 run_started: started,
                 pages: tx,
@@ -235,7 +270,10 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
             store = returned_store;
             match (&consume_result, pull_result) {
                 (Err(e), _) => {
-                    errors.push(ErrorEntry { code: e.code().into(), message: format!("stream `{}`: {e}", spec.name) });
+                    errors.push(ErrorEntry {
+                        code: e.code().into(),
+                        message: format!("stream `{}`: {e}", spec.name),
+                    });
                     if status == RunStatus::Success {
                         status = match e {
                             ConsumeError::Threshold { .. } => RunStatus::ThresholdExceeded,
@@ -245,7 +283,10 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
                 }
                 (Ok(()), Err(ConnectorError::Stopped)) if status == RunStatus::Interrupted => {}
                 (Ok(()), Err(e)) => {
-                    errors.push(ErrorEntry { code: e.code().into(), message: format!("stream `{}`: {e}", spec.name) });
+                    errors.push(ErrorEntry {
+                        code: e.code().into(),
+                        message: format!("stream `{}`: {e}", spec.name),
+                    });
                     status = RunStatus::Failed;
                 }
                 (Ok(()), Ok(())) => {}
@@ -287,13 +328,19 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
                 started_at_utc: started.timestamp_millis(),
                 completed_at_utc: completed.timestamp_millis(),
             },
-            size_summary: SizeSummary { input_bytes: bytes_in, output_bytes: bytes_out },
+            size_summary: SizeSummary {
+                input_bytes: bytes_in,
+                output_bytes: bytes_out,
+            },
             record_summary: RecordSummary {
                 input_record_count: totals_in,
                 output_record_count: totals_out,
                 failed_record_count: totals_failed,
             },
-            file_summary: FileSummary { input_file_count: pages, output_file_count: files },
+            file_summary: FileSummary {
+                input_file_count: pages,
+                output_file_count: files,
+            },
             status_summary: StatusSummary { status, errors },
         },
         requests: prepared.connector.request_metrics(),
@@ -307,14 +354,28 @@ pub async fn run_flow(flow: &Flow, registry: &Registry, options: RunOptions) -> 
         &report_path,
         &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
     )?;
-    store.finish_run(&run_id, status.as_str(), &completed.to_rfc3339(), &report_json)?;
+    store.finish_run(
+        &run_id,
+        status.as_str(),
+        &completed.to_rfc3339(),
+        &report_json,
+    )?;
     tracing::info!(flow = %flow.name, run = %run_id, status = status.as_str(), records_in = totals_in, records_out = totals_out, failed = totals_failed, "run finished");
-    Ok(RunOutcome { report, report_path, status })
+    Ok(RunOutcome {
+        report,
+        report_path,
+        status,
+    })
 }
 
 /// Pull the first page(s) of a stream, without state or writes, as the seeds' explore call
 /// shows a source: its schema and a preview of records.
-pub async fn discover(flow: &Flow, registry: &Registry, stream: Option<&str>, limit: usize) -> Result<Value, RunError> {
+pub async fn discover(
+    flow: &Flow,
+    registry: &Registry,
+    stream: Option<&str>,
+    limit: usize,
+) -> Result<Value, RunError> {
     let connector = registry
         .build(&flow.connector, &flow.connector_config)
         .map_err(|e| RunError::Config(format!("{}: {e}", flow.file.display())))?;
@@ -328,10 +389,18 @@ pub async fn discover(flow: &Flow, registry: &Registry, stream: Option<&str>, li
         .iter()
         .find(|s| s.name == wanted)
         .cloned()
-        .ok_or_else(|| RunError::Config(format!("`{wanted}` is not a stream of connector `{}`", flow.connector)))?;
+        .ok_or_else(|| {
+            RunError::Config(format!(
+                "`{wanted}` is not a stream of connector `{}`",
+                flow.connector
+            ))
+        })?;
     let (tx, mut rx) = mpsc::channel::<Page>(1);
     let pull_ctx = PullContext {
-        task: Task { stream: spec.name.clone(), window: None },
+        task: Task {
+            stream: spec.name.clone(),
+            window: None,
+        },
         checkpoint: None,
         run_started: Utc::now(),
         pages: tx,
@@ -341,7 +410,11 @@ pub async fn discover(flow: &Flow, registry: &Registry, stream: Option<&str>, li
     let mut data = Vec::new();
     while data.len() < limit {
         let Some(page) = rx.recv().await else { break };
-        for line in page.records.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        for line in page
+            .records
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
             if data.len() >= limit {
                 break;
             }

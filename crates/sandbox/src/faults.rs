@@ -60,11 +60,17 @@ impl FaultPlan {
                 None => (item, 2),
             };
             let (kind_text, count) = match rest.rsplit_once('x') {
-                Some((k, c)) if !k.is_empty() && c.chars().all(|ch| ch.is_ascii_digit()) && !c.is_empty() => (
-                    k,
-                    c.parse::<u64>()
-                        .map_err(|_| format!("fault `{item}`: bad COUNT"))?,
-                ),
+                Some((k, c))
+                    if !k.is_empty()
+                        && c.chars().all(|ch| ch.is_ascii_digit())
+                        && !c.is_empty() =>
+                {
+                    (
+                        k,
+                        c.parse::<u64>()
+                            .map_err(|_| format!("fault `{item}`: bad COUNT"))?,
+                    )
+                }
                 _ => (rest, 1),
             };
             let kind = match kind_text {
@@ -141,10 +147,26 @@ mod tests {
         assert_eq!(
             p.specs,
             vec![
-                FaultSpec { kind: FaultKind::TooManyRequests, count: 5, start: 3 },
-                FaultSpec { kind: FaultKind::Unavailable, count: 1, start: 2 },
-                FaultSpec { kind: FaultKind::Slow { ms: 250 }, count: 1, start: 1 },
-                FaultSpec { kind: FaultKind::ExpireCursor, count: 1, start: 4 },
+                FaultSpec {
+                    kind: FaultKind::TooManyRequests,
+                    count: 5,
+                    start: 3
+                },
+                FaultSpec {
+                    kind: FaultKind::Unavailable,
+                    count: 1,
+                    start: 2
+                },
+                FaultSpec {
+                    kind: FaultKind::Slow { ms: 250 },
+                    count: 1,
+                    start: 1
+                },
+                FaultSpec {
+                    kind: FaultKind::ExpireCursor,
+                    count: 1,
+                    start: 4
+                },
             ]
         );
         assert!(FaultPlan::parse("boom").is_err());

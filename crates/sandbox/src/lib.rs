@@ -61,12 +61,13 @@ pub struct Sandbox {
 impl Sandbox {
     /// Bind `addr` (port 0 picks a free port) and serve in the background.
     pub async fn start(addr: SocketAddr, config: SandboxConfig) -> Result<Self, SandboxError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| SandboxError::Bind {
-                addr: addr.to_string(),
-                message: e.to_string(),
-            })?;
+        let listener =
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| SandboxError::Bind {
+                    addr: addr.to_string(),
+                    message: e.to_string(),
+                })?;
         let addr = listener.local_addr().map_err(|e| SandboxError::Bind {
             addr: addr.to_string(),
             message: e.to_string(),

@@ -59,11 +59,12 @@ impl PartFile {
             .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
             .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string())
             .build();
-        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
-            .map_err(|e| SinkError::Parquet {
-                path: target.display().to_string(),
-                message: e.to_string(),
-            })?;
+        let writer =
+            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+                .map_err(|e| SinkError::Parquet {
+                    path: target.display().to_string(),
+                    message: e.to_string(),
+                })?;
         Ok(Self {
             writer,
             temp,
@@ -131,7 +132,8 @@ mod tests {
             row_group_rows: 2,
             ..ParquetOptions::default()
         };
-        let mut f = PartFile::create(temp.clone(), target.clone(), schema.clone(), options).expect("create");
+        let mut f = PartFile::create(temp.clone(), target.clone(), schema.clone(), options)
+            .expect("create");
         let batch = RecordBatch::try_new(
             schema,
             vec![
@@ -147,8 +149,16 @@ mod tests {
         crate::promote(&staged.temp, &staged.target).expect("promote");
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).expect("open"))
             .expect("reader");
-        assert_eq!(reader.metadata().num_row_groups(), 2, "row groups bounded by rows");
-        let rows: usize = reader.build().expect("build").map(|b| b.expect("batch").num_rows()).sum();
+        assert_eq!(
+            reader.metadata().num_row_groups(),
+            2,
+            "row groups bounded by rows"
+        );
+        let rows: usize = reader
+            .build()
+            .expect("build")
+            .map(|b| b.expect("batch").num_rows())
+            .sum();
         assert_eq!(rows, 3);
     }
 }

@@ -15,8 +15,14 @@ use serde_json::Value;
 pub enum StateError {
     #[error("state store {path}: {message}")]
     Sqlite { path: String, message: String },
-    #[error("flow `{flow}` is already running (run {run_id}, process {pid}); wait for it to finish")]
-    Locked { flow: String, run_id: String, pid: u32 },
+    #[error(
+        "flow `{flow}` is already running (run {run_id}, process {pid}); wait for it to finish"
+    )]
+    Locked {
+        flow: String,
+        run_id: String,
+        pid: u32,
+    },
     #[error("state store {path}: stored checkpoint of `{flow}`/`{stream}` is not JSON: {message}")]
     Corrupt {
         path: String,
@@ -324,16 +330,28 @@ mod tests {
             temp: "/t/a.tmp".into(),
             target: "/o/a.parquet".into(),
         };
-        s.commit("r1", "f", "users", Some(&json!({"mark": 5})), &[file.clone()])
-            .expect("commit");
-        assert_eq!(s.checkpoint("f", "users").expect("read"), Some(json!({"mark": 5})));
+        s.commit(
+            "r1",
+            "f",
+            "users",
+            Some(&json!({"mark": 5})),
+            &[file.clone()],
+        )
+        .expect("commit");
+        assert_eq!(
+            s.checkpoint("f", "users").expect("read"),
+            Some(json!({"mark": 5}))
+        );
         assert_eq!(s.pending_files("f").expect("pending"), vec![file.clone()]);
         s.forget_pending(&file.temp).expect("forget");
         assert!(s.pending_files("f").expect("pending").is_empty());
         // survives reopening
         drop(s);
         let s = StateStore::open(&dir.path().join("_sluice/state.db")).expect("reopen");
-        assert_eq!(s.checkpoint("f", "users").expect("read"), Some(json!({"mark": 5})));
+        assert_eq!(
+            s.checkpoint("f", "users").expect("read"),
+            Some(json!({"mark": 5}))
+        );
         assert_eq!(s.reset("f", None).expect("reset"), 1);
         assert_eq!(s.checkpoint("f", "users").expect("read"), None);
     }
@@ -350,8 +368,13 @@ mod tests {
         assert!(matches!(err, StateError::Locked { .. }), "{err}");
         s.begin_run("r3", "other", "2024-01-01T00:00:02Z", std::process::id())
             .expect("another flow is free");
-        s.finish_run("r1", "success", "2024-01-01T00:00:05Z", &json!({"ok": true}))
-            .expect("finish");
+        s.finish_run(
+            "r1",
+            "success",
+            "2024-01-01T00:00:05Z",
+            &json!({"ok": true}),
+        )
+        .expect("finish");
         // a run left `running` by a dead process does not block
         s.begin_run("r4", "f", "2024-01-01T00:00:06Z", u32::MAX - 1)
             .expect("dead pid row");
@@ -362,7 +385,10 @@ mod tests {
             .iter()
             .map(|r| (r.run_id.as_str(), r.status.as_str()))
             .collect();
-        assert_eq!(statuses, [("r5", "running"), ("r4", "crashed"), ("r1", "success")]);
+        assert_eq!(
+            statuses,
+            [("r5", "running"), ("r4", "crashed"), ("r1", "success")]
+        );
         assert_eq!(runs[2].report, Some(json!({"ok": true})));
     }
 }

@@ -12,9 +12,26 @@ const FIRST: &[&str] = &[
     "Nguyễn", "Aarav", "Fatima", "Olu", "Kenji", "Chloé", "Ingrid", "Dmitri", "Sinéad",
 ];
 const LAST: &[&str] = &[
-    "Ångström", "Kierkegaard", "O'Connor", "王", "García", "Müller", "Dvořák", "Sørensen",
-    "Yılmaz", "Nakamura", "Ó Briain", "Smith", "Kowalski", "Novák", "Thành", "Ибрагимов",
-    "حداد", "Levi", "Costa", "Haraldsdóttir",
+    "Ångström",
+    "Kierkegaard",
+    "O'Connor",
+    "王",
+    "García",
+    "Müller",
+    "Dvořák",
+    "Sørensen",
+    "Yılmaz",
+    "Nakamura",
+    "Ó Briain",
+    "Smith",
+    "Kowalski",
+    "Novák",
+    "Thành",
+    "Ибрагимов",
+    "حداد",
+    "Levi",
+    "Costa",
+    "Haraldsdóttir",
 ];
 const ZONES: &[(&str, &str)] = &[
     ("Kolkata", "Asia/Kolkata"),
@@ -82,9 +99,15 @@ pub fn to_json(u: &User, seed: u64, host: &str) -> Value {
     let role = *rng.pick(ROLES);
     let mut m = Map::new();
     m.insert("id".into(), json!(u.id));
-    m.insert("url".into(), json!(format!("{host}/api/v2/users/{}.json", u.id)));
+    m.insert(
+        "url".into(),
+        json!(format!("{host}/api/v2/users/{}.json", u.id)),
+    );
     m.insert("name".into(), json!(format!("{first} {last}")));
-    m.insert("email".into(), json!(format!("user{}@example.org", u.index)));
+    m.insert(
+        "email".into(),
+        json!(format!("user{}@example.org", u.index)),
+    );
     m.insert("created_at".into(), json!(iso(u.created)));
     m.insert("updated_at".into(), json!(iso(u.updated)));
     m.insert("time_zone".into(), json!(zone));
@@ -97,7 +120,10 @@ pub fn to_json(u: &User, seed: u64, host: &str) -> Value {
             m.insert("shared_phone_number".into(), Value::Null);
         }
         _ => {
-            m.insert("phone".into(), json!(format!("+1555{:07}", u.index % 10_000_000)));
+            m.insert(
+                "phone".into(),
+                json!(format!("+1555{:07}", u.index % 10_000_000)),
+            );
             m.insert("shared_phone_number".into(), json!(rng.chance(20)));
         }
     }
@@ -127,7 +153,10 @@ pub fn to_json(u: &User, seed: u64, host: &str) -> Value {
         .filter(|_| rng.chance(15))
         .collect();
     m.insert("tags".into(), json!(tags));
-    m.insert("alias".into(), json!(if rng.chance(10) { "🙂 alias" } else { "" }));
+    m.insert(
+        "alias".into(),
+        json!(if rng.chance(10) { "🙂 alias" } else { "" }),
+    );
     m.insert("active".into(), json!(!rng.chance(3)));
     m.insert("shared".into(), json!(false));
     m.insert("shared_agent".into(), json!(false));
@@ -139,28 +168,57 @@ pub fn to_json(u: &User, seed: u64, host: &str) -> Value {
             Value::Null
         },
     );
-    m.insert("two_factor_auth_enabled".into(), json!(role != "end-user" && rng.chance(50)));
+    m.insert(
+        "two_factor_auth_enabled".into(),
+        json!(role != "end-user" && rng.chance(50)),
+    );
     if rng.chance(80) {
         m.insert(
             "signature".into(),
-            if role == "end-user" { Value::Null } else { json!(format!("— {first}\nSupport")) },
+            if role == "end-user" {
+                Value::Null
+            } else {
+                json!(format!("— {first}\nSupport"))
+            },
         );
     }
     m.insert("details".into(), json!(""));
-    m.insert("notes".into(), json!(if rng.chance(5) { "Line one\nline \"two\"" } else { "" }));
+    m.insert(
+        "notes".into(),
+        json!(if rng.chance(5) {
+            "Line one\nline \"two\""
+        } else {
+            ""
+        }),
+    );
     m.insert(
         "role_type".into(),
-        if role == "agent" { json!(rng.below(5)) } else { Value::Null },
+        if role == "agent" {
+            json!(rng.below(5))
+        } else {
+            Value::Null
+        },
     );
     m.insert("custom_role_id".into(), Value::Null);
     m.insert("moderator".into(), json!(role == "admin"));
-    m.insert("ticket_restriction".into(), json!(if role == "end-user" { "requested" } else { "assigned" }));
+    m.insert(
+        "ticket_restriction".into(),
+        json!(if role == "end-user" {
+            "requested"
+        } else {
+            "assigned"
+        }),
+    );
     m.insert("only_private_comments".into(), json!(false));
     m.insert("restricted_agent".into(), json!(role == "end-user"));
     m.insert("suspended".into(), json!(rng.chance(1)));
     m.insert(
         "default_group_id".into(),
-        if role == "end-user" { Value::Null } else { json!(360_200_000_000u64 + rng.below(20)) },
+        if role == "end-user" {
+            Value::Null
+        } else {
+            json!(360_200_000_000u64 + rng.below(20))
+        },
     );
     m.insert("report_csv".into(), json!(role == "admin"));
     m.insert(
@@ -182,7 +240,10 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(to_json(x, 7, "h"), to_json(y, 7, "h"));
         }
-        assert_ne!(to_json(&a[1], 7, "h"), to_json(&generate(100, 8)[1], 8, "h"));
+        assert_ne!(
+            to_json(&a[1], 7, "h"),
+            to_json(&generate(100, 8)[1], 8, "h")
+        );
     }
 
     #[test]
@@ -191,6 +252,8 @@ mod tests {
         assert!(users.windows(2).any(|w| w[0].created == w[1].created));
         let at_newest = users.iter().filter(|u| u.updated == NEWEST_UPDATE).count();
         assert!(at_newest >= 5, "{at_newest}");
-        assert!(users.iter().all(|u| u.updated >= u.created || u.updated == NEWEST_UPDATE - 1));
+        assert!(users
+            .iter()
+            .all(|u| u.updated >= u.created || u.updated == NEWEST_UPDATE - 1));
     }
 }

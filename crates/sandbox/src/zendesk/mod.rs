@@ -20,7 +20,6 @@ use crate::faults::FaultKind;
 use crate::limiter::{QuotaSpec, Window};
 use crate::Shared;
 
-
 const VENDOR: &str = "zendesk";
 const ROUTE: &str = "/api/v2/search/export";
 
@@ -152,7 +151,9 @@ async fn export(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let response = serve_export(&shared, &headers, raw.as_deref().unwrap_or("")).await;
-    shared.stats.record(VENDOR, ROUTE, response.status().as_u16());
+    shared
+        .stats
+        .record(VENDOR, ROUTE, response.status().as_u16());
     response
 }
 
@@ -172,7 +173,11 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
     for f in &faults {
         match f {
             FaultKind::TooManyRequests | FaultKind::TooManyRequestsZeroWait => {
-                let wait = if *f == FaultKind::TooManyRequests { "1" } else { "0" };
+                let wait = if *f == FaultKind::TooManyRequests {
+                    "1"
+                } else {
+                    "0"
+                };
                 let mut r = rate_limited_body();
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static(wait));
@@ -225,7 +230,7 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
         faults.contains(&FaultKind::Misfit),
     ) {
         Ok(body) => apply_body_faults(body, &faults),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     };
     add_limit_headers(r.headers_mut(), sim, &verdicts, true);
     r
@@ -239,7 +244,12 @@ fn rate_limited_body() -> Response {
     )
 }
 
-fn add_limit_headers(h: &mut HeaderMap, sim: &ZendeskSim, verdicts: &[crate::limiter::Verdict], counted: bool) {
+fn add_limit_headers(
+    h: &mut HeaderMap,
+    sim: &ZendeskSim,
+    verdicts: &[crate::limiter::Verdict],
+    counted: bool,
+) {
     let used = u32::from(counted);
     let (account, endpoint) = match (sim.windows.first(), sim.windows.get(1)) {
         (Some(a), Some(e)) => ((a, &verdicts[0]), (e, &verdicts[1])),
@@ -262,11 +272,26 @@ fn add_limit_headers(h: &mut HeaderMap, sim: &ZendeskSim, verdicts: &[crate::lim
     );
 }
 
-fn bad_request(error_name: &str, description: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        json!({"error": error_name, "description": description}),
-    )
+/// A 400 with Zendesk's `{error, description}` body.
+struct BadRequest {
+    error: &'static str,
+    description: String,
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": self.error, "description": self.description}),
+        )
+    }
+}
+
+fn bad_request(error: &'static str, description: &str) -> BadRequest {
+    BadRequest {
+        error,
+        description: description.to_string(),
+    }
 }
 
 fn page(
@@ -275,7 +300,7 @@ fn page(
     raw_query: &str,
     expire: bool,
     misfit: bool,
-) -> Result<Vec<u8>, Response> {
+) -> Result<Vec<u8>, BadRequest> {
     let mut query = None;
     let mut filter_type = None;
     let mut size = None;
@@ -309,7 +334,12 @@ fn page(
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok());
             match decoded {
-                None => return Err(bad_request("InvalidPaginationParameter", "page[after] is not a valid cursor")),
+                None => {
+                    return Err(bad_request(
+                        "InvalidPaginationParameter",
+                        "page[after] is not a valid cursor",
+                    ))
+                }
                 Some(c) if now_s() - c.iat > sim.config.cursor_ttl.as_secs() as i64 => {
                     return Err(bad_request("InvalidPaginationParameter", "cursor expired"))
                 }
@@ -319,7 +349,10 @@ fn page(
     };
     let query = match (query, &cursor) {
         (Some(q), Some(c)) if q != c.q => {
-            return Err(bad_request("InvalidPaginationParameter", "the cursor belongs to another query"))
+            return Err(bad_request(
+                "InvalidPaginationParameter",
+                "the cursor belongs to another query",
+            ))
         }
         (Some(q), _) => q,
         (None, Some(c)) => c.q.clone(),
@@ -405,7 +438,10 @@ fn page(
                 .append_pair("page[size]", &size.to_string())
                 .append_pair("query", &query)
                 .finish();
-            (json!(token), json!(format!("{base}/api/v2/search/export.json?{next}")))
+            (
+                json!(token),
+                json!(format!("{base}/api/v2/search/export.json?{next}")),
+            )
         }
         _ => (Value::Null, Value::Null),
     };
@@ -425,7 +461,10 @@ fn apply_body_faults(body: Vec<u8>, faults: &[FaultKind]) -> Response {
         let first = bytes::Bytes::copy_from_slice(&body[..half]);
         let stream = futures::stream::iter(vec![
             Ok::<_, std::io::Error>(first),
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "sandbox cut the body")),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "sandbox cut the body",
+            )),
         ]);
         let mut r = Response::new(Body::from_stream(stream));
         r.headers_mut().insert(header::CONTENT_TYPE, json_ct);
@@ -453,7 +492,11 @@ struct TouchRequest {
 /// them. Answers the ids touched and their new `updated_at`.
 async fn touch(State(shared): State<Arc<Shared>>, Json(req): Json<TouchRequest>) -> Response {
     let now = now_s();
-    let mut users = shared.zendesk.users.write().unwrap_or_else(|p| p.into_inner());
+    let mut users = shared
+        .zendesk
+        .users
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
     let len = users.len() as u64;
     let indexes: Vec<usize> = match (req.ids, req.count) {
         (Some(ids), _) => users
@@ -464,7 +507,9 @@ async fn touch(State(shared): State<Arc<Shared>>, Json(req): Json<TouchRequest>)
             .collect(),
         (None, Some(n)) if n > 0 && len > 0 => {
             let n = n.min(len);
-            (0..n).map(|k| (k * len / n + len / (2 * n)).min(len - 1) as usize).collect()
+            (0..n)
+                .map(|k| (k * len / n + len / (2 * n)).min(len - 1) as usize)
+                .collect()
         }
         _ => Vec::new(),
     };
@@ -484,10 +529,17 @@ async fn all_users(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     let base = format!("http://{host}");
-    let users = shared.zendesk.users.read().unwrap_or_else(|p| p.into_inner());
+    let users = shared
+        .zendesk
+        .users
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
     let mut out = Vec::new();
     for u in users.iter() {
-        let _ = serde_json::to_writer(&mut out, &data::to_json(u, shared.zendesk.config.seed, &base));
+        let _ = serde_json::to_writer(
+            &mut out,
+            &data::to_json(u, shared.zendesk.config.seed, &base),
+        );
         out.push(b'\n');
     }
     ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()

@@ -34,9 +34,11 @@ pub fn parse(query: &str) -> Result<Vec<Term>, String> {
     for word in query.split_whitespace() {
         let lower = word.to_ascii_lowercase();
         if lower.starts_with("type:") {
-            return Err("Searches with type in the query string are not supported by the export \
+            return Err(
+                "Searches with type in the query string are not supported by the export \
                         endpoint; use filter[type] instead"
-                .into());
+                    .into(),
+            );
         }
         let (field, rest) = if let Some(r) = lower.strip_prefix("created") {
             (Field::Created, r)
