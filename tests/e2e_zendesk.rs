@@ -216,3 +216,43 @@ async fn a_misfit_record_goes_to_the_rejects_file_and_the_threshold_decides() {
     assert_eq!(h.run(&flow, &[]).await.code, 0);
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_indexed_after_the_mark_is_caught_by_the_overlap() {
+    let h = harness(800, "").await;
+    let flow = h.flow("users", "", "");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let before = read_rows(&h.dest()).len();
+
+    let truth = h.truth().await;
+    let late_id = truth[100]["id"].as_u64().expect("id");
+    let prompt_id = truth[200]["id"].as_u64().expect("id");
+    // `late` is updated first but indexed 2 s later; `prompt` is updated a second later and
+    // indexed at once, so the next run's mark passes `late`'s updated_at before search sees it
+    h.touch_with(serde_json::json!({"ids": [late_id], "index_lag_s": 2}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    h.touch_with(serde_json::json!({"ids": [prompt_id]})).await;
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let second: Vec<i64> = read_rows(&h.dest())[before..]
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        second,
+        [prompt_id as i64],
+        "search does not show the late update yet"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let third: Vec<i64> = read_rows(&h.dest())[before + 1..]
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        third,
+        [late_id as i64],
+        "the overlap re-read finds the late-indexed update, once"
+    );
+}

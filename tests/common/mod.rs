@@ -131,13 +131,18 @@ path = "out"
     }
 
     pub async fn touch(&self, count: u64) -> Vec<u64> {
+        self.touch_with(serde_json::json!({"count": count})).await
+    }
+
+    /// Touch users with a raw request body (`ids`, `count`, `index_lag_s`).
+    pub async fn touch_with(&self, body: Value) -> Vec<u64> {
         let v: Value = self
             .http
             .post(format!(
                 "{}/_sandbox/zendesk/touch",
                 self.sandbox.base_url()
             ))
-            .json(&serde_json::json!({"count": count}))
+            .json(&body)
             .send()
             .await
             .expect("touch")

@@ -21,15 +21,22 @@ struct Server {
 
 async fn serve(script: Script) -> Server {
     let hits = Arc::new(AtomicUsize::new(0));
-    async fn handler(State((hits, script, )): State<(Arc<AtomicUsize>, Script)>, headers: HeaderMap) -> Response {
+    async fn handler(
+        State((hits, script)): State<(Arc<AtomicUsize>, Script)>,
+        headers: HeaderMap,
+    ) -> Response {
         let n = hits.fetch_add(1, Ordering::SeqCst);
         if headers.get("authorization").is_none() {
             return StatusCode::UNAUTHORIZED.into_response();
         }
         script(n)
     }
-    let app = Router::new().route("/x", get(handler)).with_state((hits.clone(), script));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app = Router::new()
+        .route("/x", get(handler))
+        .with_state((hits.clone(), script));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -41,7 +48,13 @@ async fn serve(script: Script) -> Server {
 }
 
 fn client(config: HttpConfig) -> HttpClient {
-    HttpClient::new(Auth::Bearer { token: Secret::new("t") }, config).expect("client")
+    HttpClient::new(
+        Auth::Bearer {
+            token: Secret::new("t"),
+        },
+        config,
+    )
+    .expect("client")
 }
 
 fn fast() -> HttpConfig {
@@ -58,21 +71,39 @@ fn ok_text(b: &[u8]) -> Result<String, String> {
 
 fn with_header(status: StatusCode, name: &'static str, value: String) -> Response {
     let mut r = status.into_response();
-    r.headers_mut().insert(name, HeaderValue::from_str(&value).expect("header"));
+    r.headers_mut()
+        .insert(name, HeaderValue::from_str(&value).expect("header"));
     r
 }
 
 #[tokio::test]
 async fn retry_after_zero_never_becomes_a_hot_loop() {
-    let s = serve(|n| if n < 3 { with_header(StatusCode::TOO_MANY_REQUESTS, "retry-after", "0".into()) } else { "ok".into_response() }).await;
+    let s = serve(|n| {
+        if n < 3 {
+            with_header(StatusCode::TOO_MANY_REQUESTS, "retry-after", "0".into())
+        } else {
+            "ok".into_response()
+        }
+    })
+    .await;
     let c = client(fast());
     let started = Instant::now();
-    let (body, _) = c.get_parsed(&s.url, ok_text).await.expect("succeeds after the storm");
+    let (body, _) = c
+        .get_parsed(&s.url, ok_text)
+        .await
+        .expect("succeeds after the storm");
     assert_eq!(body, "ok");
     assert_eq!(s.hits.load(Ordering::SeqCst), 4);
-    assert!(started.elapsed() >= Duration::from_millis(300), "each retry waited the floor: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "each retry waited the floor: {:?}",
+        started.elapsed()
+    );
     let m = c.metrics().snapshot();
-    assert_eq!((m.retries, m.rate_limited_responses, m.requests_sent), (3, 3, 4));
+    assert_eq!(
+        (m.retries, m.rate_limited_responses, m.requests_sent),
+        (3, 3, 4)
+    );
 }
 
 #[tokio::test]
@@ -80,22 +111,36 @@ async fn retry_after_as_an_http_date_is_honoured() {
     let s = serve(|n| {
         if n == 0 {
             let when = SystemTime::now() + Duration::from_secs(2);
-            with_header(StatusCode::SERVICE_UNAVAILABLE, "retry-after", httpdate::fmt_http_date(when))
+            with_header(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry-after",
+                httpdate::fmt_http_date(when),
+            )
         } else {
             "ok".into_response()
         }
     })
     .await;
     let started = Instant::now();
-    client(fast()).get_parsed(&s.url, ok_text).await.expect("ok");
+    client(fast())
+        .get_parsed(&s.url, ok_text)
+        .await
+        .expect("ok");
     // an HTTP date has whole seconds: the wait is between 1 and 2 s, never the 10 ms backoff
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn client_errors_fail_at_once_with_the_status_and_body() {
     let s = serve(|_| (StatusCode::FORBIDDEN, r#"{"error":"Forbidden"}"#).into_response()).await;
-    let err = client(fast()).get_parsed(&s.url, ok_text).await.unwrap_err();
+    let err = client(fast())
+        .get_parsed(&s.url, ok_text)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(403));
     assert!(err.body().is_some_and(|b| b.contains("Forbidden")));
     assert_eq!(s.hits.load(Ordering::SeqCst), 1, "a 403 is not retried");
@@ -103,12 +148,18 @@ async fn client_errors_fail_at_once_with_the_status_and_body() {
 
 #[tokio::test]
 async fn the_total_wait_is_capped() {
-    let s = serve(|_| with_header(StatusCode::SERVICE_UNAVAILABLE, "retry-after", "1".into())).await;
-    let c = client(HttpConfig { max_total_wait: Duration::from_millis(2_500), ..fast() });
+    let s =
+        serve(|_| with_header(StatusCode::SERVICE_UNAVAILABLE, "retry-after", "1".into())).await;
+    let c = client(HttpConfig {
+        max_total_wait: Duration::from_millis(2_500),
+        ..fast()
+    });
     let started = Instant::now();
     let err = c.get_parsed(&s.url, ok_text).await.unwrap_err();
     match err {
-        HttpError::Exhausted { attempts, waited, .. } => {
+        HttpError::Exhausted {
+            attempts, waited, ..
+        } => {
             assert_eq!(attempts, 3, "1 s + 1 s fit in 2.5 s, a third wait does not");
             assert_eq!(waited, Duration::from_secs(2));
         }
@@ -120,9 +171,20 @@ async fn the_total_wait_is_capped() {
 
 #[tokio::test]
 async fn unparseable_bodies_are_retried_then_reported() {
-    let s = serve(|n| if n == 0 { "{\"half\":".into_response() } else { "{}".into_response() }).await;
-    let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).map_err(|e| e.to_string());
-    let (v, _) = client(fast()).get_parsed(&s.url, parse).await.expect("second body parses");
+    let s = serve(|n| {
+        if n == 0 {
+            "{\"half\":".into_response()
+        } else {
+            "{}".into_response()
+        }
+    })
+    .await;
+    let parse =
+        |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).map_err(|e| e.to_string());
+    let (v, _) = client(fast())
+        .get_parsed(&s.url, parse)
+        .await
+        .expect("second body parses");
     assert_eq!(v, serde_json::json!({}));
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
 }
@@ -130,13 +192,23 @@ async fn unparseable_bodies_are_retried_then_reported() {
 #[tokio::test]
 async fn the_quota_spaces_requests_evenly() {
     let s = serve(|_| "ok".into_response()).await;
-    let c = client(HttpConfig { quota: Some(Quota { count: 10, period: Duration::from_secs(1) }), ..fast() });
+    let c = client(HttpConfig {
+        quota: Some(Quota {
+            count: 10,
+            period: Duration::from_secs(1),
+        }),
+        ..fast()
+    });
     let started = Instant::now();
     for _ in 0..5 {
         c.get_parsed(&s.url, ok_text).await.expect("ok");
     }
     // no burst: the 5th request leaves 4 intervals of 100 ms after the first
-    assert!(started.elapsed() >= Duration::from_millis(390), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(390),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(c.metrics().snapshot().throttled_ms >= 300);
 }
 
@@ -145,9 +217,12 @@ async fn an_exhausted_budget_header_holds_the_next_request_until_reset() {
     let s = serve(|n| {
         if n == 0 {
             let mut r = "ok".into_response();
-            r.headers_mut().insert("x-rate-limit-remaining", HeaderValue::from_static("650"));
-            r.headers_mut().insert("ratelimit-remaining", HeaderValue::from_static("0"));
-            r.headers_mut().insert("ratelimit-reset", HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert("x-rate-limit-remaining", HeaderValue::from_static("650"));
+            r.headers_mut()
+                .insert("ratelimit-remaining", HeaderValue::from_static("0"));
+            r.headers_mut()
+                .insert("ratelimit-reset", HeaderValue::from_static("1"));
             r
         } else {
             "ok".into_response()
@@ -158,6 +233,14 @@ async fn an_exhausted_budget_header_holds_the_next_request_until_reset() {
     c.get_parsed(&s.url, ok_text).await.expect("first");
     let started = Instant::now();
     c.get_parsed(&s.url, ok_text).await.expect("second");
-    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
-    assert_eq!(c.metrics().snapshot().rate_limited_responses, 0, "no 429 was spent");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        c.metrics().snapshot().rate_limited_responses,
+        0,
+        "no 429 was spent"
+    );
 }

@@ -56,6 +56,9 @@ pub struct User {
     pub id: u64,
     pub created: i64,
     pub updated: i64,
+    /// Epoch seconds from which search sees the current version (the index lags behind writes);
+    /// until then search serves nothing for this user.
+    pub indexed_from: i64,
 }
 
 pub fn generate(count: u64, seed: u64) -> Vec<User> {
@@ -75,6 +78,7 @@ pub fn generate(count: u64, seed: u64) -> Vec<User> {
             id: 360_000_000_000 + i * 7 + 1,
             created,
             updated,
+            indexed_from: 0,
         });
     }
     users

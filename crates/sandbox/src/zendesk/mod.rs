@@ -401,8 +401,11 @@ fn page(
             }
         }
     };
+    let now = now_s();
     let mut selected: Vec<&data::User> = Vec::with_capacity(size + 1);
-    for u in candidates.filter(|u| query::matches(&terms, u.created, u.updated)) {
+    for u in
+        candidates.filter(|u| u.indexed_from <= now && query::matches(&terms, u.created, u.updated))
+    {
         selected.push(u);
         if selected.len() > size {
             break;
@@ -486,10 +489,14 @@ struct TouchRequest {
     count: Option<u64>,
     #[serde(default)]
     ids: Option<Vec<u64>>,
+    /// Seconds before search sees the update (the real index lags behind writes).
+    #[serde(default)]
+    index_lag_s: i64,
 }
 
 /// Mark users as updated now: `{"count": N}` spreads N over the data set, `{"ids": […]}` names
-/// them. Answers the ids touched and their new `updated_at`.
+/// them; `index_lag_s` hides the new version from search for that long. Answers the ids touched
+/// and their new `updated_at`.
 async fn touch(State(shared): State<Arc<Shared>>, Json(req): Json<TouchRequest>) -> Response {
     let now = now_s();
     let mut users = shared
@@ -516,6 +523,7 @@ async fn touch(State(shared): State<Arc<Shared>>, Json(req): Json<TouchRequest>)
     let mut touched = Vec::new();
     for i in indexes {
         users[i].updated = now;
+        users[i].indexed_from = now + req.index_lag_s.max(0);
         touched.push(users[i].id);
     }
     Json(json!({"ids": touched, "updated_at": data::iso(now)})).into_response()
