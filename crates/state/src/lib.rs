@@ -335,7 +335,7 @@ mod tests {
             "f",
             "users",
             Some(&json!({"mark": 5})),
-            &[file.clone()],
+            std::slice::from_ref(&file),
         )
         .expect("commit");
         assert_eq!(
