@@ -42,8 +42,10 @@ pub struct HttpConfig {
     pub read_timeout: Duration,
     /// Longest a whole page request may take.
     pub request_timeout: Duration,
+    /// Retries of failures other than rate limiting (5xx, cut bodies, timeouts).
     pub max_retries: usize,
-    /// Cap on the total time spent waiting between attempts of one request.
+    /// Cap on the total time spent waiting between attempts of one request. Rate-limited
+    /// responses (429) are waited out up to this cap, however many there are.
     pub max_total_wait: Duration,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
@@ -60,7 +62,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
-            max_retries: 10,
+            max_retries: 8,
             max_total_wait: Duration::from_secs(15 * 60),
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
@@ -144,11 +146,13 @@ impl HttpClient {
     {
         let cfg = &self.inner.config;
         let attempts = AtomicU32::new(0);
+        let failures = AtomicU32::new(0);
         let waited_us = AtomicU64::new(0);
+        // the count is enforced below, where rate limiting and failures are told apart
         let backoff = ExponentialBuilder::default()
             .with_min_delay(cfg.min_backoff)
             .with_max_delay(cfg.max_backoff)
-            .with_max_times(cfg.max_retries);
+            .without_max_times();
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(url, &parse)
@@ -157,6 +161,11 @@ impl HttpClient {
         .when(|a: &Attempt| a.retryable)
         .adjust(|a: &Attempt, step: Option<Duration>| {
             let step = step?;
+            if !a.rate_limited
+                && failures.fetch_add(1, Ordering::Relaxed) as usize >= cfg.max_retries
+            {
+                return None;
+            }
             // Full jitter over the exponential step, floored; a server's own wait wins if longer.
             let jitter = step.mul_f64(fastrand::f64()).max(MIN_RETRY_WAIT);
             let wait = a.after.map_or(jitter, |after| after.max(MIN_RETRY_WAIT));

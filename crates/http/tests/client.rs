@@ -244,3 +244,31 @@ async fn an_exhausted_budget_header_holds_the_next_request_until_reset() {
         "no 429 was spent"
     );
 }
+
+#[tokio::test]
+async fn a_long_429_storm_is_waited_out_but_failures_are_counted() {
+    let s = serve(|n| {
+        if n < 6 {
+            with_header(StatusCode::TOO_MANY_REQUESTS, "retry-after", "0".into())
+        } else {
+            "ok".into_response()
+        }
+    })
+    .await;
+    let c = client(HttpConfig {
+        max_retries: 2,
+        ..fast()
+    });
+    c.get_parsed(&s.url, ok_text)
+        .await
+        .expect("six 429s do not use up two retries");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 7);
+
+    let s = serve(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()).await;
+    let err = c.get_parsed(&s.url, ok_text).await.unwrap_err();
+    assert!(
+        matches!(err, HttpError::Exhausted { attempts: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(s.hits.load(Ordering::SeqCst), 3, "one try and two retries");
+}
