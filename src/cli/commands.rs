@@ -12,7 +12,7 @@ use sluice_state::StateStore;
 use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_THRESHOLD};
 
 /// Every connector this binary ships, registered by name.
-fn registry() -> Registry {
+pub fn registry() -> Registry {
     let mut r = Registry::default();
     sluice_zendesk::register(&mut r);
     r
@@ -41,7 +41,11 @@ async fn with_sandbox(
         return Ok((None, Overrides::default()));
     }
     let connector = Flow::peek_connector(path).unwrap_or_default();
-    match sandbox::start_for(&connector).await {
+    let started = sandbox::start_local().await.and_then(|s| {
+        let o = sandbox::overrides_for(&s, &connector)?;
+        Ok((s, o))
+    });
+    match started {
         Ok((s, o)) => {
             tracing::info!(url = %s.base_url(), "sandbox started for this run");
             Ok((Some(s), o))
@@ -122,7 +126,7 @@ pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
     }
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -320,4 +324,95 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
             EXIT_FAILED
         }
     }
+}
+
+/// Flow files named on the command line: files, or directories whose `*.toml` files are flows.
+fn flow_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<_> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err("no flow files given (FLOW.toml files or a directory of them)".into());
+    }
+    Ok(out)
+}
+
+pub async fn schedule(
+    paths: &[std::path::PathBuf],
+    use_sandbox: bool,
+    max_concurrent: usize,
+) -> u8 {
+    let files = match flow_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let sandbox = if use_sandbox {
+        match sandbox::start_local().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: --sandbox: {e}");
+                return EXIT_FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    let mut flows = Vec::new();
+    for f in &files {
+        let overrides = match &sandbox {
+            Some(s) => {
+                match sandbox::overrides_for(s, &Flow::peek_connector(f).unwrap_or_default()) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("error: {}: --sandbox: {e}", f.display());
+                        return EXIT_INVALID;
+                    }
+                }
+            }
+            None => Overrides::default(),
+        };
+        let flow = match load(f, &overrides) {
+            Ok(flow) => flow,
+            Err(code) => return code,
+        };
+        if let Err(e) = check_flow(&flow, &registry()) {
+            eprintln!("error: {e}");
+            return exit_for(&e);
+        }
+        if flow.schedule.is_none() {
+            eprintln!("error: {}: has no [schedule]; add `cron = \"0 * * * *\"` or the seeds' frequency/interval", f.display());
+            return EXIT_INVALID;
+        }
+        flows.push(flow);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let runner = std::sync::Arc::new(sluice_runner::scheduler::EngineRunner::new(registry()));
+    let clock = std::sync::Arc::new(sluice_runner::scheduler::SystemClock);
+    let started =
+        sluice_runner::scheduler::run_scheduler(flows, runner, clock, max_concurrent, stop_rx)
+            .await;
+    println!(
+        "scheduler stopped after starting {started} run{}",
+        if started == 1 { "" } else { "s" }
+    );
+    0
 }

@@ -54,6 +54,17 @@ enum Command {
         #[arg(long)]
         sandbox: bool,
     },
+    /// Run flows on their schedules until SIGINT/SIGTERM (one process, bounded concurrency).
+    Schedule {
+        /// Flow files, or directories of them.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Runs at a time, across all flows.
+        #[arg(long, default_value_t = 2)]
+        max_concurrent: usize,
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// Validate a flow and its mapping set without any network access.
     Check { flow: PathBuf },
     /// Show a stream's schema and a preview of its records (like the seeds' explore call).
@@ -129,6 +140,11 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run { flow, sandbox } => commands::run(&flow, sandbox).await,
             Command::Check { flow } => commands::check(&flow),
+            Command::Schedule {
+                flows,
+                max_concurrent,
+                sandbox,
+            } => commands::schedule(&flows, sandbox, max_concurrent).await,
             Command::Discover {
                 flow,
                 stream,

@@ -108,11 +108,15 @@ pub async fn serve(args: SandboxArgs) -> u8 {
     0
 }
 
-/// Start a sandbox for one command and return the overrides that point `connector` at it.
-pub async fn start_for(connector: &str) -> Result<(Sandbox, Overrides), String> {
-    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::default())
+/// Start a sandbox on a free port for one command.
+pub async fn start_local() -> Result<Sandbox, String> {
+    Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::default())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// The overrides that point a flow of `connector` at `sandbox`, with sandbox credentials.
+pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, String> {
     let mut connection = BTreeMap::new();
     connection.insert(
         "base_url".to_string(),
@@ -139,11 +143,8 @@ pub async fn start_for(connector: &str) -> Result<(Sandbox, Overrides), String> 
             ))
         }
     }
-    Ok((
-        sandbox,
-        Overrides {
-            connection,
-            destination_path: None,
-        },
-    ))
+    Ok(Overrides {
+        connection,
+        destination_path: None,
+    })
 }

@@ -102,7 +102,7 @@ pub struct Flow {
     pub destination: Destination,
     pub state_path: PathBuf,
     pub error_threshold: f64,
-    pub schedule: Option<toml::Table>,
+    pub schedule: Option<crate::Schedule>,
 }
 
 /// Values that replace what the flow file says, e.g. `--sandbox` pointing the connection at a
@@ -381,7 +381,15 @@ impl Flow {
             },
             state_path,
             error_threshold,
-            schedule: raw.schedule,
+            schedule: raw
+                .schedule
+                .as_ref()
+                .map(crate::Schedule::from_table)
+                .transpose()
+                .map_err(|m| FlowError::Parse {
+                    file: file.clone(),
+                    message: m,
+                })?,
         })
     }
 }

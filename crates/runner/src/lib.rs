@@ -6,7 +6,10 @@ pub mod flow;
 mod progress;
 pub mod report;
 mod run;
+pub mod schedule;
+pub mod scheduler;
 
 pub use flow::{Flow, FlowError, Overrides};
 pub use report::{RunReport, RunStatus};
 pub use run::{check_flow, discover, run_flow, CheckReport, RunError, RunOptions, RunOutcome};
+pub use schedule::Schedule;
