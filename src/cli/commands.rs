@@ -9,7 +9,7 @@ use sluice_runner::{
 };
 use sluice_state::StateStore;
 
-use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_THRESHOLD};
+use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD};
 
 /// Every connector this binary ships, registered by name.
 pub fn registry() -> Registry {
@@ -33,16 +33,35 @@ fn exit_for(e: &RunError) -> u8 {
     }
 }
 
+/// `--quota COUNT/SECONDS` as (count, seconds).
+pub fn parse_quota_arg(text: Option<&str>) -> Result<Option<(u32, u64)>, u8> {
+    text.map(|t| {
+        sluice_runner::flow::parse_quota(t).map_err(|e| {
+            eprintln!("error: --quota {e}");
+            EXIT_INVALID
+        })
+    })
+    .transpose()
+}
+
 async fn with_sandbox(
     path: &Path,
     sandbox: bool,
+    quota: Option<(u32, u64)>,
 ) -> Result<(Option<sluice_sandbox::Sandbox>, Overrides), u8> {
     if !sandbox {
-        return Ok((None, Overrides::default()));
+        return Ok((
+            None,
+            Overrides {
+                quota,
+                ..Overrides::default()
+            },
+        ));
     }
     let connector = Flow::peek_connector(path).unwrap_or_default();
-    let started = sandbox::start_local().await.and_then(|s| {
-        let o = sandbox::overrides_for(&s, &connector)?;
+    let started = sandbox::start_local(quota).await.and_then(|s| {
+        let mut o = sandbox::overrides_for(&s, &connector)?;
+        o.quota = quota;
         Ok((s, o))
     });
     match started {
@@ -72,8 +91,12 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
-    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox).await {
+pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
+    let quota = match parse_quota_arg(quota) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, quota).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -116,6 +139,7 @@ pub async fn run(path: &Path, use_sandbox: bool) -> u8 {
             match outcome.status {
                 RunStatus::Success | RunStatus::Interrupted => 0,
                 RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
+                RunStatus::QuotaExhausted => EXIT_QUOTA,
                 RunStatus::Failed => EXIT_FAILED,
             }
         }
@@ -177,7 +201,7 @@ pub fn check(path: &Path) -> u8 {
 }
 
 pub async fn discover(path: &Path, stream: Option<&str>, limit: usize, use_sandbox: bool) -> u8 {
-    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox).await {
+    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, None).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -353,7 +377,12 @@ pub async fn schedule(
     paths: &[std::path::PathBuf],
     use_sandbox: bool,
     max_concurrent: usize,
+    quota: Option<&str>,
 ) -> u8 {
+    let quota = match parse_quota_arg(quota) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
     let files = match flow_files(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -362,7 +391,7 @@ pub async fn schedule(
         }
     };
     let sandbox = if use_sandbox {
-        match sandbox::start_local().await {
+        match sandbox::start_local(quota).await {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("error: --sandbox: {e}");
@@ -415,4 +444,155 @@ pub async fn schedule(
         if started == 1 { "" } else { "s" }
     );
     0
+}
+
+/// `7d`, `2w` or a bare number of days.
+fn parse_window(text: &str) -> Result<u32, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (n, unit) = match t.strip_suffix('d') {
+        Some(n) => (n, 1),
+        None => match t.strip_suffix('w') {
+            Some(n) => (n, 7),
+            None => (t.as_str(), 1),
+        },
+    };
+    match n.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n * unit),
+        _ => Err(format!(
+            "--window {text}: use a number of days such as 7d, or weeks such as 2w"
+        )),
+    }
+}
+
+pub struct BackfillArgs<'a> {
+    pub flow: &'a Path,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub window: &'a str,
+    pub streams: Option<Vec<String>>,
+    pub force: bool,
+    pub concurrency: usize,
+    pub sandbox: bool,
+    pub quota: Option<&'a str>,
+    pub dry_run: bool,
+}
+
+pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
+    let date = |flag: &str, v: &str| {
+        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+            eprintln!("error: {flag} {v}: expected a date such as 2024-01-31");
+            EXIT_INVALID
+        })
+    };
+    let (from, to) = match (date("--from", args.from), date("--to", args.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let window_days = match parse_window(args.window) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let quota = match parse_quota_arg(args.quota) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let (_sandbox, overrides) = match with_sandbox(args.flow, args.sandbox, quota).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let flow = match load(args.flow, &overrides) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let request = sluice_runner::backfill::BackfillRequest {
+        from,
+        to,
+        window_days,
+        streams: args.streams,
+        force: args.force,
+        concurrency: args.concurrency,
+    };
+    let registry = registry();
+    let plan = match sluice_runner::backfill::plan_backfill(&flow, &registry, &request) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_for(&e);
+        }
+    };
+    print!("{}", plan.describe());
+    if args.dry_run {
+        return 0;
+    }
+    if plan.to_run() == 0 {
+        println!(
+            "{}: every window is already done; nothing to do (use --force to pull them again)",
+            flow.name
+        );
+        return 0;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("stopping: no new windows; committing what is complete");
+        let _ = stop_tx.send(true);
+    });
+    let options = RunOptions {
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stop: Some(stop_rx),
+    };
+    match sluice_runner::backfill::run_backfill(&flow, &registry, &plan, options).await {
+        Ok(Some(outcome)) => {
+            let done = outcome
+                .report
+                .streams
+                .iter()
+                .filter(|s| s.completed)
+                .count();
+            let m = &outcome.report.metrics;
+            println!(
+                "{}: backfill {} — {done}/{} windows completed, {} records in, {} written, {} failed, {} files → {} (report {})",
+                flow.name,
+                outcome.status.as_str(),
+                plan.to_run(),
+                m.record_summary.input_record_count,
+                m.record_summary.output_record_count,
+                m.record_summary.failed_record_count,
+                m.file_summary.output_file_count,
+                flow.destination.path.display(),
+                outcome.report_path.display(),
+            );
+            for e in &m.status_summary.errors {
+                eprintln!("error: {} {}", e.code, e.message);
+            }
+            match outcome.status {
+                RunStatus::Success | RunStatus::Interrupted => 0,
+                RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
+                RunStatus::QuotaExhausted => EXIT_QUOTA,
+                RunStatus::Failed => EXIT_FAILED,
+            }
+        }
+        Ok(None) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_for(&e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn windows_in_days_or_weeks() {
+        assert_eq!(parse_window("7d"), Ok(7));
+        assert_eq!(parse_window("2w"), Ok(14));
+        assert_eq!(parse_window("30"), Ok(30));
+        assert!(parse_window("0d").is_err());
+        assert!(parse_window("soon").is_err());
+    }
 }

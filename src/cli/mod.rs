@@ -6,7 +6,8 @@
 //! | 1 | the run failed (API, network, disk); committed progress is kept |
 //! | 2 | invalid command line, flow file or mapping set; nothing was run |
 //! | 3 | more records failed mapping than the flow's `error_threshold` allows |
-//! | 4 | another run of the same flow is in progress |
+//! | 4 | another run of the same flow (in the same mode: run or backfill) is in progress |
+//! | 5 | a vendor's daily quota ran out; committed progress is kept, the next run continues |
 
 mod commands;
 mod sandbox;
@@ -20,6 +21,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 pub const EXIT_THRESHOLD: u8 = 3;
 pub const EXIT_LOCKED: u8 = 4;
+pub const EXIT_QUOTA: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,39 @@ enum Command {
         /// Start the built-in API simulator and point the flow at it with sandbox credentials.
         #[arg(long)]
         sandbox: bool,
+        /// Replace the connection's request quota, COUNT/SECONDS (with --sandbox, the
+        /// simulator's too).
+        #[arg(long, value_name = "COUNT/SECONDS")]
+        quota: Option<String>,
+    },
+    /// Load a day range in windows, resumably: completed windows are skipped on a rerun.
+    Backfill {
+        flow: PathBuf,
+        /// First day (YYYY-MM-DD, UTC), inclusive.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: String,
+        /// Window size: 7d, 2w, or days.
+        #[arg(long, default_value = "7d")]
+        window: String,
+        /// Streams to backfill (default: the flow's).
+        #[arg(long, value_delimiter = ',')]
+        streams: Option<Vec<String>>,
+        /// Pull completed windows again and replace their files.
+        #[arg(long)]
+        force: bool,
+        /// Windows at a time.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Print the plan and stop.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        sandbox: bool,
+        #[arg(long, value_name = "COUNT/SECONDS")]
+        quota: Option<String>,
     },
     /// Run flows on their schedules until SIGINT/SIGTERM (one process, bounded concurrency).
     Schedule {
@@ -64,6 +99,8 @@ enum Command {
         max_concurrent: usize,
         #[arg(long)]
         sandbox: bool,
+        #[arg(long, value_name = "COUNT/SECONDS")]
+        quota: Option<String>,
     },
     /// Validate a flow and its mapping set without any network access.
     Check { flow: PathBuf },
@@ -138,13 +175,44 @@ pub fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run { flow, sandbox } => commands::run(&flow, sandbox).await,
+            Command::Run {
+                flow,
+                sandbox,
+                quota,
+            } => commands::run(&flow, sandbox, quota.as_deref()).await,
+            Command::Backfill {
+                flow,
+                from,
+                to,
+                window,
+                streams,
+                force,
+                concurrency,
+                dry_run,
+                sandbox,
+                quota,
+            } => {
+                commands::backfill(commands::BackfillArgs {
+                    flow: &flow,
+                    from: &from,
+                    to: &to,
+                    window: &window,
+                    streams,
+                    force,
+                    concurrency,
+                    sandbox,
+                    quota: quota.as_deref(),
+                    dry_run,
+                })
+                .await
+            }
             Command::Check { flow } => commands::check(&flow),
             Command::Schedule {
                 flows,
                 max_concurrent,
                 sandbox,
-            } => commands::schedule(&flows, sandbox, max_concurrent).await,
+                quota,
+            } => commands::schedule(&flows, sandbox, max_concurrent, quota.as_deref()).await,
             Command::Discover {
                 flow,
                 stream,

@@ -108,9 +108,14 @@ pub async fn serve(args: SandboxArgs) -> u8 {
     0
 }
 
-/// Start a sandbox on a free port for one command.
-pub async fn start_local() -> Result<Sandbox, String> {
-    Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxConfig::default())
+/// Start a sandbox on a free port for one command; `quota` (count, seconds) replaces every
+/// simulator's quotas, as `sluice sandbox --quota` does.
+pub async fn start_local(quota: Option<(u32, u64)>) -> Result<Sandbox, String> {
+    let mut config = SandboxConfig::default();
+    if let Some((count, secs)) = quota {
+        config.zendesk.quota = Some(QuotaSpec::new("quota", count, secs));
+    }
+    Sandbox::start(([127, 0, 0, 1], 0).into(), config)
         .await
         .map_err(|e| e.to_string())
 }
@@ -146,5 +151,6 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
     Ok(Overrides {
         connection,
         destination_path: None,
+        quota: None,
     })
 }

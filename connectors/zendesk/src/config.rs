@@ -8,18 +8,21 @@ use sluice_core::{ConnectorConfig, ConnectorError};
 use sluice_http::{Auth, HttpConfig, Quota};
 use url::Url;
 
-/// Search export allows 100 requests a minute per account.
-const DEFAULT_QUOTA: Quota = Quota {
-    count: 100,
-    period: Duration::from_secs(60),
-};
+/// Search export allows 100 requests a minute per account, on top of the account-wide limit
+/// (700 a minute on Enterprise plans; set `quota` for other plans).
+fn default_quotas() -> Vec<Quota> {
+    vec![
+        Quota::new("account", 700, Duration::from_secs(60)),
+        Quota::new("search_export", 100, Duration::from_secs(60)),
+    ]
+}
 
 #[derive(Debug, Clone)]
 pub struct ZendeskSettings {
     pub flow: String,
     pub base_url: Url,
     pub auth: Auth,
-    pub quota: Quota,
+    pub quotas: Vec<Quota>,
     /// Records per page, 1..=1000.
     pub page_size: u32,
     /// How far before the mark each run re-reads, for records the search index saw late.
@@ -121,18 +124,15 @@ impl ZendeskSettings {
                 )))
             }
         };
-        let quota = match config.quota {
-            Some((count, secs)) => Quota {
-                count,
-                period: Duration::from_secs(secs),
-            },
-            None => DEFAULT_QUOTA,
+        let quotas = match config.quota {
+            Some((count, secs)) => vec![Quota::new("quota", count, Duration::from_secs(secs))],
+            None => default_quotas(),
         };
         Ok(Self {
             flow: config.flow.clone(),
             base_url,
             auth,
-            quota,
+            quotas,
             page_size: page_size as u32,
             overlap,
             start,
@@ -142,7 +142,7 @@ impl ZendeskSettings {
     pub fn http_config(&self) -> HttpConfig {
         HttpConfig {
             connection: format!("zendesk connection of flow `{}`", self.flow),
-            quota: Some(self.quota),
+            quotas: self.quotas.clone(),
             ..HttpConfig::default()
         }
     }

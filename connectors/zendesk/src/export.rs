@@ -38,6 +38,9 @@ pub struct StreamState {
 pub struct Progress {
     /// Lower bound of the export's `updated` filter (epoch seconds, inclusive).
     pub since: i64,
+    /// Upper bound (exclusive) for a backfill window; none for an incremental export.
+    #[serde(default)]
+    pub until: Option<i64>,
     pub first_created: Option<i64>,
     pub last_created: Option<i64>,
     /// Ids already emitted whose `created_at` is `last_created`.
@@ -103,6 +106,9 @@ impl Progress {
     /// The search query that continues this export.
     fn query(&self) -> String {
         let mut q = format!("updated>{}", iso(self.since - 1));
+        if let Some(until) = self.until {
+            q.push_str(&format!(" updated<{}", iso(until)));
+        }
         if self.restarted {
             if let Some(last) = self.last_created {
                 match self.direction() {
@@ -282,11 +288,28 @@ pub async fn run(
             p.restarted = true;
             p
         }
-        None => Progress {
-            since: state
-                .mark
-                .map_or(settings.start.timestamp(), |m| m - overlap),
-            ..Progress::default()
+        None => match ctx.task.window {
+            // a backfill window: records updated on its days, whatever the incremental mark
+            Some(w) => Progress {
+                since: w
+                    .from
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp(),
+                until: Some(
+                    (w.to + chrono::Days::new(1))
+                        .and_time(chrono::NaiveTime::MIN)
+                        .and_utc()
+                        .timestamp(),
+                ),
+                ..Progress::default()
+            },
+            None => Progress {
+                since: state
+                    .mark
+                    .map_or(settings.start.timestamp(), |m| m - overlap),
+                ..Progress::default()
+            },
         },
     };
     let mut failed_restarts = 0;
@@ -436,6 +459,19 @@ mod tests {
             p.query().contains("created<1970-01-01T00:03:21Z"),
             "{}",
             p.query()
+        );
+    }
+
+    #[test]
+    fn a_window_bounds_the_query_on_both_sides() {
+        let p = Progress {
+            since: 1_704_067_200,
+            until: Some(1_704_672_000),
+            ..Progress::default()
+        };
+        assert_eq!(
+            p.query(),
+            "updated>2023-12-31T23:59:59Z updated<2024-01-08T00:00:00Z"
         );
     }
 

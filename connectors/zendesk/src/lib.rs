@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sluice_core::{
-    Connector, ConnectorConfig, ConnectorError, PullContext, Registry, RequestMetricsSnapshot,
-    StreamSpec,
+    Connector, ConnectorConfig, ConnectorError, PullContext, QuotaInfo, Registry,
+    RequestMetricsSnapshot, StreamSpec,
 };
 use sluice_http::HttpClient;
 
@@ -45,7 +45,7 @@ pub fn streams() -> Vec<StreamSpec> {
         primary_key: vec!["results.id".into()],
         cursor_field: Some("results.updated_at".into()),
         schema: schema::users(),
-        supports_day_windows: false,
+        supports_day_windows: true,
     }]
 }
 
@@ -70,5 +70,17 @@ impl Connector for ZendeskConnector {
 
     fn request_metrics(&self) -> RequestMetricsSnapshot {
         self.http.metrics().snapshot()
+    }
+
+    fn quotas(&self) -> Vec<QuotaInfo> {
+        self.settings
+            .quotas
+            .iter()
+            .map(|q| QuotaInfo {
+                name: q.name.clone(),
+                count: q.count,
+                period_s: q.period.as_secs(),
+            })
+            .collect()
     }
 }

@@ -88,6 +88,9 @@ pub enum ConnectorError {
     UnknownStream(String),
     #[error("the run stopped before the connector finished")]
     Stopped,
+    /// A long quota (a vendor's daily budget) is spent: retrying now only burns requests.
+    #[error("quota exhausted: {0}")]
+    QuotaExhausted(String),
 }
 
 impl ConnectorError {
@@ -100,6 +103,7 @@ impl ConnectorError {
             ConnectorError::Protocol { .. } => "CONNECTOR-2002-502",
             ConnectorError::UnknownStream(_) => "CONNECTOR-1003-400",
             ConnectorError::Stopped => "CONNECTOR-2003-499",
+            ConnectorError::QuotaExhausted(_) => "CONNECTOR-2004-429",
         }
     }
 }
@@ -118,6 +122,22 @@ pub trait Connector: Send + Sync {
 
     /// Counters of the HTTP traffic this connector sent, for the run report.
     fn request_metrics(&self) -> RequestMetricsSnapshot;
+
+    /// The request quotas this connection paces itself under (after any override).
+    fn quotas(&self) -> Vec<QuotaInfo>;
+
+    /// The fewest requests a task needs (a backfill plan's estimate; paged APIs need more).
+    fn min_requests(&self, _task: &Task) -> u64 {
+        1
+    }
+}
+
+/// A request quota as a plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuotaInfo {
+    pub name: String,
+    pub count: u32,
+    pub period_s: u64,
 }
 
 /// What the HTTP layer did, as the run report shows it.

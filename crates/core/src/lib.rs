@@ -7,7 +7,7 @@ pub mod secret;
 
 pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow, Page, PageSender,
-    Param, PullContext, Registry, RequestMetricsSnapshot, StreamSpec, Task,
+    Param, PullContext, QuotaInfo, Registry, RequestMetricsSnapshot, StreamSpec, Task,
 };
 pub use schema::{FieldType, SchemaField, StreamSchema};
 pub use secret::Secret;

@@ -17,20 +17,33 @@ use crate::policy::{
 };
 
 /// A request budget: `count` requests per `period`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quota {
+    /// The vendor's name for it (`search_export`, `ads_analytics`, …), for plans and logs.
+    pub name: String,
     pub count: u32,
     pub period: Duration,
 }
 
 impl Quota {
-    pub fn per_minute(count: u32) -> Self {
+    pub fn new(name: &str, count: u32, period: Duration) -> Self {
         Self {
+            name: name.to_string(),
             count,
-            period: Duration::from_secs(60),
+            period,
         }
     }
+
+    /// The even spacing this quota allows between two requests.
+    pub fn interval(&self) -> Duration {
+        self.period / self.count.max(1)
+    }
 }
+
+/// Requests are paced at this share of a quota. The margin absorbs arrival jitter, so that a
+/// server counting a strict sliding window never sees one request too many, while a long run
+/// still uses more than 90 % of what it is allowed.
+pub const PACE: f64 = 0.95;
 
 /// How one connection talks HTTP. Defaults suit a page-at-a-time JSON API.
 #[derive(Debug, Clone)]
@@ -49,9 +62,9 @@ pub struct HttpConfig {
     pub max_total_wait: Duration,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
-    /// Requests are paced to this budget (evenly, no bursts, so a server's fixed or sliding
-    /// window never sees more than it allows).
-    pub quota: Option<Quota>,
+    /// Every quota the connection is subject to; requests are paced under all of them (evenly,
+    /// no bursts, at [`PACE`] of the strictest).
+    pub quotas: Vec<Quota>,
     pub classifier: Option<Classifier>,
 }
 
@@ -66,7 +79,7 @@ impl Default for HttpConfig {
             max_total_wait: Duration::from_secs(15 * 60),
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
-            quota: None,
+            quotas: Vec::new(),
             classifier: None,
         }
     }
@@ -80,7 +93,7 @@ struct Inner {
     client: reqwest::Client,
     auth_header: Option<sluice_core::Secret>,
     config: HttpConfig,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiters: Vec<DefaultDirectRateLimiter>,
     /// Set when the server reports an exhausted budget: no request leaves before this instant.
     paused_until: Mutex<Option<Instant>>,
     metrics: RequestMetrics,
@@ -109,24 +122,28 @@ impl HttpClient {
             .gzip(true)
             .build()
             .map_err(|e| HttpError::Setup(e.to_string()))?;
-        let limiter = match config.quota {
-            None => None,
-            Some(q) => {
-                let count = NonZeroU32::new(q.count)
-                    .ok_or_else(|| HttpError::Setup("a quota needs a count above 0".into()))?;
-                let interval = q.period / count.get();
-                let quota = governor::Quota::with_period(interval)
-                    .ok_or_else(|| HttpError::Setup("a quota needs a period above 0".into()))?
-                    .allow_burst(NonZeroU32::MIN);
-                Some(RateLimiter::direct(quota))
+        let mut limiters = Vec::new();
+        for q in &config.quotas {
+            if q.count == 0 {
+                return Err(HttpError::Setup(format!(
+                    "quota `{}` needs a count above 0",
+                    q.name
+                )));
             }
-        };
+            let interval = q.interval().div_f64(PACE);
+            let quota = governor::Quota::with_period(interval)
+                .ok_or_else(|| {
+                    HttpError::Setup(format!("quota `{}` needs a period above 0", q.name))
+                })?
+                .allow_burst(NonZeroU32::MIN);
+            limiters.push(RateLimiter::direct(quota));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 auth_header: auth.header_value(),
                 config,
-                limiter,
+                limiters,
                 paused_until: Mutex::new(None),
                 metrics: RequestMetrics::default(),
             }),
@@ -215,7 +232,7 @@ impl HttpClient {
         if let Some(until) = pause {
             tokio::time::sleep_until(until).await;
         }
-        if let Some(limiter) = &self.inner.limiter {
+        for limiter in &self.inner.limiters {
             limiter.until_ready().await;
         }
         let waited = started.elapsed();

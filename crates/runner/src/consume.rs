@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sluice_core::Page;
 use sluice_mapping::{CompiledMapping, Reject};
 use sluice_sinks::{partition_dir, promote, ParquetOptions, PartFile, SinkError, StagedFile};
-use sluice_state::{PendingFile, StateError, StateStore};
+use sluice_state::{Commit, PendingFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
 use crate::progress::Progress;
@@ -21,6 +21,12 @@ pub(crate) struct SinkContext {
     pub run_id: String,
     pub flow: String,
     pub stream: String,
+    /// The task's key in the state store: the stream, or `stream@from..to` for a window.
+    pub task: String,
+    /// Files of an earlier pull of this task, replaced when this pull completes (`--force`).
+    pub replaces: Vec<PathBuf>,
+    /// Shared counters for a backfill's progress line.
+    pub counters: Option<Arc<crate::progress::Counters>>,
     pub dest: PathBuf,
     pub tmp_dir: PathBuf,
     pub run_date: NaiveDate,
@@ -142,10 +148,21 @@ impl Consumer<'_> {
     fn file_for(&mut self, date: NaiveDate) -> Result<&mut PartFile, SinkError> {
         if !self.open.contains_key(&date) {
             self.seq += 1;
-            let name = format!(
-                "part-{}-{}-{:04}.parquet",
-                self.ctx.run_id, self.ctx.stream, self.seq
-            );
+            // the task names the file, so concurrent windows of one run never collide and a
+            // window's files are recognisably its own
+            let tag: String = self
+                .ctx
+                .task
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let name = format!("part-{}-{tag}-{:04}.parquet", self.ctx.run_id, self.seq);
             let temp = self.ctx.tmp_dir.join(format!("{name}.tmp"));
             let target = partition_dir(&self.ctx.dest, &self.ctx.stream, date).join(&name);
             let file = PartFile::create(temp, target, self.ctx.mapping.schema(), self.ctx.parquet)?;
@@ -164,7 +181,8 @@ impl Consumer<'_> {
     }
 
     /// Close every open file and commit them with the latest checkpoint, then promote them.
-    fn commit(&mut self) -> Result<(), ConsumeError> {
+    /// `completes` marks the task done (and retires the files it replaces).
+    fn commit(&mut self, completes: bool) -> Result<(), ConsumeError> {
         self.rejects.flush()?;
         if self.over_threshold() {
             for (_, f) in std::mem::take(&mut self.open) {
@@ -183,7 +201,7 @@ impl Consumer<'_> {
         for (_, f) in std::mem::take(&mut self.open) {
             staged.push(f.finish()?);
         }
-        if staged.is_empty() && self.pending_checkpoint.is_none() {
+        if staged.is_empty() && self.pending_checkpoint.is_none() && !completes {
             return Ok(());
         }
         let pending: Vec<PendingFile> = staged
@@ -193,18 +211,25 @@ impl Consumer<'_> {
                 target: s.target.clone(),
             })
             .collect();
-        self.store.commit(
-            &self.ctx.run_id,
-            &self.ctx.flow,
-            &self.ctx.stream,
-            self.pending_checkpoint.take().as_ref(),
-            &pending,
-        )?;
+        self.store.commit(Commit {
+            run_id: &self.ctx.run_id,
+            flow: &self.ctx.flow,
+            task: &self.ctx.task,
+            checkpoint: self.pending_checkpoint.take().as_ref(),
+            files: &pending,
+            completes,
+            replaces: if completes { &self.ctx.replaces } else { &[] },
+        })?;
         for s in staged {
             promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
             self.totals.output_bytes += s.bytes;
             self.totals.files.push(s.target);
+        }
+        if completes {
+            for old in &self.ctx.replaces {
+                remove_doomed(self.store, old)?;
+            }
         }
         Ok(())
     }
@@ -231,12 +256,15 @@ impl Consumer<'_> {
                 self.totals.output += rows;
             }
         }
+        if let Some(c) = &self.ctx.counters {
+            c.add_records(page.record_count as u64);
+        }
         if page.checkpoint.is_some() {
             self.pending_checkpoint = page.checkpoint;
         }
         let full = self.open.values().any(|f| f.rows() >= self.ctx.file_rows);
         if page.completes_task || full {
-            self.commit()?;
+            self.commit(page.completes_task)?;
         }
         if page.completes_task {
             self.totals.completed = true;
@@ -252,7 +280,7 @@ pub(crate) fn consume(
     ctx: &SinkContext,
     store: &mut StateStore,
 ) -> (StreamTotals, Result<(), ConsumeError>) {
-    let mut progress = Progress::new(ctx.progress, &ctx.stream);
+    let mut progress = Progress::new(ctx.progress, &ctx.task);
     let mut c = Consumer {
         ctx,
         store,
@@ -283,7 +311,7 @@ pub(crate) fn consume(
     // stop the producer if we stopped early
     rx.close();
     if result.is_ok() {
-        result = c.commit();
+        result = c.commit(false);
     } else {
         discard(std::mem::take(&mut c.open));
     }
@@ -300,11 +328,28 @@ fn discard(open: BTreeMap<NaiveDate, PartFile>) {
 }
 
 /// Finish what a crashed run committed but did not promote, and drop what it never committed.
+fn remove_doomed(store: &StateStore, path: &Path) -> Result<(), ConsumeError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(SinkError::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+            .into())
+        }
+    }
+    store.forget_doomed(path)?;
+    Ok(())
+}
+
+/// Finish what a crashed run committed but did not promote or retire, and drop what it never
+/// committed (staged files of runs that are no longer alive).
 pub(crate) fn recover(
     store: &StateStore,
     flow: &str,
     tmp_root: &Path,
-    current_run: &str,
 ) -> Result<usize, ConsumeError> {
     let mut promoted = 0;
     for f in store.pending_files(flow)? {
@@ -312,9 +357,14 @@ pub(crate) fn recover(
         store.forget_pending(&f.temp)?;
         promoted += 1;
     }
+    for old in store.doomed_files(flow)? {
+        remove_doomed(store, &old)?;
+    }
+    let live = store.live_runs(flow)?;
     if let Ok(entries) = std::fs::read_dir(tmp_root) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy() != current_run {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !live.contains(&name) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

@@ -112,6 +112,8 @@ pub struct Overrides {
     /// `Some` replaces a connection key, `None` removes it.
     pub connection: BTreeMap<String, Option<Param>>,
     pub destination_path: Option<PathBuf>,
+    /// Replaces the connection's request quota: (count, seconds).
+    pub quota: Option<(u32, u64)>,
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -274,6 +276,9 @@ impl Flow {
             if let Some(v) = v {
                 connection.insert(k.clone(), v.clone());
             }
+        }
+        if overrides.quota.is_some() {
+            quota = overrides.quota;
         }
         let connector = connector.ok_or_else(|| {
             invalid(

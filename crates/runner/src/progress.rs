@@ -2,7 +2,30 @@
 //! carry the same facts.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Counters shared by the tasks of a backfill, read by its progress reporter.
+#[derive(Debug, Default)]
+pub struct Counters {
+    records: AtomicU64,
+    windows_done: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_records(&self, n: u64) {
+        self.records.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn window_done(&self) {
+        self.windows_done.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+    pub fn windows_done(&self) -> u64 {
+        self.windows_done.load(Ordering::Relaxed)
+    }
+}
 
 pub(crate) struct Progress {
     enabled: bool,

@@ -16,6 +16,9 @@ pub enum RunStatus {
     Failed,
     /// Stopped by a signal; progress up to the last commit is kept.
     Interrupted,
+    /// A vendor's daily (or other long) quota ran out; progress up to the last commit is kept
+    /// and the next run continues.
+    QuotaExhausted,
 }
 
 impl RunStatus {
@@ -25,6 +28,7 @@ impl RunStatus {
             RunStatus::ThresholdExceeded => "threshold_exceeded",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::QuotaExhausted => "quota_exhausted",
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct Metrics {
 #[serde(rename_all = "camelCase")]
 pub struct StreamReport {
     pub stream: String,
+    /// The task: the stream itself, or `stream@from..to` for a backfill window.
+    pub task: String,
     pub record_summary: RecordSummary,
     pub pages: u64,
     /// Output files, relative to the destination path.

@@ -55,13 +55,13 @@ pub struct RunOutcome {
     pub status: RunStatus,
 }
 
-struct Prepared {
-    connector: Arc<dyn Connector>,
-    streams: Vec<(StreamSpec, Arc<CompiledMapping>)>,
-    warnings: Vec<String>,
+pub(crate) struct Prepared {
+    pub connector: Arc<dyn Connector>,
+    pub streams: Vec<(StreamSpec, Arc<CompiledMapping>)>,
+    pub warnings: Vec<String>,
 }
 
-fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
+pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
     let connector = registry
         .build(&flow.connector, &flow.connector_config)
         .map_err(|e| RunError::Config(format!("{}: {e}", flow.file.display())))?;
@@ -155,6 +155,306 @@ fn relative(dest: &Path, p: &Path) -> String {
     p.strip_prefix(dest).unwrap_or(p).display().to_string()
 }
 
+/// One task to run: a stream (incremental) or a stream's window (backfill).
+pub(crate) struct TaskSpec {
+    pub stream: StreamSpec,
+    pub mapping: Arc<CompiledMapping>,
+    pub task: Task,
+    /// The task's key in the state store.
+    pub key: String,
+    pub replaces: Vec<PathBuf>,
+}
+
+/// What one task did.
+struct TaskResult {
+    report: StreamReport,
+    input_bytes: u64,
+    output_bytes: u64,
+    error: Option<(ErrorEntry, RunStatus)>,
+    interrupted: bool,
+}
+
+/// Shared by every task of one run.
+pub(crate) struct RunContext<'a> {
+    pub flow: &'a Flow,
+    pub connector: Arc<dyn Connector>,
+    pub run_id: String,
+    pub started: DateTime<Utc>,
+    pub tmp_root: PathBuf,
+    pub rejects_path: PathBuf,
+    pub progress_line: bool,
+    pub counters: Option<Arc<crate::progress::Counters>>,
+}
+
+async fn run_task(
+    ctx: &RunContext<'_>,
+    spec: TaskSpec,
+    mut stop: Option<watch::Receiver<bool>>,
+) -> Result<TaskResult, RunError> {
+    let flow = ctx.flow;
+    let mut store = StateStore::open(&flow.state_path)?;
+    let checkpoint = store.checkpoint(&flow.name, &spec.key)?;
+    let (tx, rx) = mpsc::channel::<Page>(2);
+    let connector = ctx.connector.clone();
+    let pull_ctx = PullContext {
+        task: spec.task.clone(),
+        checkpoint,
+        run_started: ctx.started,
+        pages: tx,
+    };
+    let mut pull = tokio::spawn(async move { connector.pull(pull_ctx).await });
+    let sink = SinkContext {
+        run_id: ctx.run_id.clone(),
+        flow: flow.name.clone(),
+        stream: spec.stream.name.clone(),
+        task: spec.key.clone(),
+        replaces: spec.replaces,
+        counters: ctx.counters.clone(),
+        dest: flow.destination.path.clone(),
+        tmp_dir: ctx.tmp_root.join(&ctx.run_id),
+        run_date: ctx.started.date_naive(),
+        file_rows: flow.destination.file_rows,
+        parquet: flow.destination.parquet,
+        threshold: flow.error_threshold,
+        mapping: spec.mapping,
+        rejects_path: ctx.rejects_path.clone(),
+        progress: ctx.progress_line,
+    };
+    let consumer = tokio::task::spawn_blocking(move || consume(rx, &sink, &mut store));
+    let interrupted = async {
+        match stop.as_mut() {
+            Some(s) => {
+                let _ = s.wait_for(|v| *v).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let mut was_interrupted = false;
+    let pull_result = tokio::select! {
+        r = &mut pull => match r {
+            Ok(r) => r,
+            Err(e) => Err(ConnectorError::Api { status: None, message: format!("connector task failed: {e}") }),
+        },
+        _ = interrupted => {
+            pull.abort();
+            was_interrupted = true;
+            Err(ConnectorError::Stopped)
+        }
+    };
+    let (totals, consume_result) = consumer
+        .await
+        .map_err(|e| RunError::Io(format!("writer thread failed: {e}")))?;
+    let task_name = &spec.key;
+    let error = match (&consume_result, pull_result) {
+        (Err(e), _) => Some((
+            ErrorEntry {
+                code: e.code().into(),
+                message: format!("task `{task_name}`: {e}"),
+            },
+            match e {
+                ConsumeError::Threshold { .. } => RunStatus::ThresholdExceeded,
+                _ => RunStatus::Failed,
+            },
+        )),
+        (Ok(()), Err(ConnectorError::Stopped)) if was_interrupted => None,
+        (Ok(()), Err(e)) => Some((
+            ErrorEntry {
+                code: e.code().into(),
+                message: format!("task `{task_name}`: {e}"),
+            },
+            if matches!(e, ConnectorError::QuotaExhausted(_)) {
+                RunStatus::QuotaExhausted
+            } else {
+                RunStatus::Failed
+            },
+        )),
+        (Ok(()), Ok(())) => None,
+    };
+    if totals.completed {
+        if let Some(c) = &ctx.counters {
+            c.window_done();
+        }
+    }
+    let dest = &flow.destination.path;
+    Ok(TaskResult {
+        report: StreamReport {
+            stream: spec.stream.name.clone(),
+            task: spec.key.clone(),
+            record_summary: RecordSummary {
+                input_record_count: totals.input,
+                output_record_count: totals.output,
+                failed_record_count: totals.failed,
+            },
+            pages: totals.pages,
+            files: totals.files.iter().map(|f| relative(dest, f)).collect(),
+            completed: totals.completed,
+        },
+        input_bytes: totals.input_bytes,
+        output_bytes: totals.output_bytes,
+        error,
+        interrupted: was_interrupted,
+    })
+}
+
+/// Start a run: lock the flow (per mode), finish what a crashed run left, and build the context.
+pub(crate) fn begin<'a>(
+    flow: &'a Flow,
+    connector: Arc<dyn Connector>,
+    mode: &str,
+    progress_line: bool,
+) -> Result<(RunContext<'a>, StateStore, Vec<ErrorEntry>), RunError> {
+    let started = Utc::now();
+    let run_id = new_run_id(started);
+    let dest = flow.destination.path.clone();
+    let mut store = StateStore::open(&flow.state_path)?;
+    store.begin_run(
+        &run_id,
+        &flow.name,
+        mode,
+        &started.to_rfc3339(),
+        std::process::id(),
+    )?;
+    let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
+    let mut errors = Vec::new();
+    match recover(&store, &flow.name, &tmp_root) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            files = n,
+            "finished promoting files an interrupted run had committed"
+        ),
+        Err(e) => errors.push(ErrorEntry {
+            code: e.code().into(),
+            message: e.to_string(),
+        }),
+    }
+    tracing::info!(flow = %flow.name, run = %run_id, mode, destination = %dest.display(), "run started");
+    Ok((
+        RunContext {
+            flow,
+            connector,
+            rejects_path: dest.join("_runs").join(format!("rejects-{run_id}.jsonl")),
+            run_id,
+            started,
+            tmp_root,
+            progress_line,
+            counters: None,
+        },
+        store,
+        errors,
+    ))
+}
+
+/// Run `tasks` (at most `concurrency` at a time), then write the report and finish the run.
+pub(crate) async fn execute(
+    ctx: RunContext<'_>,
+    store: StateStore,
+    mut errors: Vec<ErrorEntry>,
+    tasks: Vec<TaskSpec>,
+    concurrency: usize,
+    stop: Option<watch::Receiver<bool>>,
+    warnings: Vec<String>,
+) -> Result<RunOutcome, RunError> {
+    use futures::StreamExt;
+    let mut status = if errors.is_empty() {
+        RunStatus::Success
+    } else {
+        RunStatus::Failed
+    };
+    let mut results = Vec::new();
+    if status == RunStatus::Success {
+        let ctx_ref = &ctx;
+        let stop_ref = &stop;
+        let mut stream = futures::stream::iter(tasks)
+            .map(|spec| async move {
+                if stop_ref.as_ref().is_some_and(|s| *s.borrow()) {
+                    return Ok(None);
+                }
+                run_task(ctx_ref, spec, stop_ref.clone()).await.map(Some)
+            })
+            .buffered(concurrency.max(1));
+        while let Some(r) = stream.next().await {
+            match r? {
+                Some(r) => results.push(r),
+                None => status = RunStatus::Interrupted,
+            }
+        }
+    }
+    let flow = ctx.flow;
+    let dest = flow.destination.path.clone();
+    let _ = std::fs::remove_dir_all(ctx.tmp_root.join(&ctx.run_id));
+    let mut record_summary = RecordSummary::default();
+    let (mut pages, mut bytes_in, mut bytes_out, mut files) = (0u64, 0u64, 0u64, 0u64);
+    let mut stream_reports = Vec::new();
+    for r in results {
+        if let Some((entry, s)) = r.error {
+            errors.push(entry);
+            if status == RunStatus::Success || status == RunStatus::Interrupted {
+                status = s;
+            }
+        }
+        if r.interrupted && status == RunStatus::Success {
+            status = RunStatus::Interrupted;
+        }
+        record_summary.input_record_count += r.report.record_summary.input_record_count;
+        record_summary.output_record_count += r.report.record_summary.output_record_count;
+        record_summary.failed_record_count += r.report.record_summary.failed_record_count;
+        pages += r.report.pages;
+        bytes_in += r.input_bytes;
+        bytes_out += r.output_bytes;
+        files += r.report.files.len() as u64;
+        stream_reports.push(r.report);
+    }
+    let completed = Utc::now();
+    let failed = record_summary.failed_record_count;
+    let report = RunReport {
+        id: ctx.run_id.clone(),
+        flow_name: flow.name.clone(),
+        flow_file: flow.file.display().to_string(),
+        connector: flow.connector.clone(),
+        destination: dest.display().to_string(),
+        metrics: Metrics {
+            duration_summary: DurationSummary {
+                started_at_utc: ctx.started.timestamp_millis(),
+                completed_at_utc: completed.timestamp_millis(),
+            },
+            size_summary: SizeSummary {
+                input_bytes: bytes_in,
+                output_bytes: bytes_out,
+            },
+            record_summary,
+            file_summary: FileSummary {
+                input_file_count: pages,
+                output_file_count: files,
+            },
+            status_summary: StatusSummary { status, errors },
+        },
+        requests: ctx.connector.request_metrics(),
+        streams: stream_reports,
+        warnings,
+        rejects_file: (failed > 0).then(|| relative(&dest, &ctx.rejects_path)),
+    };
+    let report_json = serde_json::to_value(&report).unwrap_or(Value::Null);
+    let report_path = dest.join("_runs").join(format!("{}.json", ctx.run_id));
+    write_atomically(
+        &report_path,
+        &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
+    )?;
+    store.finish_run(
+        &ctx.run_id,
+        status.as_str(),
+        &completed.to_rfc3339(),
+        &report_json,
+    )?;
+    let m = &report.metrics.record_summary;
+    tracing::info!(flow = %flow.name, run = %ctx.run_id, status = status.as_str(), records_in = m.input_record_count, records_out = m.output_record_count, failed = m.failed_record_count, "run finished");
+    Ok(RunOutcome {
+        report,
+        report_path,
+        status,
+    })
+}
+
+/// An incremental run: one task per stream, from each stream's stored checkpoint.
 pub async fn run_flow(
     flow: &Flow,
     registry: &Registry,
@@ -164,208 +464,31 @@ pub async fn run_flow(
     for w in &prepared.warnings {
         tracing::warn!("{w}");
     }
-    let started = Utc::now();
-    let run_id = new_run_id(started);
-    let dest = flow.destination.path.clone();
-    let mut store = StateStore::open(&flow.state_path)?;
-    store.begin_run(
-        &run_id,
-        &flow.name,
-        &started.to_rfc3339(),
-        std::process::id(),
-    )?;
-    let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
-    let runs_dir = dest.join("_runs");
-    let rejects_path = runs_dir.join(format!("rejects-{run_id}.jsonl"));
-    tracing::info!(flow = %flow.name, run = %run_id, destination = %dest.display(), "run started");
-
-    let mut errors: Vec<ErrorEntry> = Vec::new();
-    let mut status = RunStatus::Success;
-    let mut stream_reports = Vec::new();
-    let (
-        mut totals_in,
-        mut totals_out,
-        mut totals_failed,
-        mut pages,
-        mut bytes_in,
-        mut bytes_out,
-        mut files,
-    ) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-
-    match recover(&store, &flow.name, &tmp_root, &run_id) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            files = n,
-            "finished promoting files an interrupted run had committed"
-        ),
-        Err(e) => {
-            errors.push(ErrorEntry {
-                code: e.code().into(),
-                message: e.to_string(),
-            });
-            status = RunStatus::Failed;
-        }
-    }
-
-    let mut stop = options.stop.clone();
-    if status == RunStatus::Success {
-        for (spec, mapping) in &prepared.streams {
-            if stop.as_ref().is_some_and(|s| *s.borrow()) {
-                status = RunStatus::Interrupted;
-                break;
-            }
-            let checkpoint = store.checkpoint(&flow.name, &spec.name)?;
-            let (tx, rx) = mpsc::channel::<Page>(2);
-            let connector = prepared.connector.clone();
-            let pull_ctx = PullContext {
-                task: Task {
-                    stream: spec.name.clone(),
-                    window: None,
-                },
-                checkpoint,
-                run_started: started,
-                pages: tx,
-            };
-            let mut pull = tokio::spawn(async move { connector.pull(pull_ctx).await });
-            let ctx = SinkContext {
-                run_id: run_id.clone(),
-                flow: flow.name.clone(),
+    let tasks = prepared
+        .streams
+        .iter()
+        .map(|(spec, mapping)| TaskSpec {
+            stream: spec.clone(),
+            mapping: mapping.clone(),
+            task: Task {
                 stream: spec.name.clone(),
-                dest: dest.clone(),
-                tmp_dir: tmp_root.join(&run_id),
-                run_date: started.date_naive(),
-                file_rows: flow.destination.file_rows,
-                parquet: flow.destination.parquet,
-                threshold: flow.error_threshold,
-                mapping: mapping.clone(),
-                rejects_path: rejects_path.clone(),
-                progress: options.progress,
-            };
-            let consumer = tokio::task::spawn_blocking(move || {
-                let r = consume(rx, &ctx, &mut store);
-                (store, r)
-            });
-            let interrupted = async {
-                match stop.as_mut() {
-                    Some(s) => {
-                        let _ = s.wait_for(|v| *v).await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let pull_result = tokio::select! {
-                r = &mut pull => match r {
-                    Ok(r) => r,
-                    Err(e) => Err(ConnectorError::Api { status: None, message: format!("connector task failed: {e}") }),
-                },
-                _ = interrupted => {
-                    pull.abort();
-                    status = RunStatus::Interrupted;
-                    Err(ConnectorError::Stopped)
-                }
-            };
-            let (returned_store, (totals, consume_result)) = consumer
-                .await
-                .map_err(|e| RunError::Io(format!("writer thread failed: {e}")))?;
-            store = returned_store;
-            match (&consume_result, pull_result) {
-                (Err(e), _) => {
-                    errors.push(ErrorEntry {
-                        code: e.code().into(),
-                        message: format!("stream `{}`: {e}", spec.name),
-                    });
-                    if status == RunStatus::Success {
-                        status = match e {
-                            ConsumeError::Threshold { .. } => RunStatus::ThresholdExceeded,
-                            _ => RunStatus::Failed,
-                        };
-                    }
-                }
-                (Ok(()), Err(ConnectorError::Stopped)) if status == RunStatus::Interrupted => {}
-                (Ok(()), Err(e)) => {
-                    errors.push(ErrorEntry {
-                        code: e.code().into(),
-                        message: format!("stream `{}`: {e}", spec.name),
-                    });
-                    status = RunStatus::Failed;
-                }
-                (Ok(()), Ok(())) => {}
-            }
-            totals_in += totals.input;
-            totals_out += totals.output;
-            totals_failed += totals.failed;
-            pages += totals.pages;
-            bytes_in += totals.input_bytes;
-            bytes_out += totals.output_bytes;
-            files += totals.files.len() as u64;
-            stream_reports.push(StreamReport {
-                stream: spec.name.clone(),
-                record_summary: RecordSummary {
-                    input_record_count: totals.input,
-                    output_record_count: totals.output,
-                    failed_record_count: totals.failed,
-                },
-                pages: totals.pages,
-                files: totals.files.iter().map(|f| relative(&dest, f)).collect(),
-                completed: totals.completed,
-            });
-            if status == RunStatus::Interrupted {
-                break;
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(tmp_root.join(&run_id));
-
-    let completed = Utc::now();
-    let report = RunReport {
-        id: run_id.clone(),
-        flow_name: flow.name.clone(),
-        flow_file: flow.file.display().to_string(),
-        connector: flow.connector.clone(),
-        destination: dest.display().to_string(),
-        metrics: Metrics {
-            duration_summary: DurationSummary {
-                started_at_utc: started.timestamp_millis(),
-                completed_at_utc: completed.timestamp_millis(),
+                window: None,
             },
-            size_summary: SizeSummary {
-                input_bytes: bytes_in,
-                output_bytes: bytes_out,
-            },
-            record_summary: RecordSummary {
-                input_record_count: totals_in,
-                output_record_count: totals_out,
-                failed_record_count: totals_failed,
-            },
-            file_summary: FileSummary {
-                input_file_count: pages,
-                output_file_count: files,
-            },
-            status_summary: StatusSummary { status, errors },
-        },
-        requests: prepared.connector.request_metrics(),
-        streams: stream_reports,
-        warnings: prepared.warnings.clone(),
-        rejects_file: (totals_failed > 0).then(|| relative(&dest, &rejects_path)),
-    };
-    let report_json = serde_json::to_value(&report).unwrap_or(Value::Null);
-    let report_path = runs_dir.join(format!("{run_id}.json"));
-    write_atomically(
-        &report_path,
-        &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
-    )?;
-    store.finish_run(
-        &run_id,
-        status.as_str(),
-        &completed.to_rfc3339(),
-        &report_json,
-    )?;
-    tracing::info!(flow = %flow.name, run = %run_id, status = status.as_str(), records_in = totals_in, records_out = totals_out, failed = totals_failed, "run finished");
-    Ok(RunOutcome {
-        report,
-        report_path,
-        status,
-    })
+            key: spec.name.clone(),
+            replaces: Vec::new(),
+        })
+        .collect();
+    let (ctx, store, errors) = begin(flow, prepared.connector.clone(), "run", options.progress)?;
+    execute(
+        ctx,
+        store,
+        errors,
+        tasks,
+        1,
+        options.stop,
+        prepared.warnings,
+    )
+    .await
 }
 
 /// Pull the first page(s) of a stream, without state or writes, as the seeds' explore call

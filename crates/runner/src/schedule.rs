@@ -138,10 +138,12 @@ impl Schedule {
         let full = match fields {
             5 => format!("0 {expression}"),
             6 | 7 => expression.to_string(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "schedule.cron: \"{expression}\" has {fields} fields; use 5 (min hour day month \
                      weekday) or 6 with seconds first"
-            )),
+            ))
+            }
         };
         let schedule = cron::Schedule::from_str(&full)
             .map_err(|e| format!("schedule.cron: \"{expression}\": {e}"))?;

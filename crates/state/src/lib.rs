@@ -44,6 +44,7 @@ pub struct PendingFile {
 pub struct RunRecord {
     pub run_id: String,
     pub flow: String,
+    pub mode: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub status: String,
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS pending_files (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     flow TEXT NOT NULL,
+    mode TEXT NOT NULL DEFAULT 'run',
     started_at TEXT NOT NULL,
     finished_at TEXT,
     status TEXT NOT NULL,
@@ -79,7 +81,37 @@ CREATE TABLE IF NOT EXISTS runs (
     report TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, started_at);
+CREATE TABLE IF NOT EXISTS tasks (
+    flow TEXT NOT NULL,
+    task TEXT NOT NULL,
+    completed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    PRIMARY KEY (flow, task)
+);
+CREATE TABLE IF NOT EXISTS task_files (
+    path TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    task TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_files_by_task ON task_files (flow, task);
+CREATE TABLE IF NOT EXISTS doomed_files (
+    path TEXT PRIMARY KEY,
+    flow TEXT NOT NULL
+);
 ";
+
+/// One commit: the files a task finished, the checkpoint they bring it to, and, when the task
+/// completes, the files of an earlier pull of the same task that the new ones replace.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    pub run_id: &'a str,
+    pub flow: &'a str,
+    /// The task: a stream name for incremental runs, `stream@from..to` for a backfill window.
+    pub task: &'a str,
+    pub checkpoint: Option<&'a Value>,
+    pub files: &'a [PendingFile],
+    pub completes: bool,
+    pub replaces: &'a [PathBuf],
+}
 
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
@@ -138,54 +170,145 @@ impl StateStore {
         .transpose()
     }
 
-    /// In one transaction: record that `files` are to be promoted and move the stream's
-    /// checkpoint to `checkpoint` (when given).
-    pub fn commit(
-        &mut self,
-        run_id: &str,
-        flow: &str,
-        stream: &str,
-        checkpoint: Option<&Value>,
-        files: &[PendingFile],
-    ) -> Result<(), StateError> {
+    /// In one transaction: record that the commit's files are to be promoted, move the task's
+    /// checkpoint, and on completion mark the task done and doom the files it replaces.
+    pub fn commit(&mut self, c: Commit<'_>) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let to_err = |e: rusqlite::Error| StateError::Sqlite {
+            path: path.clone(),
+            message: e.to_string(),
+        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StateError::Sqlite {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(to_err)?;
         let result = (|| {
-            for f in files {
+            for f in c.files {
                 tx.execute(
                     "INSERT OR REPLACE INTO pending_files (temp, target, flow, run_id) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        f.temp.to_string_lossy(),
-                        f.target.to_string_lossy(),
-                        flow,
-                        run_id
-                    ],
+                    params![f.temp.to_string_lossy(), f.target.to_string_lossy(), c.flow, c.run_id],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO task_files (path, flow, task) VALUES (?1, ?2, ?3)",
+                    params![f.target.to_string_lossy(), c.flow, c.task],
                 )?;
             }
-            if let Some(cp) = checkpoint {
+            if let Some(cp) = c.checkpoint {
                 tx.execute(
                     "INSERT INTO checkpoints (flow, stream, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (flow, stream) DO UPDATE SET value = excluded.value,
                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
-                    params![flow, stream, cp.to_string()],
+                    params![c.flow, c.task, cp.to_string()],
                 )?;
+            }
+            if c.completes {
+                tx.execute(
+                    "INSERT OR REPLACE INTO tasks (flow, task) VALUES (?1, ?2)",
+                    params![c.flow, c.task],
+                )?;
+                for old in c.replaces {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO doomed_files (path, flow) VALUES (?1, ?2)",
+                        params![old.to_string_lossy(), c.flow],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM task_files WHERE path = ?1",
+                        params![old.to_string_lossy()],
+                    )?;
+                }
             }
             Ok::<_, rusqlite::Error>(())
         })();
-        let path = self.path.clone();
-        let to_err = |e: rusqlite::Error| StateError::Sqlite {
-            path,
-            message: e.to_string(),
-        };
         match result {
             Ok(()) => tx.commit().map_err(to_err),
             Err(e) => Err(to_err(e)),
         }
+    }
+
+    /// Whether a task (a backfill window) completed.
+    pub fn task_done(&self, flow: &str, task: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM tasks WHERE flow = ?1 AND task = ?2",
+                params![flow, task],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The output files a task has written so far.
+    pub fn task_files(&self, flow: &str, task: &str) -> Result<Vec<PathBuf>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path FROM task_files WHERE flow = ?1 AND task = ?2 ORDER BY path")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow, task], |r| {
+                Ok(PathBuf::from(r.get::<_, String>(0)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Start a task over: forget its checkpoint and completion (its files stay until a new
+    /// pull of the task completes and replaces them).
+    pub fn restart_task(&self, flow: &str, task: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM checkpoints WHERE flow = ?1 AND stream = ?2",
+                params![flow, task],
+            )
+            .and_then(|_| {
+                self.conn.execute(
+                    "DELETE FROM tasks WHERE flow = ?1 AND task = ?2",
+                    params![flow, task],
+                )
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Files replaced by a completed task, still to delete.
+    pub fn doomed_files(&self, flow: &str) -> Result<Vec<PathBuf>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path FROM doomed_files WHERE flow = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow], |r| Ok(PathBuf::from(r.get::<_, String>(0)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn forget_doomed(&self, path: &Path) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM doomed_files WHERE path = ?1",
+                params![path.to_string_lossy()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs of `flow` recorded as running by a process that is still alive.
+    pub fn live_runs(&self, flow: &str) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT run_id, pid FROM runs WHERE flow = ?1 AND status = 'running'")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let all: Vec<(String, u32)> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        Ok(all
+            .into_iter()
+            .filter(|(_, pid)| process_alive(*pid))
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// Files of `flow` whose promotion was committed but may not have happened yet.
@@ -215,12 +338,14 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Start a run of `flow`, refusing if another live process is running it. Runs left
-    /// `running` by a dead process are marked `crashed`.
+    /// Start a run of `flow` in `mode` (`run`, `backfill`), refusing if a live process is
+    /// running the flow in the same mode. Runs left `running` by a dead process are marked
+    /// `crashed`.
     pub fn begin_run(
         &mut self,
         run_id: &str,
         flow: &str,
+        mode: &str,
         started_at: &str,
         pid: u32,
     ) -> Result<(), StateError> {
@@ -235,10 +360,12 @@ impl StateStore {
             .map_err(sql_err)?;
         let running: Vec<(String, u32)> = {
             let mut stmt = tx
-                .prepare("SELECT run_id, pid FROM runs WHERE flow = ?1 AND status = 'running'")
+                .prepare(
+                    "SELECT run_id, pid FROM runs WHERE flow = ?1 AND mode = ?2 AND status = 'running'",
+                )
                 .map_err(sql_err)?;
             let rows = stmt
-                .query_map(params![flow], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map(params![flow, mode], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(sql_err)?;
             rows.collect::<Result<_, _>>().map_err(sql_err)?
         };
@@ -257,8 +384,8 @@ impl StateStore {
             .map_err(sql_err)?;
         }
         tx.execute(
-            "INSERT INTO runs (run_id, flow, started_at, status, pid) VALUES (?1, ?2, ?3, 'running', ?4)",
-            params![run_id, flow, started_at, pid],
+            "INSERT INTO runs (run_id, flow, mode, started_at, status, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![run_id, flow, mode, started_at, pid],
         )
         .map_err(sql_err)?;
         tx.commit().map_err(sql_err)
@@ -285,7 +412,7 @@ impl StateStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT run_id, flow, started_at, finished_at, status, report FROM runs
+                "SELECT run_id, flow, started_at, finished_at, status, report, mode FROM runs
                  WHERE (?1 IS NULL OR flow = ?1) ORDER BY started_at DESC, rowid DESC LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
@@ -295,6 +422,7 @@ impl StateStore {
                 Ok(RunRecord {
                     run_id: r.get(0)?,
                     flow: r.get(1)?,
+                    mode: r.get(6)?,
                     started_at: r.get(2)?,
                     finished_at: r.get(3)?,
                     status: r.get(4)?,
@@ -330,13 +458,15 @@ mod tests {
             temp: "/t/a.tmp".into(),
             target: "/o/a.parquet".into(),
         };
-        s.commit(
-            "r1",
-            "f",
-            "users",
-            Some(&json!({"mark": 5})),
-            std::slice::from_ref(&file),
-        )
+        s.commit(Commit {
+            run_id: "r1",
+            flow: "f",
+            task: "users",
+            checkpoint: Some(&json!({"mark": 5})),
+            files: std::slice::from_ref(&file),
+            completes: false,
+            replaces: &[],
+        })
         .expect("commit");
         assert_eq!(
             s.checkpoint("f", "users").expect("read"),
@@ -360,14 +490,20 @@ mod tests {
     fn a_live_run_locks_the_flow_and_a_dead_one_is_marked_crashed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
-        s.begin_run("r1", "f", "2024-01-01T00:00:00Z", std::process::id())
+        s.begin_run("r1", "f", "run", "2024-01-01T00:00:00Z", std::process::id())
             .expect("first run");
         let err = s
-            .begin_run("r2", "f", "2024-01-01T00:00:01Z", std::process::id())
+            .begin_run("r2", "f", "run", "2024-01-01T00:00:01Z", std::process::id())
             .unwrap_err();
         assert!(matches!(err, StateError::Locked { .. }), "{err}");
-        s.begin_run("r3", "other", "2024-01-01T00:00:02Z", std::process::id())
-            .expect("another flow is free");
+        s.begin_run(
+            "r3",
+            "other",
+            "run",
+            "2024-01-01T00:00:02Z",
+            std::process::id(),
+        )
+        .expect("another flow is free");
         s.finish_run(
             "r1",
             "success",
@@ -376,9 +512,9 @@ mod tests {
         )
         .expect("finish");
         // a run left `running` by a dead process does not block
-        s.begin_run("r4", "f", "2024-01-01T00:00:06Z", u32::MAX - 1)
+        s.begin_run("r4", "f", "run", "2024-01-01T00:00:06Z", u32::MAX - 1)
             .expect("dead pid row");
-        s.begin_run("r5", "f", "2024-01-01T00:00:07Z", std::process::id())
+        s.begin_run("r5", "f", "run", "2024-01-01T00:00:07Z", std::process::id())
             .expect("dead run does not lock");
         let runs = s.runs(Some("f"), 10).expect("runs");
         let statuses: Vec<(&str, &str)> = runs
@@ -390,5 +526,60 @@ mod tests {
             [("r5", "running"), ("r4", "crashed"), ("r1", "success")]
         );
         assert_eq!(runs[2].report, Some(json!({"ok": true})));
+        // a backfill of the same flow is another lock
+        s.begin_run(
+            "b1",
+            "f",
+            "backfill",
+            "2024-01-01T00:00:08Z",
+            std::process::id(),
+        )
+        .expect("backfill beside a run");
+    }
+
+    #[test]
+    fn a_completing_commit_marks_the_task_and_dooms_what_it_replaces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
+        let old = PendingFile {
+            temp: "/t/1".into(),
+            target: "/o/old.parquet".into(),
+        };
+        let new = PendingFile {
+            temp: "/t/2".into(),
+            target: "/o/new.parquet".into(),
+        };
+        let task = "users@2024-01-01..2024-01-07";
+        let commit = |files, completes, replaces| Commit {
+            run_id: "r",
+            flow: "f",
+            task,
+            checkpoint: None,
+            files,
+            completes,
+            replaces,
+        };
+        s.commit(commit(std::slice::from_ref(&old), true, &[]))
+            .expect("first pull");
+        assert!(s.task_done("f", task).expect("done"));
+        s.restart_task("f", task).expect("restart");
+        assert!(!s.task_done("f", task).expect("not done"));
+        let previous = s.task_files("f", task).expect("files");
+        assert_eq!(previous, vec![old.target.clone()]);
+        s.commit(commit(std::slice::from_ref(&new), false, &previous))
+            .expect("progress");
+        assert!(
+            s.doomed_files("f").expect("doomed").is_empty(),
+            "old files stay until completion"
+        );
+        s.commit(commit(&[], true, &previous)).expect("completion");
+        assert_eq!(
+            s.doomed_files("f").expect("doomed"),
+            vec![old.target.clone()]
+        );
+        assert_eq!(
+            s.task_files("f", task).expect("files"),
+            vec![new.target.clone()]
+        );
     }
 }

@@ -1,0 +1,372 @@
+//! `sluice backfill`: a day range split into windows per stream, run with bounded concurrency,
+//! resumable. Each window is a task of its own in the state store: completed windows are
+//! skipped on a rerun, an interrupted one resumes from its checkpoint, and `--force` pulls
+//! windows again and replaces their files once the new pull of each window is complete.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use sluice_core::{DayWindow, QuotaInfo, Registry, Task};
+use sluice_state::StateStore;
+
+use crate::flow::Flow;
+use crate::progress::Counters;
+use crate::run::{begin, execute, prepare, RunError, RunOptions, RunOutcome, TaskSpec};
+
+/// Requests are paced at this share of the strictest quota (see `sluice_http::PACE`).
+const PACE: f64 = 0.95;
+
+#[derive(Debug, Clone)]
+pub struct BackfillRequest {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub window_days: u32,
+    /// Streams to backfill; `None` means the flow's streams.
+    pub streams: Option<Vec<String>>,
+    /// Pull completed windows again and replace their files.
+    pub force: bool,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedWindow {
+    pub stream: String,
+    pub window: DayWindow,
+    pub key: String,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub flow: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub window_days: u32,
+    pub windows: Vec<PlannedWindow>,
+    pub force: bool,
+    pub concurrency: usize,
+    /// The fewest requests the windows to run need.
+    pub min_requests: u64,
+    pub quotas: Vec<QuotaInfo>,
+    /// How long `min_requests` take at the paced quota.
+    pub min_duration: Duration,
+}
+
+impl Plan {
+    pub fn to_run(&self) -> usize {
+        self.windows
+            .iter()
+            .filter(|w| self.force || !w.done)
+            .count()
+    }
+
+    /// The plan as printed before a backfill starts.
+    pub fn describe(&self) -> String {
+        let mut streams: Vec<&str> = self.windows.iter().map(|w| w.stream.as_str()).collect();
+        streams.dedup();
+        let done = self.windows.iter().filter(|w| w.done).count();
+        let mut out = format!(
+            "backfill {}: {}..{} in windows of {} day{}, streams {}\n  {} windows: {} done, {} to run{}\n",
+            self.flow,
+            self.from,
+            self.to,
+            self.window_days,
+            if self.window_days == 1 { "" } else { "s" },
+            streams.join(", "),
+            self.windows.len(),
+            done,
+            self.to_run(),
+            if self.force && done > 0 { " (--force: done windows are pulled again and their files replaced)" } else { "" },
+        );
+        let strictest = self
+            .quotas
+            .iter()
+            .max_by(|a, b| interval(a).cmp(&interval(b)));
+        let quota = strictest.map_or("no quota".to_string(), |q| {
+            format!(
+                "{} requests per {} s ({}), paced at {:.0} %",
+                q.count,
+                q.period_s,
+                q.name,
+                PACE * 100.0
+            )
+        });
+        out.push_str(&format!(
+            "  requests: at least {} (one per window and page); quota: {quota}\n  ETA: at least {} at that pace, with {} window{} at a time\n",
+            self.min_requests,
+            human_duration(self.min_duration),
+            self.concurrency,
+            if self.concurrency == 1 { "" } else { "s" },
+        ));
+        out
+    }
+}
+
+fn interval(q: &QuotaInfo) -> Duration {
+    Duration::from_secs(q.period_s) / q.count.max(1)
+}
+
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Split `from..=to` into windows of `days`.
+pub fn windows(from: NaiveDate, to: NaiveDate, days: u32) -> Vec<DayWindow> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = (start + Days::new(u64::from(days.max(1)) - 1)).min(to);
+        out.push(DayWindow {
+            from: start,
+            to: end,
+        });
+        start = end + Days::new(1);
+    }
+    out
+}
+
+fn window_key(stream: &str, w: &DayWindow) -> String {
+    format!("{stream}@{}..{}", w.from, w.to)
+}
+
+/// Plan a backfill without running anything (no network).
+pub fn plan_backfill(
+    flow: &Flow,
+    registry: &Registry,
+    req: &BackfillRequest,
+) -> Result<Plan, RunError> {
+    if req.from > req.to {
+        return Err(RunError::Config(format!(
+            "--from {} is after --to {}",
+            req.from, req.to
+        )));
+    }
+    if req.window_days == 0 {
+        return Err(RunError::Config("--window must be at least 1 day".into()));
+    }
+    let prepared = prepare(flow, registry)?;
+    let selected: Vec<_> = match &req.streams {
+        None => prepared.streams.iter().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                prepared
+                    .streams
+                    .iter()
+                    .find(|(s, _)| &s.name == n)
+                    .ok_or_else(|| {
+                        RunError::Config(format!(
+                            "--streams: `{n}` is not a stream of flow `{}` (it pulls: {})",
+                            flow.name,
+                            prepared
+                                .streams
+                                .iter()
+                                .map(|(s, _)| s.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let store = if flow.state_path.exists() {
+        Some(StateStore::open(&flow.state_path)?)
+    } else {
+        None
+    };
+    let mut planned = Vec::new();
+    let mut min_requests = 0;
+    for (spec, _) in selected {
+        if !spec.supports_day_windows {
+            return Err(RunError::Config(format!(
+                "stream `{}` of connector `{}` has no notion of a day range, so it cannot be \
+                 backfilled by day; pull it with `sluice run`",
+                spec.name, flow.connector
+            )));
+        }
+        for w in windows(req.from, req.to, req.window_days) {
+            let key = window_key(&spec.name, &w);
+            let done = match &store {
+                Some(s) => s.task_done(&flow.name, &key)?,
+                None => false,
+            };
+            if req.force || !done {
+                min_requests += prepared.connector.min_requests(&Task {
+                    stream: spec.name.clone(),
+                    window: Some(w),
+                });
+            }
+            planned.push(PlannedWindow {
+                stream: spec.name.clone(),
+                window: w,
+                key,
+                done,
+            });
+        }
+    }
+    let quotas = prepared.connector.quotas();
+    let slowest = quotas.iter().map(interval).max().unwrap_or_default();
+    Ok(Plan {
+        flow: flow.name.clone(),
+        from: req.from,
+        to: req.to,
+        window_days: req.window_days,
+        windows: planned,
+        force: req.force,
+        concurrency: req.concurrency.max(1),
+        min_requests,
+        min_duration: slowest.div_f64(PACE) * min_requests as u32,
+        quotas,
+    })
+}
+
+/// Run a planned backfill. Returns `None` when every window is already done.
+pub async fn run_backfill(
+    flow: &Flow,
+    registry: &Registry,
+    plan: &Plan,
+    options: RunOptions,
+) -> Result<Option<RunOutcome>, RunError> {
+    if plan.to_run() == 0 {
+        return Ok(None);
+    }
+    let prepared = prepare(flow, registry)?;
+    let (mut ctx, store, errors) = begin(flow, prepared.connector.clone(), "backfill", false)?;
+    let mut tasks = Vec::new();
+    for w in plan.windows.iter().filter(|w| plan.force || !w.done) {
+        let Some((spec, mapping)) = prepared.streams.iter().find(|(s, _)| s.name == w.stream)
+        else {
+            continue;
+        };
+        let replaces = if plan.force {
+            // under the lock now: forget the window's progress, keep its files until the new
+            // pull of the window completes
+            store.restart_task(&flow.name, &w.key)?;
+            store.task_files(&flow.name, &w.key)?
+        } else {
+            Vec::new()
+        };
+        tasks.push(TaskSpec {
+            stream: spec.clone(),
+            mapping: mapping.clone(),
+            task: Task {
+                stream: spec.name.clone(),
+                window: Some(w.window),
+            },
+            key: w.key.clone(),
+            replaces,
+        });
+    }
+    let counters = Arc::new(Counters::default());
+    ctx.counters = Some(counters.clone());
+    let total = tasks.len() as u64;
+    let reporter = tokio::spawn(report_progress(
+        counters,
+        total,
+        options.progress,
+        plan.min_duration,
+    ));
+    let outcome = execute(
+        ctx,
+        store,
+        errors,
+        tasks,
+        plan.concurrency,
+        options.stop,
+        prepared.warnings,
+    )
+    .await;
+    reporter.abort();
+    if options.progress {
+        let _ = writeln!(std::io::stderr());
+    }
+    outcome.map(Some)
+}
+
+/// Windows done/total, records, rate and ETA: redrawn on a terminal, a plain line every 10 s
+/// elsewhere.
+async fn report_progress(counters: Arc<Counters>, total: u64, terminal: bool, planned: Duration) {
+    let started = Instant::now();
+    let every = if terminal {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(10)
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let done = counters.windows_done();
+        let records = counters.records();
+        let elapsed = started.elapsed();
+        let rate = records as f64 / elapsed.as_secs_f64().max(0.001);
+        let eta = if done > 0 {
+            elapsed.mul_f64((total - done.min(total)) as f64 / done as f64)
+        } else {
+            planned.saturating_sub(elapsed)
+        };
+        let width = 24u64;
+        let filled = (done * width).checked_div(total).unwrap_or(0) as usize;
+        let line = format!(
+            "[{}{}] {done}/{total} windows, {records} records, {rate:.0} records/s, ETA {}",
+            "#".repeat(filled),
+            "-".repeat(width as usize - filled),
+            human_duration(eta)
+        );
+        if terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+        } else {
+            tracing::info!("backfill progress: {line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn windows_cover_the_range_once() {
+        let w = windows(d("2024-01-01"), d("2024-06-30"), 7);
+        assert_eq!(w.len(), 26);
+        assert_eq!(
+            w[0],
+            DayWindow {
+                from: d("2024-01-01"),
+                to: d("2024-01-07")
+            }
+        );
+        assert_eq!(
+            w[25],
+            DayWindow {
+                from: d("2024-06-24"),
+                to: d("2024-06-30")
+            }
+        );
+        for pair in w.windows(2) {
+            assert_eq!(
+                pair[0].to + Days::new(1),
+                pair[1].from,
+                "no gap, no overlap"
+            );
+        }
+        assert_eq!(windows(d("2024-01-01"), d("2024-01-01"), 30).len(), 1);
+        assert_eq!(
+            windows(d("2024-01-01"), d("2024-01-10"), 3)
+                .last()
+                .map(|w| w.to),
+            Some(d("2024-01-10"))
+        );
+    }
+}

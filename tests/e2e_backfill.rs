@@ -1,0 +1,253 @@
+//! Backfills, locks and quota use: the built binary against the simulator.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+const FROM: &str = "2023-01-01";
+const TO: &str = "2023-06-30";
+
+/// Users of the truth whose `updated_at` falls within FROM..=TO.
+fn in_range(truth: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    truth
+        .iter()
+        .filter(|u| {
+            let t = u["updated_at"].as_str().expect("updated_at");
+            t >= "2023-01-01T00:00:00Z" && t < "2023-07-01T00:00:00Z"
+        })
+        .cloned()
+        .collect()
+}
+
+async fn backfill(h: &Harness, flow: &std::path::Path, extra: &[&str]) -> Output {
+    let base = [
+        "backfill",
+        flow.to_str().expect("path"),
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--window",
+        "14d",
+    ];
+    run_binary(&[&base[..], extra].concat(), h.dir.path()).await
+}
+
+fn file_names(h: &Harness) -> BTreeSet<String> {
+    parquet_files(&h.dest().join("users"))
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_loads_the_range_once_and_a_rerun_writes_nothing() {
+    let h = harness(4_000, "").await;
+    let flow = h.flow("users", "", "");
+    let out = backfill(&h, &flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    // the plan is printed before anything runs
+    assert!(
+        out.stdout.contains("13 windows: 0 done, 13 to run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("requests: at least 13") && out.stdout.contains("ETA"),
+        "{}",
+        out.stdout
+    );
+    let truth = in_range(&h.truth().await);
+    assert!(truth.len() > 200, "the range holds data: {}", truth.len());
+    assert_equals_truth(&read_rows(&h.dest()), &truth);
+
+    let files = file_names(&h);
+    let requests = h.stats().await["vendors"]["zendesk"]["requests"].clone();
+    let out = backfill(&h, &flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("13 done, 0 to run") && out.stdout.contains("nothing to do"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        file_names(&h),
+        files,
+        "a finished backfill rerun wrote files"
+    );
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        requests,
+        "and sent requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_replaces_the_windows_files() {
+    let h = harness(3_000, "").await;
+    let flow = h.flow("users", "", "");
+    assert_eq!(backfill(&h, &flow, &[]).await.code, 0);
+    let before = file_names(&h);
+    let out = backfill(&h, &flow, &["--force"]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("--force"), "{}", out.stdout);
+    let after = file_names(&h);
+    assert!(
+        before.is_disjoint(&after),
+        "every window's files were replaced: {before:?} / {after:?}"
+    );
+    assert_equals_truth(&read_rows(&h.dest()), &in_range(&h.truth().await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_at_several_points_resumes_to_a_clean_result() {
+    // each request 250 ms late, one window at a time: about 7 s for 13 windows
+    let h = harness(6_000, "slow=250x100000@1").await;
+    let flow = h.flow_with("users", "page_size = 100", "", "file_rows = 100");
+    let mut killed = 0;
+    for ms in [900, 1_700, 2_600] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([
+                "backfill",
+                flow.to_str().expect("path"),
+                "--from",
+                FROM,
+                "--to",
+                TO,
+                "--window",
+                "14d",
+                "--concurrency",
+                "1",
+            ])
+            .current_dir(h.dir.path())
+            .env("ZENDESK_EMAIL", EMAIL)
+            .env("ZENDESK_API_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        if child.try_wait().expect("try_wait").is_none() {
+            killed += 1;
+        }
+        child.start_kill().expect("SIGKILL");
+        let _ = child.wait().await;
+        let rows = read_rows(&h.dest());
+        let ids: BTreeSet<i64> = rows.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), rows.len(), "a killed backfill left duplicates");
+    }
+    assert!(killed >= 2, "the kills must land mid-backfill");
+    h.set_faults("").await;
+    let out = backfill(&h, &flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        !out.stdout.contains(" 0 done,"),
+        "completed windows are not redone: {}",
+        out.stdout
+    );
+    assert_equals_truth(&read_rows(&h.dest()), &in_range(&h.truth().await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_plans_without_requests_and_bad_ranges_are_refused() {
+    let h = harness(100, "").await;
+    let flow = h.flow("users", "", "");
+    let out = backfill(&h, &flow, &["--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("13 to run"), "{}", out.stdout);
+    let bad = run_binary(
+        &[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            "2024-02-01",
+            "--to",
+            "2024-01-01",
+        ],
+        h.dir.path(),
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("is after --to"), "{}", bad.stderr);
+    let bad = run_binary(
+        &[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            "01/02/2024",
+            "--to",
+            "2024-01-01",
+        ],
+        h.dir.path(),
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--from 01/02/2024"), "{}", bad.stderr);
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0);
+    assert!(!h.dest().join("users").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_of_a_running_flow_is_refused() {
+    let h = harness(3_000, "slow=300x100000@1").await;
+    let flow = h.flow("users", "", "");
+    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", flow.to_str().expect("path")])
+        .current_dir(h.dir.path())
+        .env("ZENDESK_EMAIL", EMAIL)
+        .env("ZENDESK_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let second = h.run(&flow, &[]).await;
+    assert_eq!(second.code, 4, "{}", second.all());
+    assert!(
+        second.stderr.contains("already running"),
+        "{}",
+        second.stderr
+    );
+    let status = first.wait().await.expect("first run");
+    assert!(status.success());
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}
+
+/// Quota use as the server counts it: at least 90 % of the allowed rate, and no 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_uses_the_quota_without_a_single_429() {
+    let mut config = sluice_sandbox::SandboxConfig::default();
+    config.zendesk.users = 6_000;
+    config.zendesk.quota = Some(sluice_sandbox::QuotaSpec::new("quota", 40, 1));
+    let sandbox = sluice_sandbox::Sandbox::start(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .expect("sandbox");
+    let h = Harness {
+        dir: tempfile::tempdir().expect("tempdir"),
+        sandbox,
+        http: reqwest::Client::new(),
+    };
+    let flow = h.flow("users", "page_size = 50", "");
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("quota = \"6000/60\"", "quota = \"40/1\"");
+    std::fs::write(&flow, text).expect("flow");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let z = &h.stats().await["vendors"]["zendesk"];
+    assert_eq!(z["by_status"].get("429"), None, "the server saw 429s: {z}");
+    let requests = z["requests"].as_f64().expect("requests");
+    assert_eq!(requests, 120.0);
+    let span =
+        z["last_request_s"].as_f64().expect("last") - z["first_request_s"].as_f64().expect("first");
+    let used = (requests - 1.0) / (span * 40.0);
+    assert!(
+        used >= 0.9 && used <= 1.0,
+        "used {:.1} % of the allowed rate",
+        used * 100.0
+    );
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}
