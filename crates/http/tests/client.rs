@@ -192,22 +192,21 @@ async fn unparseable_bodies_are_retried_then_reported() {
 #[tokio::test]
 async fn the_quota_spaces_requests_evenly() {
     let s = serve(|_| "ok".into_response()).await;
-    let c = client(HttpConfig {
-        quota: Some(Quota {
-            count: 10,
-            period: Duration::from_secs(1),
-        }),
-        ..fast()
-    });
+    let quotas = vec![
+        Quota::new("account", 700, Duration::from_secs(60)),
+        Quota::new("endpoint", 10, Duration::from_secs(1)),
+    ];
+    let c = client(HttpConfig { quotas, ..fast() });
     let started = Instant::now();
     for _ in 0..5 {
         c.get_parsed(&s.url, ok_text).await.expect("ok");
     }
-    // no burst: the 5th request leaves 4 intervals of 100 ms after the first
+    // no burst, and the strictest quota wins: the 5th request leaves 4 intervals of
+    // 100 ms / 0.95 after the first
+    let elapsed = started.elapsed();
     assert!(
-        started.elapsed() >= Duration::from_millis(390),
-        "{:?}",
-        started.elapsed()
+        elapsed >= Duration::from_millis(415) && elapsed < Duration::from_millis(650),
+        "{elapsed:?}"
     );
     assert!(c.metrics().snapshot().throttled_ms >= 300);
 }
