@@ -16,7 +16,7 @@ fn in_range(truth: &[serde_json::Value]) -> Vec<serde_json::Value> {
         .iter()
         .filter(|u| {
             let t = u["updated_at"].as_str().expect("updated_at");
-            t >= "2023-01-01T00:00:00Z" && t < "2023-07-01T00:00:00Z"
+            ("2023-01-01T00:00:00Z".."2023-07-01T00:00:00Z").contains(&t)
         })
         .cloned()
         .collect()
@@ -245,7 +245,7 @@ async fn a_long_run_uses_the_quota_without_a_single_429() {
         z["last_request_s"].as_f64().expect("last") - z["first_request_s"].as_f64().expect("first");
     let used = (requests - 1.0) / (span * 40.0);
     assert!(
-        used >= 0.9 && used <= 1.0,
+        (0.9..=1.0).contains(&used),
         "used {:.1} % of the allowed rate",
         used * 100.0
     );
