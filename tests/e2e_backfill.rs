@@ -251,3 +251,53 @@ async fn a_long_run_uses_the_quota_without_a_single_429() {
     );
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_runs_flows_when_due_and_stops_cleanly_on_sigterm() {
+    let h = harness(500, "").await;
+    let flow = h.flow("every2s", "", "");
+    let text =
+        std::fs::read_to_string(&flow).expect("flow") + "\n[schedule]\ncron = \"*/2 * * * * *\"\n";
+    std::fs::write(&flow, text).expect("flow");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["schedule", flow.to_str().expect("path")])
+        .current_dir(h.dir.path())
+        .env("ZENDESK_EMAIL", EMAIL)
+        .env("ZENDESK_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(5_300)).await;
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the scheduler exits after SIGTERM")
+        .expect("output");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("scheduler stopped after starting"),
+        "{stdout}"
+    );
+    let reports = reports(&h.dest());
+    assert!(
+        (2..=3).contains(&reports.len()),
+        "runs every 2 s for 5 s: {}",
+        reports.len()
+    );
+    assert!(reports
+        .iter()
+        .all(|r| r["metrics"]["statusSummary"]["status"] == "success"));
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}

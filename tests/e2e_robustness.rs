@@ -102,6 +102,14 @@ async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
             good.replace("quota = \"6000/60\"", "quota = \"lots\""),
             vec!["connection.quota"],
         ),
+        (
+            format!("{good}\n[schedule]\nfrequency = \"minute\"\ninterval = 5\n"),
+            vec!["schedule.interval", "15 or more"],
+        ),
+        (
+            format!("{good}\n[schedule]\ncron = \"0 25 * * *\"\n"),
+            vec!["schedule.cron"],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let path = h.dir.path().join(format!("bad{i}.toml"));

@@ -246,32 +246,45 @@ fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
     })
 }
 
-pub fn runs(path: &Path, limit: usize, json: bool) -> u8 {
-    let (flow, store) = match open_state(path) {
-        Ok(x) => x,
-        Err(c) => return c,
-    };
-    let runs = match store.runs(Some(&flow.name), limit) {
-        Ok(r) => r,
+pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
+    let files = match flow_files(paths) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_FAILED;
+            return EXIT_INVALID;
         }
     };
+    let mut all = Vec::new();
+    for f in &files {
+        let (flow, store) = match open_state(f) {
+            Ok(x) => x,
+            Err(c) => return c,
+        };
+        match store.runs(Some(&flow.name), limit) {
+            Ok(r) => all.extend(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    all.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    all.truncate(limit);
     if json {
-        for r in runs {
+        for r in all {
             println!(
                 "{}",
-                serde_json::json!({"runId": r.run_id, "flow": r.flow, "startedAt": r.started_at, "finishedAt": r.finished_at, "status": r.status, "report": r.report})
+                serde_json::json!({"runId": r.run_id, "flow": r.flow, "mode": r.mode, "startedAt": r.started_at,
+                    "finishedAt": r.finished_at, "status": r.status, "report": r.report})
             );
         }
         return 0;
     }
     println!(
-        "{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9}",
-        "RUN", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS"
+        "{:<26} {:<16} {:<8} {:<17} {:>9} {:>9} {:>7} {:>10} {:>8}",
+        "RUN", "FLOW", "MODE", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS"
     );
-    for r in runs {
+    for r in all {
         let m = r
             .report
             .as_ref()
@@ -287,8 +300,10 @@ pub fn runs(path: &Path, limit: usize, json: bool) -> u8 {
             .max(0) as f64
             / 1000.0;
         println!(
-            "{:<26} {:<19} {:>10} {:>10} {:>8} {:>10} {:>9.1}",
+            "{:<26} {:<16} {:<8} {:<17} {:>9} {:>9} {:>7} {:>10} {:>8.1}",
             r.run_id,
+            r.flow,
+            r.mode,
             r.status,
             n("recordSummary", "inputRecordCount"),
             n("recordSummary", "outputRecordCount"),
@@ -296,6 +311,19 @@ pub fn runs(path: &Path, limit: usize, json: bool) -> u8 {
             human_bytes(n("sizeSummary", "outputBytes") as u64),
             secs
         );
+        if let Some(errors) = m
+            .get("statusSummary")
+            .and_then(|s| s.get("errors"))
+            .and_then(|e| e.as_array())
+        {
+            for e in errors {
+                println!(
+                    "    {} {}",
+                    e["code"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                );
+            }
+        }
     }
     0
 }

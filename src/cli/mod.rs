@@ -116,9 +116,11 @@ enum Command {
         #[arg(long)]
         sandbox: bool,
     },
-    /// Show a flow's run history, newest first.
+    /// Show flows' run history (runs and backfills), newest first.
     Runs {
-        flow: PathBuf,
+        /// Flow files, or directories of them.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
         /// One JSON report per line instead of a table.
@@ -219,7 +221,7 @@ pub fn main() -> ExitCode {
                 limit,
                 sandbox,
             } => commands::discover(&flow, stream.as_deref(), limit, sandbox).await,
-            Command::Runs { flow, limit, json } => commands::runs(&flow, limit, json),
+            Command::Runs { flows, limit, json } => commands::runs(&flows, limit, json),
             Command::State { action } => match action {
                 StateAction::Show { flow } => commands::state_show(&flow),
                 StateAction::Reset { flow, stream } => {

@@ -46,6 +46,7 @@ pub fn streams() -> Vec<StreamSpec> {
         cursor_field: Some("results.updated_at".into()),
         schema: schema::users(),
         supports_day_windows: true,
+        max_window_days: None,
     }]
 }
 

@@ -23,6 +23,9 @@ pub struct StreamSpec {
     pub schema: StreamSchema,
     /// Whether a backfill can ask this stream for a day range.
     pub supports_day_windows: bool,
+    /// The longest day range one request may cover (an API's range cap), if any: backfill
+    /// windows are cut to it.
+    pub max_window_days: Option<u32>,
 }
 
 /// An inclusive range of days.

@@ -52,6 +52,8 @@ pub struct Plan {
     pub quotas: Vec<QuotaInfo>,
     /// How long `min_requests` take at the paced quota.
     pub min_duration: Duration,
+    /// Adjustments the plan made (windows cut to an API's range cap).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -100,6 +102,9 @@ impl Plan {
             self.concurrency,
             if self.concurrency == 1 { "" } else { "s" },
         ));
+        for n in &self.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
         out
     }
 }
@@ -182,6 +187,7 @@ pub fn plan_backfill(
         None
     };
     let mut planned = Vec::new();
+    let mut notes = Vec::new();
     let mut min_requests = 0;
     for (spec, _) in selected {
         if !spec.supports_day_windows {
@@ -191,7 +197,17 @@ pub fn plan_backfill(
                 spec.name, flow.connector
             )));
         }
-        for w in windows(req.from, req.to, req.window_days) {
+        let days = match spec.max_window_days {
+            Some(max) if max < req.window_days => {
+                notes.push(format!(
+                    "stream `{}`: windows cut to {max} days, the longest range its API serves",
+                    spec.name
+                ));
+                max
+            }
+            _ => req.window_days,
+        };
+        for w in windows(req.from, req.to, days) {
             let key = window_key(&spec.name, &w);
             let done = match &store {
                 Some(s) => s.task_done(&flow.name, &key)?,
@@ -224,6 +240,7 @@ pub fn plan_backfill(
         min_requests,
         min_duration: slowest.div_f64(PACE) * min_requests as u32,
         quotas,
+        notes,
     })
 }
 
