@@ -227,9 +227,10 @@ async fn a_record_indexed_after_the_mark_is_caught_by_the_overlap() {
     let truth = h.truth().await;
     let late_id = truth[100]["id"].as_u64().expect("id");
     let prompt_id = truth[200]["id"].as_u64().expect("id");
-    // `late` is updated first but indexed 2 s later; `prompt` is updated a second later and
-    // indexed at once, so the next run's mark passes `late`'s updated_at before search sees it
-    h.touch_with(serde_json::json!({"ids": [late_id], "index_lag_s": 2}))
+    // `late` is updated first but indexed 4 s later (at least 3 s: the sandbox counts whole
+    // seconds); `prompt` is updated a second later and indexed at once, so the next run's mark
+    // passes `late`'s updated_at before search sees it
+    h.touch_with(serde_json::json!({"ids": [late_id], "index_lag_s": 4}))
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     h.touch_with(serde_json::json!({"ids": [prompt_id]})).await;
@@ -244,7 +245,7 @@ async fn a_record_indexed_after_the_mark_is_caught_by_the_overlap() {
         "search does not show the late update yet"
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
     assert_eq!(h.run(&flow, &[]).await.code, 0);
     let third: Vec<i64> = read_rows(&h.dest())[before + 1..]
         .iter()

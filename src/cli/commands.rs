@@ -175,6 +175,9 @@ pub fn check(path: &Path) -> u8 {
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
+            for n in &report.notes {
+                eprintln!("note: {n}");
+            }
             for (stream, schema) in &report.streams {
                 println!(
                     "{}: stream `{stream}` → {} top-level columns",

@@ -399,6 +399,7 @@ pub async fn run(
                     partition: None,
                     checkpoint: Some(checkpoint),
                     completes_task: done,
+                    ..Page::default()
                 })
                 .await
                 .map_err(|_| ConnectorError::Stopped)?;

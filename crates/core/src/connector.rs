@@ -26,6 +26,10 @@ pub struct StreamSpec {
     /// The longest day range one request may cover (an API's range cap), if any: backfill
     /// windows are cut to it.
     pub max_window_days: Option<u32>,
+    /// Other names mapping sets use for this stream's fields, tried in order: `(alias, path)`.
+    /// An alias ending in `.` is a prefix. A rule applies when its result is a declared field;
+    /// the last matching rule applies regardless.
+    pub aliases: Vec<(String, String)>,
 }
 
 /// An inclusive range of days.
@@ -60,6 +64,12 @@ pub struct Page {
     /// True when this checkpoint completes the task (the export is whole): the runner closes
     /// and commits everything outstanding, so the final state never runs ahead of the data.
     pub completes_task: bool,
+    /// Day partitions this page's checkpoint holds whole (all their records were sent since the
+    /// last checkpoint): their files from any earlier pull are replaced by this pull's.
+    pub completes_partitions: Vec<NaiveDate>,
+    /// Throw away everything sent since the last checkpoint (a retried request will send it
+    /// again). Such a page carries no records.
+    pub discard_uncommitted: bool,
 }
 
 pub type PageSender = tokio::sync::mpsc::Sender<Page>;

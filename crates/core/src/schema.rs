@@ -13,12 +13,20 @@ pub enum FieldType {
     Number,
     String,
     Boolean,
+    /// Epoch seconds (an integer or a float), written as a UTC timestamp.
+    Timestamp,
     /// A list whose items all have one type.
     Array {
         items: Box<FieldType>,
     },
     /// A nested object with known fields.
     Object {
+        fields: Vec<SchemaField>,
+    },
+    /// An object with known fields and any others (custom properties that come and go).
+    /// Unknown fields read as strings through a mapping set; without one, the flow's schema
+    /// policy decides what a new field does.
+    Open {
         fields: Vec<SchemaField>,
     },
     /// Free-form JSON (custom fields whose shape varies by account): kept as JSON text.
@@ -49,19 +57,57 @@ pub struct StreamSchema {
 
 impl StreamSchema {
     /// The type at a dot path such as `results.id`, if the schema declares it.
-    pub fn lookup(&self, path: &[&str]) -> Option<&FieldType> {
+    pub fn lookup_declared(&self, path: &[&str]) -> Option<&FieldType> {
         let (first, rest) = path.split_first()?;
         let field = self.fields.iter().find(|f| f.name == *first)?;
         let mut ty = &field.ty;
         for part in rest {
             match ty {
-                FieldType::Object { fields } => {
+                FieldType::Object { fields } | FieldType::Open { fields } => {
                     ty = &fields.iter().find(|f| f.name == *part)?.ty;
                 }
                 _ => return None,
             }
         }
         Some(ty)
+    }
+
+    /// The type at a dot path: declared, or a string for an unknown field of an open object.
+    pub fn lookup(&self, path: &[&str]) -> Option<&FieldType> {
+        static UNDECLARED: FieldType = FieldType::String;
+        if let Some(t) = self.lookup_declared(path) {
+            return Some(t);
+        }
+        let (last, parent) = path.split_last()?;
+        let _ = last;
+        match self.lookup_declared(parent)? {
+            FieldType::Open { .. } => Some(&UNDECLARED),
+            _ => None,
+        }
+    }
+
+    /// Dot paths of the open objects, outermost first.
+    pub fn open_paths(&self) -> Vec<String> {
+        fn walk(prefix: &str, fields: &[SchemaField], out: &mut Vec<String>) {
+            for f in fields {
+                let path = if prefix.is_empty() {
+                    f.name.clone()
+                } else {
+                    format!("{prefix}.{}", f.name)
+                };
+                match &f.ty {
+                    FieldType::Open { fields } => {
+                        out.push(path.clone());
+                        walk(&path, fields, out);
+                    }
+                    FieldType::Object { fields } => walk(&path, fields, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.fields, &mut out);
+        out
     }
 
     /// Every leaf path of the schema, in declaration order (`results.id`, `results.name`, …).
@@ -74,7 +120,9 @@ impl StreamSchema {
                     format!("{prefix}.{}", f.name)
                 };
                 match &f.ty {
-                    FieldType::Object { fields } => walk(&path, fields, out),
+                    FieldType::Object { fields } | FieldType::Open { fields } => {
+                        walk(&path, fields, out)
+                    }
                     _ => out.push(path),
                 }
             }
@@ -93,9 +141,15 @@ impl StreamSchema {
                 FieldType::Number => json!({"type": "number"}),
                 FieldType::String => json!({"type": "string"}),
                 FieldType::Boolean => json!({"type": "boolean"}),
+                FieldType::Timestamp => json!({"type": "integer", "format": "unix-time"}),
                 FieldType::Json => json!({}),
                 FieldType::Array { items } => json!({"type": "array", "items": ty(items)}),
                 FieldType::Object { fields } => obj(fields),
+                FieldType::Open { fields } => {
+                    let mut o = obj(fields);
+                    o["additionalProperties"] = json!(true);
+                    o
+                }
             }
         }
         fn obj(fields: &[SchemaField]) -> serde_json::Value {

@@ -31,6 +31,8 @@ impl fmt::Display for Issue {
 pub struct CompileOutcome {
     pub mapping: CompiledMapping,
     pub warnings: Vec<Issue>,
+    /// What the compiler did that a user should know but need not fix (aliases applied).
+    pub notes: Vec<Issue>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +93,45 @@ pub fn compile(
     set: &MappingSet,
     schema: Option<&StreamSchema>,
 ) -> Result<CompileOutcome, CompileError> {
+    compile_with_aliases(file, set, schema, &[])
+}
+
+/// Resolve a source path through a stream's aliases: the first rule whose result the schema
+/// declares, else the last rule that matches. `None` when no alias matches.
+fn resolve_alias(
+    path: &str,
+    schema: Option<&StreamSchema>,
+    aliases: &[(String, String)],
+) -> Option<String> {
+    let mut fallback = None;
+    for (alias, target) in aliases {
+        let candidate = if alias.ends_with('.') {
+            path.strip_prefix(alias.as_str())
+                .map(|rest| format!("{target}{rest}"))
+        } else {
+            (path == alias).then(|| target.clone())
+        };
+        let Some(candidate) = candidate else { continue };
+        let parts: Vec<&str> = candidate.split('.').collect();
+        if schema.is_some_and(|s| s.lookup_declared(&parts).is_some()) {
+            return Some(candidate);
+        }
+        fallback = Some(candidate);
+    }
+    fallback
+}
+
+/// [`compile`], resolving sources the schema lacks through the stream's `aliases`
+/// (`(alias, path)`, a trailing `.` marks a prefix).
+pub fn compile_with_aliases(
+    file: &str,
+    set: &MappingSet,
+    schema: Option<&StreamSchema>,
+    aliases: &[(String, String)],
+) -> Result<CompileOutcome, CompileError> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let known_paths = schema.map(|s| s.leaf_paths()).unwrap_or_default();
 
@@ -124,6 +163,30 @@ pub fn compile(
                 errors.push(issue(format!("destination {e}")));
                 continue;
             }
+        };
+        let aliased;
+        let m = match (&m.source, m.source_type) {
+            (Value::String(src), SourceType::Attribute)
+                if schema.is_some_and(|s| {
+                    s.lookup(&src.split('.').map(str::trim).collect::<Vec<_>>())
+                        .is_none()
+                }) =>
+            {
+                match resolve_alias(src.trim(), schema, aliases) {
+                    Some(target) => {
+                        notes.push(issue(format!(
+                            "source `{src}` read as `{target}` (an alias the stream declares)"
+                        )));
+                        aliased = Mapping {
+                            source: Value::String(target),
+                            ..m.clone()
+                        };
+                        &aliased
+                    }
+                    None => m,
+                }
+            }
+            _ => m,
         };
         let resolved = match resolve_source(m, schema, &known_paths) {
             Ok((source, value_type, note)) => {
@@ -183,6 +246,7 @@ pub fn compile(
         Ok(CompileOutcome {
             mapping: CompiledMapping::new(columns, roots),
             warnings,
+            notes,
         })
     } else {
         Err(CompileError {
@@ -255,7 +319,7 @@ fn resolve_source(
     }
 }
 
-fn insert(
+pub(crate) fn insert(
     nodes: &mut Vec<(String, DestNode)>,
     path: &[String],
     column: usize,
@@ -292,7 +356,18 @@ fn insert(
     }
 }
 
-/// A mapping that writes every leaf of the stream schema to the same path: what a flow without a
+/// Where a flow without a mapping set writes a source path: the same path, except that fields
+/// of an open object (custom properties) become top-level columns named by their key.
+pub fn identity_destination(schema: &StreamSchema, source: &str) -> String {
+    for open in schema.open_paths().iter().rev() {
+        if let Some(rest) = source.strip_prefix(&format!("{open}.")) {
+            return rest.to_string();
+        }
+    }
+    source.to_string()
+}
+
+/// A mapping that writes every declared leaf of the stream schema: what a flow without a
 /// mapping set gets.
 pub fn identity_mapping(schema: &StreamSchema) -> MappingSet {
     MappingSet {
@@ -301,8 +376,8 @@ pub fn identity_mapping(schema: &StreamSchema) -> MappingSet {
             .into_iter()
             .map(|p| Mapping {
                 source_type: SourceType::Attribute,
-                source: Value::String(p.clone()),
-                destination: p,
+                destination: identity_destination(schema, &p),
+                source: Value::String(p),
                 name: None,
                 description: None,
             })

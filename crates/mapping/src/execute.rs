@@ -8,8 +8,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{DataType, Fields};
@@ -32,12 +35,16 @@ pub struct MapOutput {
     pub batch: RecordBatch,
     pub rejects: Vec<Reject>,
     pub input_records: usize,
+    /// Keys of tracked open objects that no column reads (full dot path → the type their first
+    /// non-null value suggests; `None` while only nulls were seen).
+    pub unknown_fields: BTreeMap<String, Option<ValueType>>,
 }
 
 /// One converted value, held until the whole record is known to fit.
 enum Cell<'a> {
     Null,
     Int(i64),
+    Micros(i64),
     Float(f64),
     Bool(bool),
     Str(Cow<'a, str>),
@@ -49,6 +56,7 @@ enum Builder {
     Float(Float64Builder),
     Bool(BooleanBuilder),
     Str(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
     ListInt(ListBuilder<Int64Builder>),
     ListFloat(ListBuilder<Float64Builder>),
     ListBool(ListBuilder<BooleanBuilder>),
@@ -62,6 +70,9 @@ impl Builder {
             ValueType::Float64 => Builder::Float(Float64Builder::new()),
             ValueType::Boolean => Builder::Bool(BooleanBuilder::new()),
             ValueType::Utf8 | ValueType::JsonText => Builder::Str(StringBuilder::new()),
+            ValueType::Timestamp => {
+                Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
             ValueType::List(item) => match item.as_ref() {
                 ValueType::Int64 => Builder::ListInt(ListBuilder::new(Int64Builder::new())),
                 ValueType::Float64 => Builder::ListFloat(ListBuilder::new(Float64Builder::new())),
@@ -77,6 +88,7 @@ impl Builder {
             (Builder::Float(b), Cell::Float(v)) => b.append_value(*v),
             (Builder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
             (Builder::Str(b), Cell::Str(v)) => b.append_value(v),
+            (Builder::Time(b), Cell::Micros(v)) => b.append_value(*v),
             (Builder::ListInt(b), Cell::List(items)) => {
                 for i in items {
                     b.values().append_option(match i {
@@ -123,6 +135,7 @@ impl Builder {
             Builder::Float(b) => b.append_null(),
             Builder::Bool(b) => b.append_null(),
             Builder::Str(b) => b.append_null(),
+            Builder::Time(b) => b.append_null(),
             Builder::ListInt(b) => b.append(false),
             Builder::ListFloat(b) => b.append(false),
             Builder::ListBool(b) => b.append(false),
@@ -136,6 +149,7 @@ impl Builder {
             Builder::Float(b) => Arc::new(b.finish()),
             Builder::Bool(b) => Arc::new(b.finish()),
             Builder::Str(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
             Builder::ListInt(b) => Arc::new(b.finish()),
             Builder::ListFloat(b) => Arc::new(b.finish()),
             Builder::ListBool(b) => Arc::new(b.finish()),
@@ -177,6 +191,21 @@ fn convert<'a>(v: &'a Value, t: &ValueType) -> Result<Cell<'a>, String> {
         },
         (ValueType::Float64, Value::Number(n)) => Cell::Float(n.as_f64().ok_or_else(misfit)?),
         (ValueType::Boolean, Value::Bool(b)) => Cell::Bool(*b),
+        (ValueType::Timestamp, Value::Number(n)) => {
+            let micros = match n.as_i64() {
+                Some(s) => s.checked_mul(1_000_000),
+                None => n
+                    .as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 9.0e12)
+                    .map(|f| (f * 1e6).round() as i64),
+            };
+            Cell::Micros(micros.ok_or_else(misfit)?)
+        }
+        (ValueType::Timestamp, Value::String(s)) => Cell::Micros(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| misfit())?
+                .timestamp_micros(),
+        ),
         (ValueType::Utf8, Value::String(s)) => Cell::Str(Cow::Borrowed(s)),
         (ValueType::Utf8, Value::Number(n)) => Cell::Str(Cow::Owned(n.to_string())),
         (ValueType::Utf8, Value::Bool(b)) => Cell::Str(Cow::Owned(b.to_string())),
@@ -221,6 +250,7 @@ impl CompiledMapping {
             .collect();
         let mut rejects = Vec::new();
         let mut input_records = 0;
+        let mut unknown_fields = BTreeMap::new();
         for (i, line) in input.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -265,6 +295,20 @@ impl CompiledMapping {
                     }
                 }
             }
+            for t in &self.tracked {
+                if let Some(Value::Object(obj)) = lookup(&record, &t.path) {
+                    for (k, v) in obj {
+                        if !t.known.contains(k) {
+                            let entry = unknown_fields
+                                .entry(format!("{}.{k}", t.path.join(".")))
+                                .or_insert(None);
+                            if entry.is_none() {
+                                *entry = ValueType::infer(v);
+                            }
+                        }
+                    }
+                }
+            }
             if let Some(reason) = failure {
                 rejects.push(reject(reason));
                 continue;
@@ -290,6 +334,7 @@ impl CompiledMapping {
             batch,
             rejects,
             input_records,
+            unknown_fields,
         }
     }
 }

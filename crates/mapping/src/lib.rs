@@ -12,7 +12,10 @@ mod plan;
 mod set;
 mod suggest;
 
-pub use compile::{compile, identity_mapping, CompileError, CompileOutcome, Issue};
+pub use compile::{
+    compile, compile_with_aliases, identity_destination, identity_mapping, CompileError,
+    CompileOutcome, Issue,
+};
 pub use execute::{MapOutput, Reject};
 pub use plan::{CompiledMapping, ValueType};
 pub use set::{Mapping, MappingSet, SetError, SourceType};

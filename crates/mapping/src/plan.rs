@@ -2,9 +2,10 @@
 //! of destination structs that arranges the leaves into the output schema. Issue #3 adds
 //! expression operations beside `Attribute` and `Constant`; the tree and schema stay as they are.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use sluice_core::FieldType;
 
 /// The Arrow-facing type of a column.
@@ -14,6 +15,8 @@ pub enum ValueType {
     Float64,
     Boolean,
     Utf8,
+    /// UTC microseconds, from epoch seconds or an RFC 3339 string.
+    Timestamp,
     /// A list of scalars.
     List(Box<ValueType>),
     /// Anything nested or free-form, kept as JSON text.
@@ -27,14 +30,58 @@ impl ValueType {
             FieldType::Number => ValueType::Float64,
             FieldType::Boolean => ValueType::Boolean,
             FieldType::String => ValueType::Utf8,
+            FieldType::Timestamp => ValueType::Timestamp,
             FieldType::Array { items } => match items.as_ref() {
                 FieldType::Integer | FieldType::Number | FieldType::Boolean | FieldType::String => {
                     ValueType::List(Box::new(ValueType::from_field_type(items)))
                 }
                 _ => ValueType::JsonText,
             },
-            FieldType::Object { .. } | FieldType::Json => ValueType::JsonText,
+            FieldType::Object { .. } | FieldType::Open { .. } | FieldType::Json => {
+                ValueType::JsonText
+            }
         }
+    }
+
+    /// The column type a first value suggests, for columns the data brings (no declared type).
+    /// Numbers become floats: analytics properties mix 5 and 5.5 freely.
+    pub fn infer(v: &serde_json::Value) -> Option<Self> {
+        use serde_json::Value;
+        match v {
+            Value::Null => None,
+            Value::Bool(_) => Some(ValueType::Boolean),
+            Value::Number(_) => Some(ValueType::Float64),
+            Value::String(_) => Some(ValueType::Utf8),
+            Value::Array(_) | Value::Object(_) => Some(ValueType::JsonText),
+        }
+    }
+
+    /// A short stable name, for storing a column's type.
+    pub fn name(&self) -> String {
+        match self {
+            ValueType::Int64 => "int64".into(),
+            ValueType::Float64 => "float64".into(),
+            ValueType::Boolean => "boolean".into(),
+            ValueType::Utf8 => "utf8".into(),
+            ValueType::Timestamp => "timestamp".into(),
+            ValueType::JsonText => "json".into(),
+            ValueType::List(item) => format!("list<{}>", item.name()),
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "int64" => ValueType::Int64,
+            "float64" => ValueType::Float64,
+            "boolean" => ValueType::Boolean,
+            "utf8" => ValueType::Utf8,
+            "timestamp" => ValueType::Timestamp,
+            "json" => ValueType::JsonText,
+            other => {
+                let item = other.strip_prefix("list<")?.strip_suffix('>')?;
+                ValueType::List(Box::new(ValueType::from_name(item)?))
+            }
+        })
     }
 
     pub fn data_type(&self) -> DataType {
@@ -43,6 +90,7 @@ impl ValueType {
             ValueType::Float64 => DataType::Float64,
             ValueType::Boolean => DataType::Boolean,
             ValueType::Utf8 | ValueType::JsonText => DataType::Utf8,
+            ValueType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             ValueType::List(item) => {
                 DataType::List(Arc::new(Field::new("item", item.data_type(), true)))
             }
@@ -55,6 +103,7 @@ impl ValueType {
             ValueType::Float64 => "number".into(),
             ValueType::Boolean => "boolean".into(),
             ValueType::Utf8 => "string".into(),
+            ValueType::Timestamp => "timestamp (epoch seconds or RFC 3339)".into(),
             ValueType::JsonText => "JSON".into(),
             ValueType::List(item) => format!("array of {}", item.describe()),
         }
@@ -86,12 +135,20 @@ pub enum DestNode {
     Struct(Vec<(String, DestNode)>),
 }
 
+/// An open object whose keys the mapper reports when no column reads them.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackedObject {
+    pub path: Vec<String>,
+    pub known: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CompiledMapping {
     pub(crate) columns: Vec<ColumnPlan>,
     /// Top-level destination nodes, in first-mentioned order.
     pub(crate) roots: Vec<(String, DestNode)>,
     pub(crate) schema: SchemaRef,
+    pub(crate) tracked: Vec<TrackedObject>,
 }
 
 impl CompiledMapping {
@@ -105,7 +162,75 @@ impl CompiledMapping {
             columns,
             roots,
             schema,
+            tracked: Vec::new(),
         }
+    }
+
+    /// Report keys of these objects (dot paths) that no column reads, in
+    /// [`crate::MapOutput::unknown_fields`]: how a flow without a mapping set sees new fields.
+    /// `ignored` keys (full paths) are not reported.
+    pub fn track_unknown_fields(mut self, objects: &[String], ignored: &BTreeSet<String>) -> Self {
+        self.tracked = objects
+            .iter()
+            .map(|o| {
+                let path: Vec<String> = o.split('.').map(str::to_string).collect();
+                let mut known: BTreeSet<String> = self
+                    .columns
+                    .iter()
+                    .filter_map(|c| match &c.source {
+                        ColumnSource::Attribute(src)
+                            if src.len() == path.len() + 1 && src.starts_with(&path) =>
+                        {
+                            src.last().cloned()
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                for i in ignored {
+                    if let Some(key) = i.strip_prefix(&format!("{o}.")) {
+                        known.insert(key.to_string());
+                    }
+                }
+                TrackedObject { path, known }
+            })
+            .collect();
+        self
+    }
+
+    /// This mapping plus columns for fields the data brought: `(source path, destination
+    /// path, type)`. Tracking carries over.
+    pub fn with_columns(&self, added: &[(String, String, ValueType)]) -> Self {
+        let mut columns = self.columns.clone();
+        let mut roots = self.roots.clone();
+        for (source, destination, value_type) in added {
+            let dest: Vec<String> = destination.split('.').map(str::to_string).collect();
+            if crate::compile::insert(&mut roots, &dest, columns.len()).is_ok() {
+                columns.push(ColumnPlan {
+                    mapping_index: usize::MAX,
+                    destination: dest,
+                    source: ColumnSource::Attribute(
+                        source.split('.').map(str::to_string).collect(),
+                    ),
+                    value_type: value_type.clone(),
+                });
+            }
+        }
+        let mut extended = CompiledMapping::new(columns, roots);
+        let mut tracked = self.tracked.clone();
+        let index: HashMap<String, usize> = tracked
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.path.join("."), i))
+            .collect();
+        for (source, _, _) in added {
+            if let Some((parent, key)) = source.rsplit_once('.') {
+                if let Some(i) = index.get(parent) {
+                    tracked[*i].known.insert(key.to_string());
+                }
+            }
+        }
+        extended.tracked = tracked;
+        extended
     }
 
     /// The Arrow schema of every batch this mapping produces.

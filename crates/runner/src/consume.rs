@@ -1,8 +1,12 @@
-//! The writing half of a stream's pipeline, on a blocking thread: pages in, mapped batches into
+//! The writing half of a task's pipeline, on a blocking thread: pages in, mapped batches into
 //! part files, and commits that move the checkpoint only together with the files it covers.
+//!
+//! Files roll by rows (staged on disk under temporary names); commits happen only at pages that
+//! carry a checkpoint, so a connector decides what a unit of completion is: every page
+//! (Zendesk) or a whole request of day partitions (Mixpanel).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +16,11 @@ use serde_json::{json, Value};
 use sluice_core::Page;
 use sluice_mapping::{CompiledMapping, Reject};
 use sluice_sinks::{partition_dir, promote, ParquetOptions, PartFile, SinkError, StagedFile};
-use sluice_state::{Commit, PendingFile, StateError, StateStore};
+use sluice_state::{Commit, NewFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
 use crate::progress::Progress;
+use crate::schema_policy::{DynamicColumns, PolicyError};
 
 pub(crate) struct SinkContext {
     pub run_id: String,
@@ -34,6 +39,8 @@ pub(crate) struct SinkContext {
     pub parquet: ParquetOptions,
     pub threshold: f64,
     pub mapping: Arc<CompiledMapping>,
+    /// Present when the stream writes every field it sees (no mapping set over an open schema).
+    pub dynamic: Option<DynamicColumns>,
     pub rejects_path: PathBuf,
     pub progress: bool,
 }
@@ -48,6 +55,9 @@ pub(crate) struct StreamTotals {
     pub output_bytes: u64,
     pub files: Vec<PathBuf>,
     pub completed: bool,
+    /// Fields dropped under `schema_policy = "ignore"`, and columns added under `evolve`.
+    pub ignored_fields: Vec<String>,
+    pub added_fields: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +75,8 @@ pub(crate) enum ConsumeError {
     },
     #[error("cannot write rejected records to {path}: {message}")]
     Rejects { path: String, message: String },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 impl ConsumeError {
@@ -74,74 +86,39 @@ impl ConsumeError {
             ConsumeError::State(_) => "STATE-4001-500",
             ConsumeError::Threshold { .. } => "MAPPER-3700-400",
             ConsumeError::Rejects { .. } => "SINK-3002-500",
+            ConsumeError::Policy(_) => "SCHEMA-3800-400",
         }
     }
 }
 
-struct RejectsFile {
-    path: PathBuf,
-    out: Option<BufWriter<File>>,
+/// Counts since the last commit: they join the totals only when committed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    input: u64,
+    output: u64,
+    failed: u64,
 }
 
-impl RejectsFile {
-    fn write(
-        &mut self,
-        run_id: &str,
-        stream: &str,
-        page: u64,
-        rejects: &[Reject],
-    ) -> Result<(), ConsumeError> {
-        let err = |e: std::io::Error| ConsumeError::Rejects {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        };
-        if self.out.is_none() {
-            if let Some(parent) = self.path.parent() {
-                std::fs::create_dir_all(parent).map_err(err)?;
-            }
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(err)?;
-            self.out = Some(BufWriter::new(f));
-        }
-        if let Some(out) = self.out.as_mut() {
-            for r in rejects {
-                let line = json!({
-                    "runId": run_id,
-                    "stream": stream,
-                    "page": page,
-                    "line": r.line,
-                    "reason": r.reason,
-                    "record": serde_json::from_str::<Value>(&r.record).unwrap_or_else(|_| Value::String(r.record.clone())),
-                });
-                serde_json::to_writer(&mut *out, &line).map_err(|e| err(e.into()))?;
-                out.write_all(b"\n").map_err(err)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), ConsumeError> {
-        if let Some(out) = self.out.as_mut() {
-            out.flush().map_err(|e| ConsumeError::Rejects {
-                path: self.path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        Ok(())
-    }
-}
+/// Records that failed mapping, held until their pull commits (a discarded attempt's rejects
+/// are not reported twice). Past a cap the run's threshold check stops the task first.
+const EARLY_THRESHOLD_CHECK: u64 = 1_000;
 
 struct Consumer<'a> {
     ctx: &'a SinkContext,
     store: &'a mut StateStore,
+    mapping: Arc<CompiledMapping>,
+    dynamic: Option<DynamicColumns>,
     open: BTreeMap<NaiveDate, PartFile>,
+    staged: Vec<(NaiveDate, StagedFile)>,
     pending_checkpoint: Option<Value>,
+    pending: Pending,
+    pending_rejects: Vec<String>,
+    /// Whether the last page consumed carried a checkpoint (so pending data is covered).
+    covered: bool,
+    /// Columns were accepted since the accepted set was last stored.
+    columns_changed: bool,
     seq: u32,
     totals: StreamTotals,
-    rejects: RejectsFile,
 }
 
 impl Consumer<'_> {
@@ -165,7 +142,7 @@ impl Consumer<'_> {
             let name = format!("part-{}-{tag}-{:04}.parquet", self.ctx.run_id, self.seq);
             let temp = self.ctx.tmp_dir.join(format!("{name}.tmp"));
             let target = partition_dir(&self.ctx.dest, &self.ctx.stream, date).join(&name);
-            let file = PartFile::create(temp, target, self.ctx.mapping.schema(), self.ctx.parquet)?;
+            let file = PartFile::create(temp, target, self.mapping.schema(), self.ctx.parquet)?;
             self.open.insert(date, file);
         }
         self.open.get_mut(&date).ok_or_else(|| SinkError::Io {
@@ -174,97 +151,205 @@ impl Consumer<'_> {
         })
     }
 
-    fn over_threshold(&self) -> bool {
-        self.totals.failed > 0
-            && self.totals.input > 0
-            && (self.totals.failed as f64) / (self.totals.input as f64) > self.ctx.threshold
+    fn stage_all_open(&mut self) -> Result<(), SinkError> {
+        for (date, f) in std::mem::take(&mut self.open) {
+            self.staged.push((date, f.finish()?));
+        }
+        Ok(())
     }
 
-    /// Close every open file and commit them with the latest checkpoint, then promote them.
-    /// `completes` marks the task done (and retires the files it replaces).
-    fn commit(&mut self, completes: bool) -> Result<(), ConsumeError> {
-        self.rejects.flush()?;
-        if self.over_threshold() {
-            for (_, f) in std::mem::take(&mut self.open) {
-                if let Ok(staged) = f.finish() {
-                    let _ = std::fs::remove_file(&staged.temp);
-                }
-            }
-            return Err(ConsumeError::Threshold {
-                failed: self.totals.failed,
-                input: self.totals.input,
-                threshold_pct: self.ctx.threshold * 100.0,
-                rejects: self.ctx.rejects_path.display().to_string(),
-            });
+    fn over_threshold(&self) -> bool {
+        let failed = self.totals.failed + self.pending.failed;
+        let input = self.totals.input + self.pending.input;
+        failed > 0 && input > 0 && (failed as f64) / (input as f64) > self.ctx.threshold
+    }
+
+    fn threshold_error(&self) -> ConsumeError {
+        ConsumeError::Threshold {
+            failed: self.totals.failed + self.pending.failed,
+            input: self.totals.input + self.pending.input,
+            threshold_pct: self.ctx.threshold * 100.0,
+            rejects: self.ctx.rejects_path.display().to_string(),
         }
-        let mut staged: Vec<StagedFile> = Vec::new();
+    }
+
+    /// Everything since the last commit goes: open and staged files, counts, rejects.
+    fn discard(&mut self) {
         for (_, f) in std::mem::take(&mut self.open) {
-            staged.push(f.finish()?);
+            if let Ok(staged) = f.finish() {
+                let _ = std::fs::remove_file(&staged.temp);
+            }
         }
-        if staged.is_empty() && self.pending_checkpoint.is_none() && !completes {
+        for (_, s) in self.staged.drain(..) {
+            let _ = std::fs::remove_file(&s.temp);
+        }
+        self.pending = Pending::default();
+        self.pending_rejects.clear();
+        self.pending_checkpoint = None;
+    }
+
+    fn flush_rejects(&mut self) -> Result<(), ConsumeError> {
+        if self.pending_rejects.is_empty() {
             return Ok(());
         }
-        let pending: Vec<PendingFile> = staged
+        let path = &self.ctx.rejects_path;
+        let err = |e: std::io::Error| ConsumeError::Rejects {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        let mut out = BufWriter::new(f);
+        for line in self.pending_rejects.drain(..) {
+            out.write_all(line.as_bytes()).map_err(err)?;
+            out.write_all(b"\n").map_err(err)?;
+        }
+        out.flush().map_err(err)
+    }
+
+    /// Close every open file and commit all staged files with the latest checkpoint, then
+    /// promote them and retire what they replace.
+    fn commit(&mut self, completes: bool, partitions: &[NaiveDate]) -> Result<(), ConsumeError> {
+        if self.over_threshold() {
+            self.discard();
+            return Err(self.threshold_error());
+        }
+        self.stage_all_open()?;
+        if self.staged.is_empty()
+            && self.pending_checkpoint.is_none()
+            && !completes
+            && partitions.is_empty()
+        {
+            return Ok(());
+        }
+        let files: Vec<NewFile> = self
+            .staged
             .iter()
-            .map(|s| PendingFile {
+            .map(|(date, s)| NewFile {
                 temp: s.temp.clone(),
                 target: s.target.clone(),
+                partition: date.to_string(),
             })
             .collect();
+        let replace_partitions: Vec<String> = partitions.iter().map(NaiveDate::to_string).collect();
+        self.flush_rejects()?;
         self.store.commit(Commit {
             run_id: &self.ctx.run_id,
             flow: &self.ctx.flow,
             task: &self.ctx.task,
+            stream: &self.ctx.stream,
             checkpoint: self.pending_checkpoint.take().as_ref(),
-            files: &pending,
+            files: &files,
             completes,
             replaces: if completes { &self.ctx.replaces } else { &[] },
+            replace_partitions: &replace_partitions,
         })?;
-        for s in staged {
+        for (_, s) in std::mem::take(&mut self.staged) {
             promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
             self.totals.output_bytes += s.bytes;
             self.totals.files.push(s.target);
         }
-        if completes {
-            for old in &self.ctx.replaces {
-                remove_doomed(self.store, old)?;
+        for old in self.store.doomed_files(&self.ctx.flow)? {
+            remove_doomed(self.store, &old)?;
+        }
+        if let (true, Some(d)) = (self.columns_changed, &self.dynamic) {
+            self.store
+                .put_value(&self.ctx.flow, &columns_key(&self.ctx.stream), &d.to_json())?;
+            self.columns_changed = false;
+        }
+        self.totals.input += self.pending.input;
+        self.totals.output += self.pending.output;
+        self.totals.failed += self.pending.failed;
+        self.pending = Pending::default();
+        Ok(())
+    }
+
+    fn map_records(
+        &mut self,
+        records: &[u8],
+        partition: Option<NaiveDate>,
+    ) -> Result<(), ConsumeError> {
+        let mut out = self.mapping.map_ndjson(records);
+        if let Some(dynamic) = self.dynamic.as_mut() {
+            let change = dynamic.observe(&out.unknown_fields, &self.mapping)?;
+            if let Some(extended) = change.extended {
+                if change.added.is_empty() {
+                    self.mapping = Arc::new(extended);
+                } else {
+                    // new columns: the files so far keep their schema, new files get the new one
+                    self.stage_all_open()?;
+                    self.mapping = Arc::new(extended);
+                    self.totals.added_fields.extend(change.added);
+                    self.columns_changed = true;
+                    out = self.mapping.map_ndjson(records);
+                }
             }
+            for f in change.ignored {
+                if !self.totals.ignored_fields.contains(&f) {
+                    self.totals.ignored_fields.push(f);
+                }
+            }
+        }
+        self.pending.input += out.input_records as u64;
+        self.pending.failed += out.rejects.len() as u64;
+        for r in &out.rejects {
+            self.pending_rejects.push(reject_line(
+                &self.ctx.run_id,
+                &self.ctx.stream,
+                self.totals.pages,
+                r,
+            ));
+        }
+        let rows = out.batch.num_rows() as u64;
+        if rows > 0 {
+            let date = partition.unwrap_or(self.ctx.run_date);
+            let file = self.file_for(date)?;
+            file.write(&out.batch)?;
+            if file.rows() >= self.ctx.file_rows {
+                if let Some(f) = self.open.remove(&date) {
+                    self.staged.push((date, f.finish()?));
+                }
+            }
+            self.pending.output += rows;
+        }
+        if self.pending.failed >= EARLY_THRESHOLD_CHECK && self.over_threshold() {
+            self.discard();
+            return Err(self.threshold_error());
         }
         Ok(())
     }
 
     fn page(&mut self, page: Page) -> Result<bool, ConsumeError> {
+        if page.discard_uncommitted {
+            tracing::info!(task = %self.ctx.task, "discarding an incomplete attempt; the connector retries it");
+            self.discard();
+            self.covered = true;
+            return Ok(false);
+        }
         self.totals.pages += 1;
         self.totals.input_bytes += page.input_bytes;
         if !page.records.is_empty() {
-            let out = self.ctx.mapping.map_ndjson(&page.records);
-            self.totals.input += out.input_records as u64;
-            self.totals.failed += out.rejects.len() as u64;
-            if !out.rejects.is_empty() {
-                let (run_id, stream, n) = (
-                    self.ctx.run_id.clone(),
-                    self.ctx.stream.clone(),
-                    self.totals.pages,
-                );
-                self.rejects.write(&run_id, &stream, n, &out.rejects)?;
-            }
-            let rows = out.batch.num_rows() as u64;
-            if rows > 0 {
-                let date = page.partition.unwrap_or(self.ctx.run_date);
-                self.file_for(date)?.write(&out.batch)?;
-                self.totals.output += rows;
-            }
+            self.map_records(&page.records, page.partition)?;
         }
         if let Some(c) = &self.ctx.counters {
             c.add_records(page.record_count as u64);
         }
+        self.covered = page.checkpoint.is_some();
         if page.checkpoint.is_some() {
             self.pending_checkpoint = page.checkpoint;
-        }
-        let full = self.open.values().any(|f| f.rows() >= self.ctx.file_rows);
-        if page.completes_task || full {
-            self.commit(page.completes_task)?;
+            if page.completes_task
+                || !page.completes_partitions.is_empty()
+                || !self.staged.is_empty()
+            {
+                self.commit(page.completes_task, &page.completes_partitions)?;
+            }
         }
         if page.completes_task {
             self.totals.completed = true;
@@ -273,8 +358,26 @@ impl Consumer<'_> {
     }
 }
 
-/// Consume pages until the producer is done (or fails), committing as it goes. Whatever was
-/// consumed completely is committed at the end, so an interrupted export keeps its progress.
+/// Where a stream's accepted columns live in the state store.
+pub(crate) fn columns_key(stream: &str) -> String {
+    format!("{stream}#columns")
+}
+
+fn reject_line(run_id: &str, stream: &str, page: u64, r: &Reject) -> String {
+    json!({
+        "runId": run_id,
+        "stream": stream,
+        "page": page,
+        "line": r.line,
+        "reason": r.reason,
+        "record": serde_json::from_str::<Value>(&r.record).unwrap_or_else(|_| Value::String(r.record.clone())),
+    })
+    .to_string()
+}
+
+/// Consume pages until the producer is done (or fails), committing at its checkpoints. What
+/// the last checkpoint covers is committed at the end, so an interrupted export keeps its
+/// progress; what no checkpoint covers is dropped, to be pulled again.
 pub(crate) fn consume(
     mut rx: Receiver<Page>,
     ctx: &SinkContext,
@@ -284,20 +387,27 @@ pub(crate) fn consume(
     let mut c = Consumer {
         ctx,
         store,
+        mapping: ctx.mapping.clone(),
+        dynamic: ctx.dynamic.clone(),
         open: BTreeMap::new(),
+        staged: Vec::new(),
         pending_checkpoint: None,
+        pending: Pending::default(),
+        pending_rejects: Vec::new(),
+        covered: true,
+        columns_changed: false,
         seq: 0,
         totals: StreamTotals::default(),
-        rejects: RejectsFile {
-            path: ctx.rejects_path.clone(),
-            out: None,
-        },
     };
     let mut result = Ok(());
     while let Some(page) = rx.blocking_recv() {
         match c.page(page) {
             Ok(done) => {
-                progress.update(c.totals.pages, c.totals.input, c.totals.output);
+                progress.update(
+                    c.totals.pages,
+                    c.totals.input + c.pending.input,
+                    c.totals.output + c.pending.output,
+                );
                 if done {
                     break;
                 }
@@ -310,24 +420,15 @@ pub(crate) fn consume(
     }
     // stop the producer if we stopped early
     rx.close();
-    if result.is_ok() {
-        result = c.commit(false);
+    if result.is_ok() && c.covered {
+        result = c.commit(false, &[]);
     } else {
-        discard(std::mem::take(&mut c.open));
+        c.discard();
     }
     progress.finish(c.totals.pages, c.totals.input, c.totals.output);
     (c.totals, result)
 }
 
-fn discard(open: BTreeMap<NaiveDate, PartFile>) {
-    for (_, f) in open {
-        if let Ok(staged) = f.finish() {
-            let _ = std::fs::remove_file(&staged.temp);
-        }
-    }
-}
-
-/// Finish what a crashed run committed but did not promote, and drop what it never committed.
 fn remove_doomed(store: &StateStore, path: &Path) -> Result<(), ConsumeError> {
     match std::fs::remove_file(path) {
         Ok(()) => {}

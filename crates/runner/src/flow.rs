@@ -45,6 +45,9 @@ struct FlowFile {
     /// Fraction of input records that may fail mapping before the run fails (default 0.05).
     #[serde(default)]
     error_threshold: Option<f64>,
+    /// What a new field does when the flow has no mapping set: evolve, ignore or fail.
+    #[serde(default)]
+    schema_policy: Option<String>,
     #[serde(default)]
     schedule: Option<toml::Table>,
 }
@@ -102,6 +105,7 @@ pub struct Flow {
     pub destination: Destination,
     pub state_path: PathBuf,
     pub error_threshold: f64,
+    pub schema_policy: crate::schema_policy::SchemaPolicy,
     pub schedule: Option<crate::Schedule>,
 }
 
@@ -361,6 +365,11 @@ impl Flow {
                 format!("{error_threshold} must be a fraction from 0 to 1 (0.05 = 5 %)"),
             ));
         }
+        let schema_policy = match &raw.schema_policy {
+            None => crate::schema_policy::SchemaPolicy::Evolve,
+            Some(p) => crate::schema_policy::SchemaPolicy::parse(p)
+                .map_err(|m| invalid("schema_policy", m))?,
+        };
         let state_path = match &raw.state {
             Some(s) => resolve_path(base, &s.path),
             None => dest_path.join("_sluice").join("state.db"),
@@ -386,6 +395,7 @@ impl Flow {
             },
             state_path,
             error_threshold,
+            schema_policy,
             schedule: raw
                 .schedule
                 .as_ref()

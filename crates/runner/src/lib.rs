@@ -9,6 +9,7 @@ pub mod report;
 mod run;
 pub mod schedule;
 pub mod scheduler;
+pub mod schema_policy;
 
 pub use flow::{Flow, FlowError, Overrides};
 pub use report::{RunReport, RunStatus};

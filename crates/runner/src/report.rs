@@ -100,6 +100,12 @@ pub struct StreamReport {
     pub files: Vec<String>,
     /// True when the stream's export completed and its mark advanced.
     pub completed: bool,
+    /// New fields that became columns (`schema_policy = "evolve"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub added_fields: Vec<String>,
+    /// New fields that were dropped (`schema_policy = "ignore"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

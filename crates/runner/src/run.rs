@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
-use sluice_mapping::{compile, identity_mapping, CompiledMapping, MappingSet};
+use sluice_mapping::{compile_with_aliases, identity_mapping, CompiledMapping, MappingSet};
 use sluice_state::{StateError, StateStore};
 use tokio::sync::{mpsc, watch};
 
@@ -59,6 +59,7 @@ pub(crate) struct Prepared {
     pub connector: Arc<dyn Connector>,
     pub streams: Vec<(StreamSpec, Arc<CompiledMapping>)>,
     pub warnings: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
@@ -79,6 +80,7 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
     };
     let mut streams = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     for name in names {
         let spec =
             offered
@@ -100,10 +102,13 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
                 identity_mapping(&spec.schema),
             ),
         };
-        let outcome = compile(&file, &set, Some(&spec.schema))
+        let outcome = compile_with_aliases(&file, &set, Some(&spec.schema), &spec.aliases)
             .map_err(|e| RunError::Config(e.to_string()))?;
         for w in outcome.warnings {
             warnings.push(format!("{file}: {w}"));
+        }
+        for n in outcome.notes {
+            notes.push(format!("{file}: {n}"));
         }
         streams.push((spec, Arc::new(outcome.mapping)));
     }
@@ -111,12 +116,15 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
         connector,
         streams,
         warnings,
+        notes,
     })
 }
 
 /// What `sluice check` found: the flow is valid; these are the warnings and the output shape.
 pub struct CheckReport {
     pub warnings: Vec<String>,
+    /// Aliases applied and the like: worth knowing, nothing to fix.
+    pub notes: Vec<String>,
     pub streams: Vec<(String, arrow_schema::SchemaRef)>,
 }
 
@@ -125,6 +133,7 @@ pub fn check_flow(flow: &Flow, registry: &Registry) -> Result<CheckReport, RunEr
     let p = prepare(flow, registry)?;
     Ok(CheckReport {
         warnings: p.warnings,
+        notes: p.notes,
         streams: p
             .streams
             .iter()
@@ -194,6 +203,41 @@ async fn run_task(
     let flow = ctx.flow;
     let mut store = StateStore::open(&flow.state_path)?;
     let checkpoint = store.checkpoint(&flow.name, &spec.key)?;
+    // without a mapping set, a stream with custom properties writes every field it sees,
+    // under the flow's schema policy
+    let open = spec.stream.schema.open_paths();
+    let (mapping, dynamic) = if flow.mapping_file.is_none() && !open.is_empty() {
+        let stored =
+            store.checkpoint(&flow.name, &crate::consume::columns_key(&spec.stream.name))?;
+        let accepted = stored
+            .as_ref()
+            .map(crate::schema_policy::accepted_from_json)
+            .unwrap_or_default();
+        let added: Vec<(String, String, sluice_mapping::ValueType)> = accepted
+            .iter()
+            .map(|(src, ty)| {
+                (
+                    src.clone(),
+                    sluice_mapping::identity_destination(&spec.stream.schema, src),
+                    ty.clone(),
+                )
+            })
+            .collect();
+        let mapping = spec
+            .mapping
+            .with_columns(&added)
+            .track_unknown_fields(&open, &Default::default());
+        let dynamic = crate::schema_policy::DynamicColumns {
+            stream: spec.stream.name.clone(),
+            policy: flow.schema_policy,
+            first_pull: stored.is_none(),
+            schema: spec.stream.schema.clone(),
+            accepted,
+        };
+        (Arc::new(mapping), Some(dynamic))
+    } else {
+        (spec.mapping.clone(), None)
+    };
     let (tx, rx) = mpsc::channel::<Page>(2);
     let connector = ctx.connector.clone();
     let pull_ctx = PullContext {
@@ -216,7 +260,8 @@ async fn run_task(
         file_rows: flow.destination.file_rows,
         parquet: flow.destination.parquet,
         threshold: flow.error_threshold,
-        mapping: spec.mapping,
+        mapping,
+        dynamic,
         rejects_path: ctx.rejects_path.clone(),
         progress: ctx.progress_line,
     };
@@ -288,6 +333,8 @@ async fn run_task(
             pages: totals.pages,
             files: totals.files.iter().map(|f| relative(dest, f)).collect(),
             completed: totals.completed,
+            added_fields: totals.added_fields,
+            ignored_fields: totals.ignored_fields,
         },
         input_bytes: totals.input_bytes,
         output_bytes: totals.output_bytes,

@@ -39,6 +39,14 @@ pub struct PendingFile {
     pub target: PathBuf,
 }
 
+/// A file a commit adds, with the partition (day) of its stream it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub temp: PathBuf,
+    pub target: PathBuf,
+    pub partition: String,
+}
+
 /// One row of run history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -90,8 +98,11 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS task_files (
     path TEXT PRIMARY KEY,
     flow TEXT NOT NULL,
-    task TEXT NOT NULL
+    task TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    partition TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS task_files_by_partition ON task_files (flow, stream, partition);
 CREATE INDEX IF NOT EXISTS task_files_by_task ON task_files (flow, task);
 CREATE TABLE IF NOT EXISTS doomed_files (
     path TEXT PRIMARY KEY,
@@ -107,10 +118,14 @@ pub struct Commit<'a> {
     pub flow: &'a str,
     /// The task: a stream name for incremental runs, `stream@from..to` for a backfill window.
     pub task: &'a str,
+    pub stream: &'a str,
     pub checkpoint: Option<&'a Value>,
-    pub files: &'a [PendingFile],
+    pub files: &'a [NewFile],
     pub completes: bool,
     pub replaces: &'a [PathBuf],
+    /// Partitions of the stream this commit holds whole: their files from earlier pulls (by
+    /// any task) are retired.
+    pub replace_partitions: &'a [String],
 }
 
 fn process_alive(pid: u32) -> bool {
@@ -183,14 +198,30 @@ impl StateStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(to_err)?;
         let result = (|| {
+            for part in c.replace_partitions {
+                tx.execute(
+                    "INSERT OR REPLACE INTO doomed_files (path, flow)
+                     SELECT path, flow FROM task_files WHERE flow = ?1 AND stream = ?2 AND partition = ?3",
+                    params![c.flow, c.stream, part],
+                )?;
+                tx.execute(
+                    "DELETE FROM task_files WHERE flow = ?1 AND stream = ?2 AND partition = ?3",
+                    params![c.flow, c.stream, part],
+                )?;
+            }
             for f in c.files {
                 tx.execute(
                     "INSERT OR REPLACE INTO pending_files (temp, target, flow, run_id) VALUES (?1, ?2, ?3, ?4)",
                     params![f.temp.to_string_lossy(), f.target.to_string_lossy(), c.flow, c.run_id],
                 )?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO task_files (path, flow, task) VALUES (?1, ?2, ?3)",
-                    params![f.target.to_string_lossy(), c.flow, c.task],
+                    "INSERT OR REPLACE INTO task_files (path, flow, task, stream, partition) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![f.target.to_string_lossy(), c.flow, c.task, c.stream, f.partition],
+                )?;
+                // a file of this very commit is never retired by it
+                tx.execute(
+                    "DELETE FROM doomed_files WHERE path = ?1",
+                    params![f.target.to_string_lossy()],
                 )?;
             }
             if let Some(cp) = c.checkpoint {
@@ -309,6 +340,20 @@ impl StateStore {
             .filter(|(_, pid)| process_alive(*pid))
             .map(|(id, _)| id)
             .collect())
+    }
+
+    /// Store a value under `key` (beside the checkpoints; read it back with
+    /// [`StateStore::checkpoint`]).
+    pub fn put_value(&self, flow: &str, key: &str, value: &Value) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO checkpoints (flow, stream, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (flow, stream) DO UPDATE SET value = excluded.value,
+                   updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+                params![flow, key, value.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Files of `flow` whose promotion was committed but may not have happened yet.
@@ -458,14 +503,21 @@ mod tests {
             temp: "/t/a.tmp".into(),
             target: "/o/a.parquet".into(),
         };
+        let new = NewFile {
+            temp: file.temp.clone(),
+            target: file.target.clone(),
+            partition: "2024-01-01".into(),
+        };
         s.commit(Commit {
             run_id: "r1",
             flow: "f",
             task: "users",
+            stream: "users",
             checkpoint: Some(&json!({"mark": 5})),
-            files: std::slice::from_ref(&file),
+            files: std::slice::from_ref(&new),
             completes: false,
             replaces: &[],
+            replace_partitions: &[],
         })
         .expect("commit");
         assert_eq!(
@@ -541,23 +593,24 @@ mod tests {
     fn a_completing_commit_marks_the_task_and_dooms_what_it_replaces() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
-        let old = PendingFile {
-            temp: "/t/1".into(),
-            target: "/o/old.parquet".into(),
+        let file = |t: &str, p: &str| NewFile {
+            temp: t.into(),
+            target: p.into(),
+            partition: "2026-01-01".into(),
         };
-        let new = PendingFile {
-            temp: "/t/2".into(),
-            target: "/o/new.parquet".into(),
-        };
+        let old = file("/t/1", "/o/old.parquet");
+        let new = file("/t/2", "/o/new.parquet");
         let task = "users@2024-01-01..2024-01-07";
         let commit = |files, completes, replaces| Commit {
             run_id: "r",
             flow: "f",
             task,
+            stream: "users",
             checkpoint: None,
             files,
             completes,
             replaces,
+            replace_partitions: &[],
         };
         s.commit(commit(std::slice::from_ref(&old), true, &[]))
             .expect("first pull");
@@ -580,6 +633,61 @@ mod tests {
         assert_eq!(
             s.task_files("f", task).expect("files"),
             vec![new.target.clone()]
+        );
+    }
+
+    #[test]
+    fn a_whole_partition_replaces_its_earlier_files_from_any_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
+        let file = |p: &str, day: &str| NewFile {
+            temp: format!("/t/{p}").into(),
+            target: format!("/o/{p}").into(),
+            partition: day.into(),
+        };
+        let base = Commit {
+            run_id: "r",
+            flow: "f",
+            task: "events@2024-05-01..2024-05-07",
+            stream: "events",
+            checkpoint: None,
+            files: &[],
+            completes: true,
+            replaces: &[],
+            replace_partitions: &[],
+        };
+        let first = [file("a1", "2024-05-01"), file("b1", "2024-05-02")];
+        let days = ["2024-05-01".to_string(), "2024-05-02".to_string()];
+        s.commit(Commit {
+            files: &first,
+            replace_partitions: &days,
+            ..base
+        })
+        .expect("backfill");
+        assert!(s.doomed_files("f").expect("doomed").is_empty());
+        // an incremental pull re-reads 2024-05-02 whole
+        let again = [file("b2", "2024-05-02")];
+        let day2 = ["2024-05-02".to_string()];
+        s.commit(Commit {
+            task: "events",
+            files: &again,
+            replace_partitions: &day2,
+            ..base
+        })
+        .expect("lookback");
+        assert_eq!(
+            s.doomed_files("f").expect("doomed"),
+            vec![PathBuf::from("/o/b1")]
+        );
+        assert_eq!(
+            s.task_files("f", "events").expect("files"),
+            vec![PathBuf::from("/o/b2")]
+        );
+        assert_eq!(
+            s.task_files("f", "events@2024-05-01..2024-05-07")
+                .expect("files"),
+            vec![PathBuf::from("/o/a1")],
+            "the other day is untouched"
         );
     }
 }
