@@ -15,6 +15,7 @@ use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_TH
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     sluice_zendesk::register(&mut r);
+    sluice_mixpanel::register(&mut r);
     r
 }
 

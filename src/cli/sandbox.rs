@@ -19,7 +19,7 @@ pub struct SandboxArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
-    /// Data set size per vendor, e.g. `zendesk=60000` (users).
+    /// Data set size per vendor: `zendesk=60000` (users), `mixpanel=5000` (events a day).
     #[arg(long = "size", value_name = "VENDOR=N")]
     sizes: Vec<String>,
     /// Replace all of a vendor's quotas with one, e.g. `zendesk=100/60` (COUNT/SECONDS).
@@ -53,7 +53,12 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
             .map_err(|_| format!("--size {s}: N must be a number"))?;
         match vendor {
             "zendesk" => cfg.zendesk.users = n,
-            other => return Err(format!("--size: unknown vendor `{other}` (known: zendesk)")),
+            "mixpanel" => cfg.mixpanel.events_per_day = n,
+            other => {
+                return Err(format!(
+                    "--size: unknown vendor `{other}` (known: zendesk, mixpanel)"
+                ))
+            }
         }
     }
     for q in &args.quotas {
@@ -103,6 +108,10 @@ pub async fn serve(args: SandboxArgs) -> u8 {
         credentials::ZENDESK_EMAIL,
         credentials::ZENDESK_API_TOKEN
     );
+    println!(
+        "  mixpanel: {}/api/2.0/export (Basic: any service account with project_id, or any project secret)",
+        sandbox.base_url()
+    );
     println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
     let _ = tokio::signal::ctrl_c().await;
     0
@@ -114,6 +123,7 @@ pub async fn start_local(quota: Option<(u32, u64)>) -> Result<Sandbox, String> {
     let mut config = SandboxConfig::default();
     if let Some((count, secs)) = quota {
         config.zendesk.quota = Some(QuotaSpec::new("quota", count, secs));
+        config.mixpanel.quota = Some(QuotaSpec::new("quota", count, secs));
     }
     Sandbox::start(([127, 0, 0, 1], 0).into(), config)
         .await
@@ -141,6 +151,16 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
                 Some(Param::Secret(Secret::new(credentials::ZENDESK_API_TOKEN))),
             );
             connection.insert("access_token".into(), None);
+        }
+        "mixpanel" => {
+            // a project secret: the sandbox needs no project_id for it
+            connection.insert(
+                "api_secret".into(),
+                Some(Param::Secret(Secret::new(credentials::MIXPANEL_SECRET))),
+            );
+            connection.insert("username".into(), None);
+            connection.insert("secret".into(), None);
+            connection.insert("region".into(), None);
         }
         other => {
             return Err(format!(

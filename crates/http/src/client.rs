@@ -161,6 +161,26 @@ impl HttpClient {
     where
         P: Fn(&[u8]) -> Result<T, String>,
     {
+        self.with_retries(url, || self.attempt(url, &parse)).await
+    }
+
+    /// GET `url` and return the response once its status is a success, with the body unread:
+    /// for streamed exports. Statuses are retried as for [`HttpClient::get_parsed`]; failures
+    /// while reading the body are the caller's to handle (typically by retrying the request).
+    pub async fn get_stream(&self, url: &Url) -> Result<reqwest::Response, HttpError> {
+        self.with_retries(url, || self.attempt_stream(url)).await
+    }
+
+    /// Count bytes a caller read from a streamed body.
+    pub fn note_received(&self, bytes: usize) {
+        self.inner.metrics.received(bytes);
+    }
+
+    async fn with_retries<T, F, Fut>(&self, url: &Url, mut op: F) -> Result<T, HttpError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Attempt>>,
+    {
         let cfg = &self.inner.config;
         let attempts = AtomicU32::new(0);
         let failures = AtomicU32::new(0);
@@ -172,7 +192,7 @@ impl HttpClient {
             .without_max_times();
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(url, &parse)
+            op()
         })
         .retry(backoff)
         .when(|a: &Attempt| a.retryable)
@@ -218,6 +238,68 @@ impl HttpClient {
             } else {
                 a.error
             }
+        })
+    }
+
+    async fn attempt_stream(&self, url: &Url) -> Result<reqwest::Response, Attempt> {
+        self.wait_for_turn().await;
+        let inner = &self.inner;
+        inner.metrics.request_sent();
+        // no total timeout: a day of events may stream for a long time; the read timeout
+        // still catches a stalled connection
+        let mut request = inner.client.get(url.clone());
+        if let Some(h) = &inner.auth_header {
+            request = request.header(AUTHORIZATION, h.expose());
+        }
+        let response = request.send().await.map_err(|e| Attempt {
+            error: HttpError::Transport {
+                url: redact(url),
+                message: describe(&e),
+            },
+            retryable: true,
+            after: None,
+            rate_limited: false,
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.note_budget(&headers);
+        let probe = ResponseInfo {
+            status,
+            headers: &headers,
+            body: b"",
+        };
+        let decision = inner
+            .config
+            .classifier
+            .and_then(|c| c(&probe))
+            .unwrap_or_else(|| default_decision(&probe));
+        if decision == Decision::Success {
+            return Ok(response);
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        inner.metrics.received(body.len());
+        let error = HttpError::Status {
+            status,
+            url: redact(url),
+            body: snippet(&body),
+        };
+        let rate_limited = status == 429;
+        if rate_limited {
+            inner.metrics.rate_limited();
+        }
+        Err(match decision {
+            Decision::Retry { after } => Attempt {
+                error,
+                retryable: true,
+                after,
+                rate_limited,
+            },
+            _ => Attempt {
+                error,
+                retryable: false,
+                after: None,
+                rate_limited: false,
+            },
         })
     }
 

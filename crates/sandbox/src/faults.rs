@@ -12,6 +12,8 @@
 //! | `slow=MS` | the response is delayed by MS milliseconds |
 //! | `expire-cursor` | the paging cursor handed out by this response is already expired |
 //! | `401` | 401 as if the credentials had been revoked |
+//! | `terminated-early` | (streams) status 200, then the body ends with a `terminated early` line halfway |
+//! | `split-record` | (streams) one record is split across two lines |
 //! | `misfit` | one record of the page carries a value of the wrong type (`locale_id: "en"`) |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
@@ -31,6 +33,8 @@ pub enum FaultKind {
     ExpireCursor,
     Unauthorized,
     Misfit,
+    TerminatedEarly,
+    SplitRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +87,8 @@ impl FaultPlan {
                 "expire-cursor" => FaultKind::ExpireCursor,
                 "401" => FaultKind::Unauthorized,
                 "misfit" => FaultKind::Misfit,
+                "terminated-early" => FaultKind::TerminatedEarly,
+                "split-record" => FaultKind::SplitRecord,
                 other => match other.strip_prefix("slow=") {
                     Some(ms) => FaultKind::Slow {
                         ms: ms
@@ -93,7 +99,7 @@ impl FaultPlan {
                     None => {
                         return Err(format!(
                             "unknown fault `{other}`; known: 429, 429ra0, 500, 503, truncate, \
-                             cut-json, slow=MS, expire-cursor, 401, misfit"
+                             cut-json, slow=MS, expire-cursor, 401, misfit, terminated-early, split-record"
                         ))
                     }
                 },

@@ -7,6 +7,7 @@
 
 mod faults;
 mod limiter;
+mod mixpanel;
 mod rng;
 mod stats;
 mod zendesk;
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 
 pub use faults::{FaultKind, FaultPlan, FaultSpec};
 pub use limiter::QuotaSpec;
+pub use mixpanel::MixpanelConfig;
 pub use stats::Stats;
 pub use zendesk::{ExportOrder, ZendeskConfig};
 
@@ -29,11 +31,15 @@ pub use zendesk::{ExportOrder, ZendeskConfig};
 pub mod credentials {
     pub const ZENDESK_EMAIL: &str = "sandbox@example.com";
     pub const ZENDESK_API_TOKEN: &str = "sandbox-api-token";
+    pub const MIXPANEL_USERNAME: &str = "sandbox.service-account";
+    pub const MIXPANEL_SECRET: &str = "sandbox-service-account-secret";
+    pub const MIXPANEL_PROJECT_ID: u64 = 2_526_451;
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SandboxConfig {
     pub zendesk: ZendeskConfig,
+    pub mixpanel: MixpanelConfig,
     pub faults: FaultPlan,
 }
 
@@ -47,6 +53,7 @@ pub enum SandboxError {
 
 pub(crate) struct Shared {
     pub zendesk: zendesk::ZendeskSim,
+    pub mixpanel: mixpanel::MixpanelSim,
     pub faults: faults::FaultState,
     pub stats: Stats,
 }
@@ -74,6 +81,7 @@ impl Sandbox {
         })?;
         let shared = Arc::new(Shared {
             zendesk: zendesk::ZendeskSim::new(config.zendesk),
+            mixpanel: mixpanel::MixpanelSim::new(config.mixpanel),
             faults: faults::FaultState::new(config.faults),
             stats: Stats::default(),
         });
@@ -120,6 +128,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/stats", get(stats_route))
         .route("/_sandbox/faults", post(set_faults))
         .merge(zendesk::routes())
+        .merge(mixpanel::routes())
         .with_state(shared)
 }
 

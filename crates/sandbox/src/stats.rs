@@ -44,7 +44,10 @@ impl Stats {
     pub(crate) fn to_json(&self, shared: &Shared) -> Value {
         let g = self.vendors.lock().unwrap_or_else(|p| p.into_inner());
         let mut vendors = serde_json::Map::new();
-        let quotas = [("zendesk", shared.zendesk.quota_specs())];
+        let quotas = [
+            ("zendesk", shared.zendesk.quota_specs()),
+            ("mixpanel", shared.mixpanel.quota_specs()),
+        ];
         for (vendor, specs) in quotas {
             let v = g.get(vendor);
             vendors.insert(

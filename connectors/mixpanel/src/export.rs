@@ -1,0 +1,305 @@
+//! One export task: a range of whole days, pulled with one request (a backfill window, or the
+//! days not yet complete plus a lookback), split into day partitions while streaming.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Days, NaiveDate};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sluice_core::{ConnectorError, Page, PullContext};
+use sluice_http::{HttpClient, HttpError};
+
+use crate::config::MixpanelSettings;
+use crate::dedup::DayDedup;
+use crate::lines::{EventKeys, LineDecoder, StreamError};
+
+/// Committed state of an incremental stream.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    /// The last day pulled after it ended (so it was whole then).
+    complete_through: Option<NaiveDate>,
+}
+
+/// Attempts at one range before the task fails (each a full re-pull of the range).
+const MAX_ATTEMPTS: u32 = 5;
+
+enum Failure {
+    /// The body broke: pull the range again.
+    Retry(String),
+    Fatal(ConnectorError),
+}
+
+struct DayBuffer {
+    dedup: DayDedup,
+    lines: Vec<u8>,
+    count: usize,
+    bytes: u64,
+}
+
+fn connector_error(settings: &MixpanelSettings, e: HttpError) -> ConnectorError {
+    let body = e.body().unwrap_or_default().to_string();
+    match e.status() {
+        Some(401) | Some(403) => ConnectorError::Auth {
+            connection: format!("mixpanel connection of flow `{}`", settings.flow),
+            message: format!("{e}. Check the credentials the flow's environment references point at, and the region"),
+        },
+        Some(400) if body.contains("Unable to authenticate") => ConnectorError::Auth {
+            connection: format!("mixpanel connection of flow `{}`", settings.flow),
+            message: e.to_string(),
+        },
+        Some(400) if body.contains("later than today") => ConnectorError::Config(format!(
+            "{e}. The project's timezone is probably not `{}`: set [source] timezone to the project's",
+            settings.timezone
+        )),
+        Some(402) => ConnectorError::Api {
+            status: Some(402),
+            message: format!("{e}. The Mixpanel plan does not include API access"),
+        },
+        status => ConnectorError::Api {
+            status,
+            message: e.to_string(),
+        },
+    }
+}
+
+fn day_of(keys: &EventKeys<'_>, tz: chrono_tz::Tz) -> Option<NaiveDate> {
+    let t = &keys.properties.time;
+    let secs = t
+        .as_i64()
+        .or_else(|| t.as_f64().map(|f| f.floor() as i64))?;
+    DateTime::from_timestamp(secs, 0).map(|d| d.with_timezone(&tz).date_naive())
+}
+
+fn key_part(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub async fn run(
+    settings: &MixpanelSettings,
+    http: &HttpClient,
+    ctx: PullContext,
+) -> Result<(), ConnectorError> {
+    let tz = settings.timezone;
+    let today = ctx.run_started.with_timezone(&tz).date_naive();
+    let yesterday = today - Days::new(1);
+    let state: State = ctx
+        .checkpoint
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let (from, to) = match ctx.task.window {
+        Some(w) => (w.from, w.to.min(today)),
+        None => {
+            let from = match state.complete_through {
+                None => today - Days::new(u64::from(settings.initial_days) - 1),
+                Some(c) => {
+                    (c + Days::new(1) - Days::new(u64::from(settings.lookback_days))).min(today)
+                }
+            };
+            (from, today)
+        }
+    };
+    let complete_through = match (ctx.task.window, state.complete_through) {
+        (Some(_), _) => None,
+        (None, prev) => Some(prev.map_or(yesterday.min(to), |p| p.max(yesterday.min(to)))),
+    };
+    let finish = Page {
+        checkpoint: Some(serde_json::json!({ "complete_through": complete_through })),
+        completes_task: true,
+        ..Page::default()
+    };
+    if from > to {
+        // a window wholly in the future: nothing exists yet
+        return ctx
+            .pages
+            .send(finish)
+            .await
+            .map_err(|_| ConnectorError::Stopped);
+    }
+    let mut url = settings.base_url.clone();
+    url.set_path("/api/2.0/export");
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(p) = settings.project_id {
+            q.append_pair("project_id", &p.to_string());
+        }
+        q.append_pair("from_date", &from.to_string())
+            .append_pair("to_date", &to.to_string());
+        if let Some(events) = &settings.events {
+            q.append_pair("event", &serde_json::to_string(events).unwrap_or_default());
+        }
+        if let Some(w) = &settings.where_clause {
+            q.append_pair("where", w);
+        }
+    }
+    tracing::info!(from = %from, to = %to, "requesting mixpanel export");
+    for attempt in 1..=MAX_ATTEMPTS {
+        match pull_range(settings, http, &url, from, to, &ctx).await {
+            Ok(()) => {
+                let mut days = Vec::new();
+                let mut d = from;
+                while d <= to {
+                    days.push(d);
+                    d = d + Days::new(1);
+                }
+                let page = Page {
+                    completes_partitions: days,
+                    ..finish
+                };
+                return ctx
+                    .pages
+                    .send(page)
+                    .await
+                    .map_err(|_| ConnectorError::Stopped);
+            }
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry(reason)) => {
+                tracing::warn!(attempt, from = %from, to = %to, "{reason}; pulling the days again");
+                ctx.pages
+                    .send(Page {
+                        discard_uncommitted: true,
+                        ..Page::default()
+                    })
+                    .await
+                    .map_err(|_| ConnectorError::Stopped)?;
+                if attempt == MAX_ATTEMPTS {
+                    return Err(ConnectorError::Api {
+                        status: None,
+                        message: format!("the export of {from}..{to} failed {MAX_ATTEMPTS} times; last: {reason}"),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn pull_range(
+    settings: &MixpanelSettings,
+    http: &HttpClient,
+    url: &url::Url,
+    from: NaiveDate,
+    to: NaiveDate,
+    ctx: &PullContext,
+) -> Result<(), Failure> {
+    let response = http
+        .get_stream(url)
+        .await
+        .map_err(|e| Failure::Fatal(connector_error(settings, e)))?;
+    let mut body = response.bytes_stream();
+    let mut decoder = LineDecoder::default();
+    let mut days: BTreeMap<NaiveDate, DayBuffer> = BTreeMap::new();
+    let mut ready: Vec<(NaiveDate, Vec<u8>, usize, u64)> = Vec::new();
+    let mut outside = 0u64;
+    let mut duplicates = 0u64;
+    let tz = settings.timezone;
+    let page_records = settings.page_records;
+    let mut ended = false;
+    while !ended {
+        let chunk = match body.next().await {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => return Err(Failure::Retry(format!("the export stream broke: {e}"))),
+            None => {
+                ended = true;
+                bytes::Bytes::new()
+            }
+        };
+        http.note_received(chunk.len());
+        let mut emit = |line: &[u8], keys: EventKeys<'_>| {
+            let Some(day) = day_of(&keys, tz).filter(|d| *d >= from && *d <= to) else {
+                outside += 1;
+                return;
+            };
+            let buf = days.entry(day).or_insert_with(|| DayBuffer {
+                dedup: DayDedup::default(),
+                lines: Vec::new(),
+                count: 0,
+                bytes: 0,
+            });
+            let time = keys.properties.time.to_string();
+            let insert_id = keys.properties.insert_id.as_deref().unwrap_or("");
+            if !buf.dedup.first_time(
+                &keys.event,
+                &key_part(&keys.properties.distinct_id),
+                &time,
+                insert_id,
+            ) {
+                duplicates += 1;
+                return;
+            }
+            buf.lines.extend_from_slice(line);
+            buf.lines.push(b'\n');
+            buf.count += 1;
+            buf.bytes += line.len() as u64 + 1;
+            if buf.count >= page_records {
+                ready.push((day, std::mem::take(&mut buf.lines), buf.count, buf.bytes));
+                buf.count = 0;
+                buf.bytes = 0;
+            }
+        };
+        let decoded = if ended {
+            decoder.finish(&mut emit)
+        } else {
+            decoder.feed(&chunk, &mut emit)
+        };
+        match decoded {
+            Ok(()) => {}
+            Err(
+                e @ (StreamError::TerminatedEarly
+                | StreamError::EndedInsideRecord
+                | StreamError::Malformed(_)),
+            ) => return Err(Failure::Retry(e.to_string())),
+        }
+        for (day, records, count, bytes) in ready.drain(..) {
+            send(ctx, day, records, count, bytes).await?;
+        }
+    }
+    for (day, buf) in days.iter_mut() {
+        if buf.count > 0 {
+            send(
+                ctx,
+                *day,
+                std::mem::take(&mut buf.lines),
+                buf.count,
+                buf.bytes,
+            )
+            .await?;
+        }
+    }
+    let index_bytes: usize = days.values().map(|b| b.dedup.memory_bytes()).sum();
+    let kept: usize = days.values().map(|b| b.dedup.len()).sum();
+    tracing::info!(from = %from, to = %to, events = kept, duplicates, dedup_index_bytes = index_bytes, "mixpanel export complete");
+    if outside > 0 {
+        tracing::warn!(
+            events = outside,
+            "events whose time falls outside the requested days (in {tz}) were left out; if this \
+             recurs, the project's timezone is probably not {tz}"
+        );
+    }
+    Ok(())
+}
+
+async fn send(
+    ctx: &PullContext,
+    day: NaiveDate,
+    records: Vec<u8>,
+    count: usize,
+    bytes: u64,
+) -> Result<(), Failure> {
+    ctx.pages
+        .send(Page {
+            records,
+            record_count: count,
+            input_bytes: bytes,
+            partition: Some(day),
+            ..Page::default()
+        })
+        .await
+        .map_err(|_| Failure::Fatal(ConnectorError::Stopped))
+}

@@ -1,0 +1,467 @@
+//! The built binary against the Mixpanel simulator: per-day partitions, exact deduplication,
+//! the export's failure modes, schema policies and bounded memory.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
+use chrono::{Datelike, NaiveDate};
+use common::{parquet_files, reports};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use sluice_sandbox::{FaultPlan, MixpanelConfig, Sandbox, SandboxConfig};
+
+const SECRET: &str = "mp-secret-1234567890-DO-NOT-LEAK";
+
+struct Mp {
+    dir: tempfile::TempDir,
+    sandbox: Sandbox,
+    http: reqwest::Client,
+}
+
+async fn mixpanel(config: MixpanelConfig, faults: &str) -> Mp {
+    let sandbox = Sandbox::start(
+        ([127, 0, 0, 1], 0).into(),
+        SandboxConfig {
+            mixpanel: config,
+            faults: FaultPlan::parse(faults).expect("faults"),
+            ..SandboxConfig::default()
+        },
+    )
+    .await
+    .expect("sandbox");
+    Mp {
+        dir: tempfile::tempdir().expect("tempdir"),
+        sandbox,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A past day whose `num_days_from_ce() % 3` is `rem` (the simulator's `coupon` days are 0).
+fn day_with(rem: i32) -> NaiveDate {
+    let mut d = NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
+    while d.num_days_from_ce() % 3 != rem {
+        d = d.succ_opt().expect("date");
+    }
+    d
+}
+
+impl Mp {
+    fn dest(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// A flow; `mapping` adds the seed's mapping set, `extra_source` and `top` add TOML lines.
+    fn flow(&self, name: &str, mapping: bool, extra_source: &str, top: &str) -> PathBuf {
+        let mapping = if mapping {
+            format!(
+                "[mapping]\nfile = \"{}\"\n",
+                common::repo()
+                    .join("config/mappings/mixpanel-events.json")
+                    .display()
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "name = \"{name}\"\n{top}\n[connection]\nconnector = \"mixpanel\"\nbase_url = \"{}\"\napi_secret = \"${{MIXPANEL_API_SECRET}}\"\nquota = \"50/1\"\n\n[source]\nstreams = [\"events\"]\n{extra_source}\n\n{mapping}\n[destination]\nformat = \"parquet\"\npath = \"out\"\n",
+            self.sandbox.base_url()
+        );
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("flow");
+        path
+    }
+
+    async fn sluice(&self, args: &[&str]) -> common::Output {
+        let out = tokio::time::timeout(
+            Duration::from_secs(120),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+                .args(args)
+                .current_dir(self.dir.path())
+                .env("MIXPANEL_API_SECRET", SECRET)
+                .env("RUST_LOG", "info")
+                .output(),
+        )
+        .await
+        .expect("in time")
+        .expect("ran");
+        common::Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    async fn backfill(
+        &self,
+        flow: &Path,
+        from: NaiveDate,
+        to: NaiveDate,
+        window: &str,
+    ) -> common::Output {
+        let (f, t) = (from.to_string(), to.to_string());
+        self.sluice(&[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &f,
+            "--to",
+            &t,
+            "--window",
+            window,
+        ])
+        .await
+    }
+
+    async fn truth(&self, from: NaiveDate, to: NaiveDate) -> Vec<Value> {
+        self.http
+            .get(format!(
+                "{}/_sandbox/mixpanel/events?from_date={from}&to_date={to}",
+                self.sandbox.base_url()
+            ))
+            .send()
+            .await
+            .expect("truth")
+            .text()
+            .await
+            .expect("text")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("line"))
+            .collect()
+    }
+
+    async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/_sandbox/stats", self.sandbox.base_url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+fn batches(dir: &Path) -> Vec<(String, RecordBatch)> {
+    let mut out = Vec::new();
+    for f in parquet_files(dir) {
+        let day = f
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().trim_start_matches("date=").to_string())
+            .unwrap_or_default();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).expect("open"))
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        for b in reader {
+            out.push((day.clone(), b.expect("batch")));
+        }
+    }
+    out
+}
+
+/// (day, event, distinct_id, time, insert_id) of every row written with the seed's mapping.
+fn mapped_keys(dest: &Path) -> Vec<(String, String, String, i64, String)> {
+    let mut rows = Vec::new();
+    for (day, b) in batches(&dest.join("events")) {
+        let s = b
+            .column_by_name("_extconndev")
+            .expect("_extconndev")
+            .as_struct();
+        let text = |n: &str, i: usize| {
+            let c = s.column_by_name(n).expect(n).as_string::<i32>();
+            if c.is_null(i) {
+                String::new()
+            } else {
+                c.value(i).to_string()
+            }
+        };
+        let time = s
+            .column_by_name("time")
+            .expect("time")
+            .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        for i in 0..b.num_rows() {
+            rows.push((
+                day.clone(),
+                text("event_name", i),
+                text("distinct_id", i),
+                time.value(i) / 1_000_000,
+                text("insert_id", i),
+            ));
+        }
+    }
+    rows
+}
+
+fn truth_keys(truth: &[Value]) -> BTreeSet<(String, String, String, i64, String)> {
+    truth
+        .iter()
+        .map(|e| {
+            let p = &e["properties"];
+            let t = p["time"].as_i64().expect("time");
+            let day = chrono::DateTime::from_timestamp(t, 0)
+                .expect("t")
+                .date_naive()
+                .to_string();
+            (
+                day,
+                e["event"].as_str().expect("event").into(),
+                p["distinct_id"].as_str().expect("id").into(),
+                t,
+                p["$insert_id"].as_str().expect("iid").into(),
+            )
+        })
+        .collect()
+}
+
+/// The output holds each event of the truth once, in its own day's partition.
+fn assert_equals_truth(dest: &Path, truth: &[Value]) {
+    let rows = mapped_keys(dest);
+    let set: BTreeSet<_> = rows.iter().cloned().collect();
+    assert_eq!(set.len(), rows.len(), "duplicate events in the output");
+    let want = truth_keys(truth);
+    assert_eq!(
+        set.len(),
+        want.len(),
+        "event count differs from the simulator's"
+    );
+    assert!(set == want, "events differ from the simulator's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_mapping_writes_one_partition_per_day_without_duplicates() {
+    let mp = mixpanel(MixpanelConfig::default(), "").await;
+    let flow = mp.flow("events", true, "", "");
+    let check = mp.sluice(&["check", flow.to_str().expect("path")]).await;
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert!(
+        check
+            .stderr
+            .contains("source `data.insert_id` read as `properties.$insert_id`"),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        check
+            .stderr
+            .contains("source `data.event_name` read as `event`"),
+        "{}",
+        check.stderr
+    );
+
+    let (from, to) = (day_with(1), day_with(1) + chrono::Days::new(9));
+    let out = mp.backfill(&flow, from, to, "10d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+    let days: BTreeSet<String> = mapped_keys(&mp.dest()).into_iter().map(|r| r.0).collect();
+    assert_eq!(days.len(), 10, "one partition per day");
+    // one request asked for the ten days and was split into days while streaming
+    assert_eq!(mp.stats().await["vendors"]["mixpanel"]["requests"], 1);
+    // the simulator sent exact duplicates, which are one event
+    let report = reports(&mp.dest()).remove(0);
+    assert_eq!(
+        report["metrics"]["recordSummary"]["inputRecordCount"],
+        4_000
+    );
+}
+
+async fn faulted_equals_clean(faults: &str) {
+    let mp = mixpanel(MixpanelConfig::default(), faults).await;
+    let flow = mp.flow("events", true, "", "");
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(2));
+    let out = mp.backfill(&flow, from, to, "3d").await;
+    assert_eq!(out.code, 0, "{faults}: {}", out.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+    let requests = mp.stats().await["vendors"]["mixpanel"]["requests"]
+        .as_u64()
+        .expect("n");
+    assert!(
+        requests >= 2,
+        "{faults}: the fault forced a second request ({requests})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_early_is_pulled_again_and_replaced() {
+    faulted_equals_clean("terminated-early@1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_mid_body_is_pulled_again() {
+    faulted_equals_clean("truncate@1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried() {
+    faulted_equals_clean("429@1,503@2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_split_across_lines_is_rejoined_in_one_pull() {
+    let mp = mixpanel(MixpanelConfig::default(), "split-record@1").await;
+    let flow = mp.flow("events", true, "", "");
+    let (from, to) = (day_with(0), day_with(0) + chrono::Days::new(1));
+    let out = mp.backfill(&flow, from, to, "2d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+    assert_eq!(
+        mp.stats().await["vendors"]["mixpanel"]["requests"],
+        1,
+        "re-joined, not re-pulled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_runs_repull_recent_days_and_replace_them() {
+    let mp = mixpanel(MixpanelConfig::default(), "").await;
+    let flow = mp.flow("events", true, "initial_days = 3\nlookback_days = 1", "");
+    assert_eq!(
+        mp.sluice(&["run", flow.to_str().expect("path")]).await.code,
+        0
+    );
+    let out = mp.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Days::new(2);
+    // the re-pulled days replaced their files: each event once, one file per day
+    assert_equals_truth(&mp.dest(), &mp.truth(from, today).await);
+    let files = parquet_files(&mp.dest().join("events"));
+    let days: BTreeSet<_> = files
+        .iter()
+        .map(|f| f.parent().expect("dir").to_path_buf())
+        .collect();
+    assert_eq!(
+        files.len(),
+        days.len(),
+        "a replaced day keeps only its newest file: {files:?}"
+    );
+    // the second run asked for yesterday (the lookback) and today only
+    let yesterday = today - chrono::Days::new(1);
+    assert!(
+        out.stderr.contains(&format!("from={yesterday} to={today}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_policy_decides_what_a_new_property_does() {
+    let baseline = day_with(1);
+    let coupon_day = day_with(0) + chrono::Days::new(3);
+    for (policy, code) in [("evolve", 0), ("ignore", 0), ("fail", 1)] {
+        let mp = mixpanel(MixpanelConfig::default(), "").await;
+        let flow = mp.flow("raw", false, "", &format!("schema_policy = \"{policy}\""));
+        // the first pull sets the baseline: no coupon that day
+        assert_eq!(mp.backfill(&flow, baseline, baseline, "1d").await.code, 0);
+        let out = mp.backfill(&flow, coupon_day, coupon_day, "1d").await;
+        assert_eq!(out.code, code, "{policy}: {}", out.all());
+        let has_coupon = batches(&mp.dest().join("events"))
+            .iter()
+            .any(|(_, b)| b.column_by_name("coupon").is_some());
+        let report = reports(&mp.dest()).pop().expect("report");
+        match policy {
+            "evolve" => {
+                assert!(has_coupon, "evolve adds the column");
+                assert_eq!(report["streams"][0]["addedFields"][0], "properties.coupon");
+            }
+            "ignore" => {
+                assert!(!has_coupon, "ignore drops the field");
+                assert_eq!(
+                    report["streams"][0]["ignoredFields"][0],
+                    "properties.coupon"
+                );
+                let rows: usize = batches(&mp.dest().join("events"))
+                    .iter()
+                    .map(|(_, b)| b.num_rows())
+                    .sum();
+                assert_eq!(rows, 800, "but keeps the events");
+            }
+            _ => {
+                assert!(!has_coupon);
+                assert!(
+                    out.stderr.contains("new field `properties.coupon`"),
+                    "{}",
+                    out.stderr
+                );
+                let days: BTreeMap<String, usize> = batches(&mp.dest().join("events"))
+                    .into_iter()
+                    .fold(BTreeMap::new(), |mut m, (d, b)| {
+                        *m.entry(d).or_default() += b.num_rows();
+                        m
+                    });
+                assert_eq!(days.len(), 1, "fail stops before writing the day: {days:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_timezones_are_checked() {
+    // a project whose timezone is a day behind the flow's: to_date is "later than today"
+    let config = MixpanelConfig {
+        timezone: "Etc/GMT+12".parse().expect("tz"),
+        ..MixpanelConfig::default()
+    };
+    let mp = mixpanel(config, "").await;
+    let flow = mp.flow("events", true, "timezone = \"Pacific/Kiritimati\"", "");
+    let out = mp.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("to_date cannot be later than today")
+            && out
+                .stderr
+                .contains("set [source] timezone to the project's"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains(SECRET));
+
+    // a service account needs a project id, said before any request
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "api_secret = \"${MIXPANEL_API_SECRET}\"",
+        "username = \"svc\"\nsecret = \"${MIXPANEL_API_SECRET}\"",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    let out = mp.sluice(&["check", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`project_id` is required with a service account"),
+        "{}",
+        out.stderr
+    );
+
+    // the simulator takes both forms of Basic auth and refuses a service account without it
+    let base = mp.sandbox.base_url();
+    let day = day_with(1);
+    let get = |auth: &'static str, project: bool| {
+        let url = format!(
+            "{base}/api/2.0/export?from_date={day}&to_date={day}{}",
+            if project { "&project_id=7" } else { "" }
+        );
+        let http = mp.http.clone();
+        async move {
+            http.get(url)
+                .header("authorization", format!("Basic {auth}"))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (svc, secret_colon, secret_bare) = (b64("svc:pw"), b64("projsecret:"), b64("projsecret"));
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    assert_eq!(get(leak(svc.clone()), true).await, 200);
+    assert_eq!(get(leak(svc), false).await, 400);
+    assert_eq!(get(leak(secret_colon), false).await, 200);
+    assert_eq!(get(leak(secret_bare), false).await, 200);
+}
