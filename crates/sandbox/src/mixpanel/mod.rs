@@ -521,6 +521,8 @@ async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
     };
     let cfg = &shared.mixpanel.config;
     let mut out = Vec::new();
+    // Mixpanel's own notion of one event: the same event, distinct_id, time and $insert_id
+    let mut seen = HashSet::new();
     let mut d = from;
     while d <= to {
         let now = Utc::now().timestamp();
@@ -528,7 +530,12 @@ async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
             if g.line["properties"]["time"].as_i64().unwrap_or(0) > now {
                 break;
             }
-            if !g.duplicate {
+            let p = &g.line["properties"];
+            let key = format!(
+                "{}\u{0}{}\u{0}{}\u{0}{}",
+                g.line["event"], p["distinct_id"], p["time"], p["$insert_id"]
+            );
+            if seen.insert(key) {
                 let _ = serde_json::to_writer(&mut out, &g.line);
                 out.push(b'\n');
             }
