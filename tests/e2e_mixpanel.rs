@@ -542,3 +542,32 @@ async fn memory_stays_bounded_however_large_a_day_is() {
         "peak RSS grew {growth_mib:.1} MiB for 5x the day ({peaks:?} KiB)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_stays_within_the_default_quotas() {
+    let mp = mixpanel(MixpanelConfig::default(), "").await;
+    let flow = mp.flow("events", true, "", "");
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("quota = \"50/1\"\n", "");
+    std::fs::write(&flow, text).expect("flow");
+    let (from, to) = (day_with(1), day_with(1) + chrono::Days::new(8));
+    let out = mp.backfill(&flow, from, to, "1d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("3 per 1 s (per_second), 60 per 3600 s (per_hour)"),
+        "{}",
+        out.stdout
+    );
+    let z = &mp.stats().await["vendors"]["mixpanel"];
+    assert_eq!(z["requests"], 9, "one request per one-day window");
+    assert_eq!(z["by_status"].get("429"), None, "no 429 at 3 a second: {z}");
+    let span =
+        z["last_request_s"].as_f64().expect("last") - z["first_request_s"].as_f64().expect("first");
+    assert!(
+        span >= 8.0 / 3.0,
+        "paced at 3 a second at most: {span:.2} s"
+    );
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+}

@@ -45,6 +45,41 @@ impl Quota {
 /// still uses more than 90 % of what it is allowed.
 pub const PACE: f64 = 0.95;
 
+/// Quotas over periods longer than this are budgets, not rates: up to 95 % of the count may go
+/// at once (within the shorter quotas), and no more within any period. Pacing 60 an hour
+/// evenly would make every small job wait a minute per request for nothing.
+pub const BUDGET_PERIOD: Duration = Duration::from_secs(60);
+
+/// A client-side sliding window: the send times of the last `budget` requests.
+struct Budget {
+    budget: usize,
+    period: Duration,
+    sent: Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl Budget {
+    /// How long until one more request fits; records it when it does (`Duration::ZERO`).
+    fn reserve(&self) -> Duration {
+        let now = Instant::now();
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.period)
+        {
+            sent.pop_front();
+        }
+        if sent.len() < self.budget {
+            sent.push_back(now);
+            return Duration::ZERO;
+        }
+        sent.front()
+            .map_or(Duration::ZERO, |t| {
+                (*t + self.period).saturating_duration_since(now)
+            })
+            .max(Duration::from_millis(1))
+    }
+}
+
 /// How one connection talks HTTP. Defaults suit a page-at-a-time JSON API.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -94,6 +129,7 @@ struct Inner {
     auth_header: Option<sluice_core::Secret>,
     config: HttpConfig,
     limiters: Vec<DefaultDirectRateLimiter>,
+    budgets: Vec<Budget>,
     /// Set when the server reports an exhausted budget: no request leaves before this instant.
     paused_until: Mutex<Option<Instant>>,
     metrics: RequestMetrics,
@@ -123,12 +159,21 @@ impl HttpClient {
             .build()
             .map_err(|e| HttpError::Setup(e.to_string()))?;
         let mut limiters = Vec::new();
+        let mut budgets = Vec::new();
         for q in &config.quotas {
             if q.count == 0 {
                 return Err(HttpError::Setup(format!(
                     "quota `{}` needs a count above 0",
                     q.name
                 )));
+            }
+            if q.period > BUDGET_PERIOD {
+                budgets.push(Budget {
+                    budget: ((f64::from(q.count) * PACE).floor() as usize).max(1),
+                    period: q.period,
+                    sent: Mutex::new(std::collections::VecDeque::new()),
+                });
+                continue;
             }
             let interval = q.interval().div_f64(PACE);
             let quota = governor::Quota::with_period(interval)
@@ -144,6 +189,7 @@ impl HttpClient {
                 auth_header: auth.header_value(),
                 config,
                 limiters,
+                budgets,
                 paused_until: Mutex::new(None),
                 metrics: RequestMetrics::default(),
             }),
@@ -316,6 +362,19 @@ impl HttpClient {
         }
         for limiter in &self.inner.limiters {
             limiter.until_ready().await;
+        }
+        for budget in &self.inner.budgets {
+            loop {
+                let wait = budget.reserve();
+                if wait.is_zero() {
+                    break;
+                }
+                tracing::info!(
+                    wait_s = wait.as_secs(),
+                    "request budget spent; waiting for the window to move"
+                );
+                tokio::time::sleep(wait).await;
+            }
         }
         let waited = started.elapsed();
         if waited > Duration::from_millis(1) {

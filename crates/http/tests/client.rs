@@ -271,3 +271,27 @@ async fn a_long_429_storm_is_waited_out_but_failures_are_counted() {
     );
     assert_eq!(s.hits.load(Ordering::SeqCst), 3, "one try and two retries");
 }
+
+#[tokio::test]
+async fn a_long_period_quota_is_a_budget_not_a_rate() {
+    let s = serve(|_| "ok".into_response()).await;
+    // 20 an hour: 19 (95 %) go at once, the 20th waits for the window
+    let quotas = vec![Quota::new("per_hour", 20, Duration::from_secs(3600))];
+    let c = client(HttpConfig { quotas, ..fast() });
+    let started = Instant::now();
+    for _ in 0..19 {
+        c.get_parsed(&s.url, ok_text).await.expect("ok");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let blocked =
+        tokio::time::timeout(Duration::from_millis(300), c.get_parsed(&s.url, ok_text)).await;
+    assert!(
+        blocked.is_err(),
+        "the 20th request must wait for the hour to move"
+    );
+    assert_eq!(s.hits.load(Ordering::SeqCst), 19);
+}

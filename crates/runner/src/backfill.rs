@@ -82,19 +82,16 @@ impl Plan {
             self.to_run(),
             if self.force && done > 0 { " (--force: done windows are pulled again and their files replaced)" } else { "" },
         );
-        let strictest = self
-            .quotas
-            .iter()
-            .max_by(|a, b| interval(a).cmp(&interval(b)));
-        let quota = strictest.map_or("no quota".to_string(), |q| {
-            format!(
-                "{} requests per {} s ({}), paced at {:.0} %",
-                q.count,
-                q.period_s,
-                q.name,
-                PACE * 100.0
-            )
-        });
+        let quota = if self.quotas.is_empty() {
+            "no quota".to_string()
+        } else {
+            let each: Vec<String> = self
+                .quotas
+                .iter()
+                .map(|q| format!("{} per {} s ({})", q.count, q.period_s, q.name))
+                .collect();
+            format!("{}, used up to {:.0} %", each.join(", "), PACE * 100.0)
+        };
         out.push_str(&format!(
             "  requests: at least {} (one per window and page); quota: {quota}\n  ETA: at least {} at that pace, with {} window{} at a time\n",
             self.min_requests,
@@ -111,6 +108,17 @@ impl Plan {
 
 fn interval(q: &QuotaInfo) -> Duration {
     Duration::from_secs(q.period_s) / q.count.max(1)
+}
+
+/// How long `n` requests take under one quota, as the client paces them: evenly at 95 % for
+/// short periods, as a 95 % budget per period for long ones (see `sluice_http::BUDGET_PERIOD`).
+fn quota_time(q: &QuotaInfo, n: u64) -> Duration {
+    if q.period_s > 60 {
+        let budget = ((f64::from(q.count) * PACE).floor() as u64).max(1);
+        Duration::from_secs(q.period_s) * (n.saturating_sub(1) / budget) as u32
+    } else {
+        interval(q).div_f64(PACE) * n.saturating_sub(1) as u32
+    }
 }
 
 pub fn human_duration(d: Duration) -> String {
@@ -228,7 +236,11 @@ pub fn plan_backfill(
         }
     }
     let quotas = prepared.connector.quotas();
-    let slowest = quotas.iter().map(interval).max().unwrap_or_default();
+    let min_duration = quotas
+        .iter()
+        .map(|q| quota_time(q, min_requests))
+        .max()
+        .unwrap_or_default();
     Ok(Plan {
         flow: flow.name.clone(),
         from: req.from,
@@ -238,7 +250,7 @@ pub fn plan_backfill(
         force: req.force,
         concurrency: req.concurrency.max(1),
         min_requests,
-        min_duration: slowest.div_f64(PACE) * min_requests as u32,
+        min_duration,
         quotas,
         notes,
     })
@@ -351,6 +363,31 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn eta_follows_rates_and_budgets() {
+        let per_second = QuotaInfo {
+            name: "s".into(),
+            count: 3,
+            period_s: 1,
+        };
+        let per_hour = QuotaInfo {
+            name: "h".into(),
+            count: 60,
+            period_s: 3600,
+        };
+        assert_eq!(
+            quota_time(&per_hour, 57),
+            Duration::ZERO,
+            "57 fit in one hour's budget"
+        );
+        assert_eq!(quota_time(&per_hour, 58), Duration::from_secs(3600));
+        let t = quota_time(&per_second, 10);
+        assert!(
+            t > Duration::from_millis(3100) && t < Duration::from_millis(3200),
+            "{t:?}"
+        );
     }
 
     #[test]

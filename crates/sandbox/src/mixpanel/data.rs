@@ -30,6 +30,7 @@ const BROWSERS: &[&str] = &["Chrome", "Firefox", "Safari", "Edge"];
 /// One generated event and whether it repeats the one before it (an exact duplicate).
 pub struct Generated {
     pub line: Value,
+    #[cfg_attr(not(test), allow(dead_code))]
     pub duplicate: bool,
 }
 
