@@ -10,6 +10,7 @@
 //! | 5 | a vendor's daily quota ran out; committed progress is kept, the next run continues |
 
 mod commands;
+mod map;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -132,7 +133,11 @@ enum Command {
         #[command(subcommand)]
         action: StateAction,
     },
-    /// Serve the API simulators (Zendesk) for tests, benchmarks and demos.
+    /// Map a file of JSON lines with a mapping set into Parquet, Arrow IPC or JSON lines.
+    Map(map::MapArgs),
+    /// Measure a mapping set on a file: records/s, MB/s, peak memory, where the time goes.
+    Bench(map::BenchArgs),
+    /// Serve the API simulators (Zendesk, Mixpanel) for tests, benchmarks and demos.
     Sandbox(sandbox::SandboxArgs),
 }
 
@@ -230,6 +235,8 @@ pub fn main() -> ExitCode {
                 }
             },
             Command::Sandbox(args) => sandbox::serve(args).await,
+            Command::Map(args) => tokio::task::block_in_place(|| map::map(args)),
+            Command::Bench(args) => tokio::task::block_in_place(|| map::bench(args)),
         }
     });
     ExitCode::from(code)

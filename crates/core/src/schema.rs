@@ -193,3 +193,180 @@ mod tests {
         assert_eq!(s.leaf_paths(), vec!["results.id", "results.tags"]);
     }
 }
+
+impl StreamSchema {
+    /// A schema from JSON Schema, as the seeds' explore calls return it (the whole response
+    /// with a `schema` key, or the schema itself).
+    pub fn from_json_schema(v: &serde_json::Value) -> Result<Self, String> {
+        let root = v.get("schema").unwrap_or(v);
+        match json_schema_type(root)? {
+            FieldType::Object { fields } | FieldType::Open { fields } => {
+                Ok(StreamSchema { fields })
+            }
+            _ => Err("the schema's root must be an object with `properties`".into()),
+        }
+    }
+
+    /// A schema inferred from sample records (one JSON object per line). Fields only ever null
+    /// become strings; fields whose type varies become JSON text.
+    pub fn infer(sample: &[u8]) -> Self {
+        let mut root: Option<FieldType> = None;
+        for line in sample.split(|b| *b == b'\n') {
+            if let Ok(v @ serde_json::Value::Object(_)) =
+                serde_json::from_slice::<serde_json::Value>(line)
+            {
+                root = Some(match root {
+                    None => infer_type(&v).unwrap_or(FieldType::Json),
+                    Some(t) => merge(t, infer_type(&v)),
+                });
+            }
+        }
+        match root.map(settle) {
+            Some(FieldType::Object { fields }) => StreamSchema { fields },
+            _ => StreamSchema::default(),
+        }
+    }
+}
+
+fn json_schema_type(v: &serde_json::Value) -> Result<FieldType, String> {
+    let ty = match v.get("type") {
+        Some(serde_json::Value::String(t)) => t.as_str(),
+        // ["string", "null"]: the non-null one
+        Some(serde_json::Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str())
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ => return Ok(FieldType::Json),
+    };
+    Ok(match ty {
+        "integer" => FieldType::Integer,
+        "number" => FieldType::Number,
+        "string" => FieldType::String,
+        "boolean" => FieldType::Boolean,
+        "array" => FieldType::Array {
+            items: Box::new(match v.get("items") {
+                Some(items) => json_schema_type(items)?,
+                None => FieldType::Json,
+            }),
+        },
+        "object" => {
+            let mut fields = Vec::new();
+            if let Some(serde_json::Value::Object(props)) = v.get("properties") {
+                for (name, p) in props {
+                    fields.push(SchemaField::new(name, json_schema_type(p)?));
+                }
+            }
+            if v.get("additionalProperties") == Some(&serde_json::Value::Bool(true)) {
+                FieldType::Open { fields }
+            } else {
+                FieldType::Object { fields }
+            }
+        }
+        "null" => FieldType::String,
+        other => return Err(format!("unknown JSON Schema type `{other}`")),
+    })
+}
+
+/// `None` for null: no type yet.
+fn infer_type(v: &serde_json::Value) -> Option<FieldType> {
+    use serde_json::Value;
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(_) => FieldType::Boolean,
+        Value::Number(n) if n.is_i64() || n.is_u64() => FieldType::Integer,
+        Value::Number(_) => FieldType::Number,
+        Value::String(_) => FieldType::String,
+        Value::Array(items) => {
+            let mut t: Option<FieldType> = None;
+            for i in items {
+                t = match t {
+                    None => infer_type(i),
+                    Some(t) => Some(merge(t, infer_type(i))),
+                };
+            }
+            FieldType::Array {
+                items: Box::new(t.unwrap_or(FieldType::Json)),
+            }
+        }
+        Value::Object(map) => FieldType::Object {
+            fields: map
+                .iter()
+                .map(|(k, v)| SchemaField::new(k, infer_type(v).unwrap_or(FieldType::Json)))
+                .collect(),
+        },
+    })
+}
+
+/// Two observations of one field: the type both fit, or JSON text.
+fn merge(a: FieldType, b: Option<FieldType>) -> FieldType {
+    let Some(b) = b else { return a };
+    match (a, b) {
+        // Json doubles as "not seen yet" for fields only ever null
+        (FieldType::Json, b) => b,
+        (a, FieldType::Json) => a,
+        (FieldType::Integer, FieldType::Number) | (FieldType::Number, FieldType::Integer) => {
+            FieldType::Number
+        }
+        (FieldType::Object { fields: mut fa }, FieldType::Object { fields: fb }) => {
+            for f in fb {
+                match fa.iter().position(|x| x.name == f.name) {
+                    Some(i) => {
+                        let old = std::mem::replace(&mut fa[i].ty, FieldType::Json);
+                        fa[i].ty = merge(old, Some(f.ty));
+                    }
+                    None => fa.push(f),
+                }
+            }
+            FieldType::Object { fields: fa }
+        }
+        (FieldType::Array { items: ia }, FieldType::Array { items: ib }) => FieldType::Array {
+            items: Box::new(merge(*ia, Some(*ib))),
+        },
+        (a, b) if a == b => a,
+        _ => FieldType::Json,
+    }
+}
+
+/// Fields still unseen (only nulls) become strings.
+fn settle(t: FieldType) -> FieldType {
+    match t {
+        FieldType::Json => FieldType::String,
+        FieldType::Object { fields } => FieldType::Object {
+            fields: fields
+                .into_iter()
+                .map(|f| SchemaField {
+                    name: f.name,
+                    ty: settle(f.ty),
+                })
+                .collect(),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod inference_tests {
+    use super::*;
+
+    #[test]
+    fn infers_and_reads_json_schema() {
+        let sample = b"{\"a\":1,\"b\":null,\"c\":{\"d\":[\"x\"]},\"e\":1}\n{\"a\":2,\"b\":null,\"e\":1.5,\"f\":true}\n";
+        let s = StreamSchema::infer(sample);
+        assert_eq!(s.lookup(&["a"]), Some(&FieldType::Integer));
+        assert_eq!(s.lookup(&["b"]), Some(&FieldType::String));
+        assert_eq!(s.lookup(&["e"]), Some(&FieldType::Number));
+        assert_eq!(
+            s.lookup(&["c", "d"]),
+            Some(&FieldType::Array {
+                items: Box::new(FieldType::String)
+            })
+        );
+        assert_eq!(s.lookup(&["f"]), Some(&FieldType::Boolean));
+        let js = serde_json::json!({"schema": {"type": "object", "properties": {
+            "results": {"type": "object", "properties": {"id": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}}}}}});
+        let s = StreamSchema::from_json_schema(&js).expect("schema");
+        assert_eq!(s.lookup(&["results", "id"]), Some(&FieldType::Integer));
+        assert!(StreamSchema::from_json_schema(&serde_json::json!({"type": "string"})).is_err());
+    }
+}

@@ -1,14 +1,12 @@
 //! Executing a compiled mapping over a page of newline-delimited records.
 //!
-//! First cut: each record is parsed once into a `serde_json::Value` and every column reads its
-//! path from it. A record whose values do not fit their columns is rejected whole (with the
-//! reason), never half-appended. Issue #3 replaces the decode with a columnar one; the contract
-//! (bytes in, batch + rejects out) stays.
+//! Each record is scanned once by the plan's projection scanner ([`crate::scan`]): only the
+//! paths columns read are decoded, into cells that borrow from the input. A record whose
+//! values do not fit their columns is rejected whole (with the reason), never half-appended.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-use std::collections::BTreeMap;
 
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -19,6 +17,7 @@ use arrow_schema::{DataType, Fields};
 use serde_json::Value;
 
 use crate::plan::{ColumnSource, CompiledMapping, DestNode, ValueType};
+use crate::scan::{scan, Cell, RecordError};
 
 /// A record the mapper could not map, with why.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,17 +37,6 @@ pub struct MapOutput {
     /// Keys of tracked open objects that no column reads (full dot path → the type their first
     /// non-null value suggests; `None` while only nulls were seen).
     pub unknown_fields: BTreeMap<String, Option<ValueType>>,
-}
-
-/// One converted value, held until the whole record is known to fit.
-enum Cell<'a> {
-    Null,
-    Int(i64),
-    Micros(i64),
-    Float(f64),
-    Bool(bool),
-    Str(Cow<'a, str>),
-    List(Vec<Cell<'a>>),
 }
 
 enum Builder {
@@ -82,6 +70,7 @@ impl Builder {
         }
     }
 
+    #[inline]
     fn append(&mut self, cell: &Cell<'_>) {
         match (self, cell) {
             (Builder::Int(b), Cell::Int(v)) => b.append_value(*v),
@@ -158,86 +147,16 @@ impl Builder {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Convert a JSON value to a column's type. Lossless widenings are allowed (a number or boolean
-/// into a string column, an integral float into an integer column); anything else is a misfit.
-fn convert<'a>(v: &'a Value, t: &ValueType) -> Result<Cell<'a>, String> {
-    let misfit = || {
-        format!(
-            "expected {}, found {} ({})",
-            t.describe(),
-            kind(v),
-            short(v)
-        )
-    };
-    Ok(match (t, v) {
+/// A constant's cell, converted once per call.
+fn constant_cell(v: &Value, t: &ValueType) -> Cell<'static> {
+    match (t, v) {
         (_, Value::Null) => Cell::Null,
-        (ValueType::Int64, Value::Number(n)) => match n.as_i64() {
-            Some(i) => Cell::Int(i),
-            None => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Cell::Int(f as i64),
-                _ => return Err(misfit()),
-            },
-        },
-        (ValueType::Float64, Value::Number(n)) => Cell::Float(n.as_f64().ok_or_else(misfit)?),
+        (ValueType::Int64, Value::Number(n)) => n.as_i64().map_or(Cell::Null, Cell::Int),
+        (ValueType::Float64, Value::Number(n)) => n.as_f64().map_or(Cell::Null, Cell::Float),
         (ValueType::Boolean, Value::Bool(b)) => Cell::Bool(*b),
-        (ValueType::Timestamp, Value::Number(n)) => {
-            let micros = match n.as_i64() {
-                Some(s) => s.checked_mul(1_000_000),
-                None => n
-                    .as_f64()
-                    .filter(|f| f.is_finite() && f.abs() < 9.0e12)
-                    .map(|f| (f * 1e6).round() as i64),
-            };
-            Cell::Micros(micros.ok_or_else(misfit)?)
-        }
-        (ValueType::Timestamp, Value::String(s)) => Cell::Micros(
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| misfit())?
-                .timestamp_micros(),
-        ),
-        (ValueType::Utf8, Value::String(s)) => Cell::Str(Cow::Borrowed(s)),
-        (ValueType::Utf8, Value::Number(n)) => Cell::Str(Cow::Owned(n.to_string())),
-        (ValueType::Utf8, Value::Bool(b)) => Cell::Str(Cow::Owned(b.to_string())),
-        (ValueType::JsonText, Value::String(s)) => Cell::Str(Cow::Borrowed(s)),
-        (ValueType::JsonText, other) => Cell::Str(Cow::Owned(other.to_string())),
-        (ValueType::List(item), Value::Array(items)) => Cell::List(
-            items
-                .iter()
-                .map(|i| convert(i, item))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("array item {e}"))?,
-        ),
-        _ => return Err(misfit()),
-    })
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 {
-        let cut: String = s.chars().take(60).collect();
-        format!("{cut}…")
-    } else {
-        s
+        (_, Value::String(s)) => Cell::Str(Cow::Owned(s.clone())),
+        (_, other) => Cell::Str(Cow::Owned(other.to_string())),
     }
-}
-
-fn lookup<'a>(record: &'a Value, path: &[String]) -> Option<&'a Value> {
-    let mut v = record;
-    for p in path {
-        v = v.as_object()?.get(p)?;
-    }
-    Some(v)
 }
 
 impl CompiledMapping {
@@ -248,78 +167,74 @@ impl CompiledMapping {
             .iter()
             .map(|c| Builder::for_type(&c.value_type))
             .collect();
+        let constants: Vec<Option<Cell<'static>>> = self
+            .columns
+            .iter()
+            .map(|c| match &c.source {
+                ColumnSource::Constant(v) => Some(constant_cell(v, &c.value_type)),
+                ColumnSource::Attribute(_) => None,
+            })
+            .collect();
         let mut rejects = Vec::new();
         let mut input_records = 0;
-        let mut unknown_fields = BTreeMap::new();
-        for (i, line) in input.split(|b| *b == b'\n').enumerate() {
+        let mut unknown: HashMap<u32, HashMap<Box<[u8]>, Option<ValueType>>> = HashMap::new();
+        let mut sink = |t: u32, key: &[u8], ty: Option<ValueType>| {
+            let seen = unknown.entry(t).or_default();
+            match seen.get_mut(key) {
+                Some(None) => {
+                    if let Some(ty) = ty {
+                        seen.insert(key.into(), Some(ty));
+                    }
+                }
+                Some(Some(_)) => {}
+                None => {
+                    seen.insert(key.into(), ty);
+                }
+            }
+        };
+        let mut cells: Vec<Cell<'_>> = vec![Cell::Null; self.columns.len()];
+        let mut start = 0;
+        let mut line_no = 0;
+        while start < input.len() {
+            let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i);
+            let line = &input[start..end];
+            start = end + 1;
+            line_no += 1;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             input_records += 1;
-            let reject = |reason: String| Reject {
-                line: i + 1,
-                record: String::from_utf8_lossy(line).into_owned(),
-                reason,
-            };
-            let record: Value = match serde_json::from_slice(line) {
-                Ok(v @ Value::Object(_)) => v,
-                Ok(other) => {
-                    rejects.push(reject(format!(
-                        "a record must be a JSON object, found {}",
-                        kind(&other)
-                    )));
-                    continue;
-                }
-                Err(e) => {
-                    rejects.push(reject(format!("malformed JSON: {e}")));
-                    continue;
-                }
-            };
-            let mut cells: Vec<Cell<'_>> = Vec::with_capacity(self.columns.len());
-            let mut failure = None;
-            for col in &self.columns {
-                let cell = match &col.source {
-                    ColumnSource::Attribute(path) => match lookup(&record, path) {
-                        None => Ok(Cell::Null),
-                        Some(v) => convert(v, &col.value_type)
-                            .map_err(|e| format!("field `{}`: {e}", path.join("."))),
-                    },
-                    ColumnSource::Constant(v) => convert(v, &col.value_type)
-                        .map_err(|e| format!("constant for `{}`: {e}", col.destination.join("."))),
-                };
-                match cell {
-                    Ok(c) => cells.push(c),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-            for t in &self.tracked {
-                if let Some(Value::Object(obj)) = lookup(&record, &t.path) {
-                    for (k, v) in obj {
-                        if !t.known.contains(k) {
-                            let entry = unknown_fields
-                                .entry(format!("{}.{k}", t.path.join(".")))
-                                .or_insert(None);
-                            if entry.is_none() {
-                                *entry = ValueType::infer(v);
-                            }
+            match scan(&self.trie, line, &self.meta, &mut cells, &mut sink) {
+                Ok(()) => {
+                    for (i, (b, c)) in builders.iter_mut().zip(&cells).enumerate() {
+                        match (&constants[i], c) {
+                            (Some(k), _) => b.append(k),
+                            (None, Cell::Null) => b.append_null(),
+                            (None, c) => b.append(c),
                         }
                     }
                 }
-            }
-            if let Some(reason) = failure {
-                rejects.push(reject(reason));
-                continue;
-            }
-            for (b, c) in builders.iter_mut().zip(&cells) {
-                match c {
-                    Cell::Null => b.append_null(),
-                    c => b.append(c),
-                }
+                Err(e) => rejects.push(Reject {
+                    line: line_no,
+                    record: String::from_utf8_lossy(line).into_owned(),
+                    reason: match e {
+                        RecordError::Malformed(m) => format!("malformed JSON {m}"),
+                        RecordError::NotObject(kind) => {
+                            format!("a record must be a JSON object, found {kind}")
+                        }
+                        RecordError::Misfit(m) => m,
+                    },
+                }),
             }
         }
+        let unknown_fields = unknown
+            .into_iter()
+            .flat_map(|(t, keys)| {
+                let prefix = self.tracked[t as usize].path.join(".");
+                keys.into_iter()
+                    .map(move |(k, ty)| (format!("{prefix}.{}", String::from_utf8_lossy(&k)), ty))
+            })
+            .collect();
         let mut arrays: Vec<Option<ArrayRef>> =
             builders.iter_mut().map(|b| Some(b.finish())).collect();
         let columns: Vec<ArrayRef> = self

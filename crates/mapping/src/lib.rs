@@ -9,6 +9,7 @@
 mod compile;
 mod execute;
 mod plan;
+mod scan;
 mod set;
 mod suggest;
 

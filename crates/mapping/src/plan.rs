@@ -149,6 +149,9 @@ pub struct CompiledMapping {
     pub(crate) roots: Vec<(String, DestNode)>,
     pub(crate) schema: SchemaRef,
     pub(crate) tracked: Vec<TrackedObject>,
+    /// The scanner's view of the plan, derived from `columns` and `tracked`.
+    pub(crate) trie: crate::scan::Trie,
+    pub(crate) meta: Vec<crate::scan::ColMeta>,
 }
 
 impl CompiledMapping {
@@ -158,12 +161,33 @@ impl CompiledMapping {
             .map(|(name, node)| node_field(name, node, &columns))
             .collect();
         let schema = Arc::new(Schema::new(fields));
-        Self {
+        let mut m = Self {
             columns,
             roots,
             schema,
             tracked: Vec::new(),
-        }
+            trie: crate::scan::Trie::build(&[], &[]),
+            meta: Vec::new(),
+        };
+        m.derive_scanner();
+        m
+    }
+
+    fn derive_scanner(&mut self) {
+        self.trie = crate::scan::Trie::build(&self.columns, &self.tracked);
+        self.meta = self
+            .columns
+            .iter()
+            .map(|c| crate::scan::ColMeta {
+                ty: c.value_type.clone(),
+                name: match &c.source {
+                    ColumnSource::Attribute(p) => p.join("."),
+                    ColumnSource::Constant(_) => {
+                        format!("constant for {}", c.destination.join("."))
+                    }
+                },
+            })
+            .collect();
     }
 
     /// Report keys of these objects (dot paths) that no column reads, in
@@ -194,6 +218,7 @@ impl CompiledMapping {
                 TrackedObject { path, known }
             })
             .collect();
+        self.derive_scanner();
         self
     }
 
@@ -230,6 +255,7 @@ impl CompiledMapping {
             }
         }
         extended.tracked = tracked;
+        extended.derive_scanner();
         extended
     }
 

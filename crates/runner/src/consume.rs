@@ -15,7 +15,9 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use sluice_core::Page;
 use sluice_mapping::{CompiledMapping, Reject};
-use sluice_sinks::{partition_dir, promote, ParquetOptions, PartFile, SinkError, StagedFile};
+use sluice_sinks::{
+    partition_dir, promote, Format, ParquetOptions, PartFile, SinkError, StagedFile,
+};
 use sluice_state::{Commit, NewFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
@@ -36,6 +38,7 @@ pub(crate) struct SinkContext {
     pub tmp_dir: PathBuf,
     pub run_date: NaiveDate,
     pub file_rows: u64,
+    pub format: Format,
     pub parquet: ParquetOptions,
     pub threshold: f64,
     pub mapping: Arc<CompiledMapping>,
@@ -139,10 +142,21 @@ impl Consumer<'_> {
                     }
                 })
                 .collect();
-            let name = format!("part-{}-{tag}-{:04}.parquet", self.ctx.run_id, self.seq);
+            let name = format!(
+                "part-{}-{tag}-{:04}.{}",
+                self.ctx.run_id,
+                self.seq,
+                self.ctx.format.extension()
+            );
             let temp = self.ctx.tmp_dir.join(format!("{name}.tmp"));
             let target = partition_dir(&self.ctx.dest, &self.ctx.stream, date).join(&name);
-            let file = PartFile::create(temp, target, self.mapping.schema(), self.ctx.parquet)?;
+            let file = PartFile::create_as(
+                self.ctx.format,
+                temp,
+                target,
+                self.mapping.schema(),
+                self.ctx.parquet,
+            )?;
             self.open.insert(date, file);
         }
         self.open.get_mut(&date).ok_or_else(|| SinkError::Io {

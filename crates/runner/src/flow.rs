@@ -78,10 +78,7 @@ struct StateTable {
     path: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Parquet,
-}
+pub use sluice_sinks::Format;
 
 #[derive(Debug, Clone)]
 pub struct Destination {
@@ -318,15 +315,15 @@ impl Flow {
             }
         };
 
-        let format = match raw.destination.format.as_str() {
-            "parquet" => Format::Parquet,
-            other => {
-                return Err(invalid(
-                    "destination.format",
-                    format!("\"{other}\" is not supported yet; use \"parquet\""),
-                ))
-            }
-        };
+        let format = Format::parse(&raw.destination.format).ok_or_else(|| {
+            invalid(
+                "destination.format",
+                format!(
+                    "\"{}\" is not a format: use \"parquet\", \"arrow\" (Arrow IPC) or \"jsonl\"",
+                    raw.destination.format
+                ),
+            )
+        })?;
         let dest_path = match &overrides.destination_path {
             Some(p) => p.clone(),
             None => {

@@ -4,6 +4,7 @@
 pub mod backfill;
 mod consume;
 pub mod flow;
+pub mod mapfile;
 mod progress;
 pub mod report;
 mod run;

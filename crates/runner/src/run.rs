@@ -258,6 +258,7 @@ async fn run_task(
         tmp_dir: ctx.tmp_root.join(&ctx.run_id),
         run_date: ctx.started.date_naive(),
         file_rows: flow.destination.file_rows,
+        format: flow.destination.format,
         parquet: flow.destination.parquet,
         threshold: flow.error_threshold,
         mapping,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub use atomic::{promote, StagedFile};
-pub use parquet_file::{ParquetOptions, PartFile};
+pub use parquet_file::{Format, ParquetOptions, PartFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

@@ -30,9 +30,49 @@ impl Default for ParquetOptions {
     }
 }
 
-/// One Parquet file being written under its temporary name.
+/// Output file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    /// Arrow IPC file format (Feather v2).
+    Arrow,
+    /// JSON lines: one JSON object per row.
+    Jsonl,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "parquet" => Some(Format::Parquet),
+            "arrow" | "ipc" | "feather" => Some(Format::Arrow),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// From an output file's extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        Self::parse(path.extension()?.to_str()?)
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Arrow => "arrow",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+enum Writer {
+    Parquet(ArrowWriter<BufWriter<File>>),
+    Arrow(arrow_ipc::writer::FileWriter<BufWriter<File>>),
+    Jsonl(arrow_json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+/// One output file being written under its temporary name.
 pub struct PartFile {
-    writer: ArrowWriter<BufWriter<File>>,
+    writer: Writer,
     temp: PathBuf,
     target: PathBuf,
     rows: u64,
@@ -45,26 +85,34 @@ impl PartFile {
         schema: SchemaRef,
         options: ParquetOptions,
     ) -> Result<Self, SinkError> {
+        Self::create_as(Format::Parquet, temp, target, schema, options)
+    }
+
+    pub fn create_as(
+        format: Format,
+        temp: PathBuf,
+        target: PathBuf,
+        schema: SchemaRef,
+        options: ParquetOptions,
+    ) -> Result<Self, SinkError> {
         if let Some(parent) = temp.parent() {
             fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
         }
         let file = File::create(&temp).map_err(|e| SinkError::io(&temp, e))?;
-        let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| SinkError::Parquet {
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let encode_err = |e: &dyn std::fmt::Display| SinkError::Parquet {
             path: target.display().to_string(),
             message: e.to_string(),
-        })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
-            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
-            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string())
-            .build();
-        let writer =
-            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
-                .map_err(|e| SinkError::Parquet {
-                    path: target.display().to_string(),
-                    message: e.to_string(),
-                })?;
+        };
+        let writer = match format {
+            Format::Arrow => Writer::Arrow(
+                arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(|e| encode_err(&e))?,
+            ),
+            Format::Jsonl => Writer::Jsonl(arrow_json::LineDelimitedWriter::new(out)),
+            Format::Parquet => {
+                Writer::Parquet(Self::parquet_writer(out, schema, options, &target)?)
+            }
+        };
         Ok(Self {
             writer,
             temp,
@@ -73,11 +121,41 @@ impl PartFile {
         })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        self.writer.write(batch).map_err(|e| SinkError::Parquet {
-            path: self.target.display().to_string(),
+    fn parquet_writer(
+        out: BufWriter<File>,
+        schema: SchemaRef,
+        options: ParquetOptions,
+        target: &std::path::Path,
+    ) -> Result<ArrowWriter<BufWriter<File>>, SinkError> {
+        let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| SinkError::Parquet {
+            path: target.display().to_string(),
             message: e.to_string(),
         })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
+            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
+            // min/max per column chunk is what readers prune on; per-page statistics cost
+            // encoding time for little gain at these row-group sizes
+            .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
+            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string())
+            .build();
+        ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| SinkError::Parquet {
+            path: target.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        let err = |m: String| SinkError::Parquet {
+            path: self.target.display().to_string(),
+            message: m,
+        };
+        match &mut self.writer {
+            Writer::Parquet(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
+            Writer::Arrow(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
+            Writer::Jsonl(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
+        }
         self.rows += batch.num_rows() as u64;
         Ok(())
     }
@@ -89,10 +167,21 @@ impl PartFile {
     /// Finish the footer and make the bytes durable; the file is still under its temporary name.
     pub fn finish(self) -> Result<StagedFile, SinkError> {
         let target = self.target.display().to_string();
-        let buffered = self.writer.into_inner().map_err(|e| SinkError::Parquet {
+        let err = |m: String| SinkError::Parquet {
             path: target.clone(),
-            message: e.to_string(),
-        })?;
+            message: m,
+        };
+        let buffered = match self.writer {
+            Writer::Parquet(w) => w.into_inner().map_err(|e| err(e.to_string()))?,
+            Writer::Arrow(mut w) => {
+                w.finish().map_err(|e| err(e.to_string()))?;
+                w.into_inner().map_err(|e| err(e.to_string()))?
+            }
+            Writer::Jsonl(mut w) => {
+                w.finish().map_err(|e| err(e.to_string()))?;
+                w.into_inner()
+            }
+        };
         let file = buffered.into_inner().map_err(|e| SinkError::Io {
             path: target.clone(),
             message: e.to_string(),

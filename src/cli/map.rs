@@ -1,0 +1,331 @@
+//! `sluice map` and `sluice bench`: the mapping engine on a file, outside any flow.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use sluice_core::StreamSchema;
+use sluice_mapping::{compile, CompiledMapping, MappingSet};
+use sluice_runner::mapfile::{map_file, peak_rss_bytes, Input, MapJob, MapStats};
+use sluice_sinks::{Format, ParquetOptions};
+
+use super::{EXIT_FAILED, EXIT_INVALID};
+
+/// Bytes of input read to infer a schema when none is given.
+const INFER_BYTES: usize = 1 << 20;
+
+#[derive(Args)]
+pub struct MapArgs {
+    /// The mapping set (the seeds' mapping-set JSON).
+    #[arg(long)]
+    mapping: PathBuf,
+    /// JSON lines to map (gzip accepted), or `-` for standard input.
+    #[arg(long)]
+    input: String,
+    /// Where to write: .parquet, .arrow or .jsonl (or give --format).
+    #[arg(long)]
+    output: PathBuf,
+    /// The records' JSON Schema (the seeds' explore response works); inferred from the first
+    /// megabyte of input when absent.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Output format, when the extension does not say.
+    #[arg(long)]
+    format: Option<String>,
+    /// Write rejected records here (JSON lines with reasons).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Mapping threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    mapping: PathBuf,
+    /// JSON lines to map (gzip accepted).
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Output format for the timed run.
+    #[arg(long, default_value = "parquet")]
+    format: String,
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Records of the sample the per-entry costs are measured on.
+    #[arg(long, default_value_t = 20_000)]
+    sample: usize,
+}
+
+fn input_of(s: &str) -> Input {
+    if s == "-" {
+        Input::Stdin
+    } else {
+        Input::File(PathBuf::from(s))
+    }
+}
+
+/// The schema: from `--schema`, or inferred from `head`.
+fn schema_for(path: Option<&Path>, head: &[u8]) -> Result<StreamSchema, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not JSON: {e}", p.display()))?;
+            StreamSchema::from_json_schema(&v).map_err(|e| format!("{}: {e}", p.display()))
+        }
+        None => {
+            // the last line of the head may be cut: leave it out
+            let end = memchr_last_newline(head).unwrap_or(head.len());
+            Ok(StreamSchema::infer(&head[..end]))
+        }
+    }
+}
+
+fn memchr_last_newline(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|c| *c == b'\n')
+}
+
+fn compile_mapping(
+    path: &Path,
+    schema: &StreamSchema,
+) -> Result<(MappingSet, CompiledMapping), String> {
+    let set = MappingSet::from_file(path).map_err(|e| e.to_string())?;
+    let out =
+        compile(&path.display().to_string(), &set, Some(schema)).map_err(|e| e.to_string())?;
+    for w in &out.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    Ok((set, out.mapping))
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / 1_048_576.0
+}
+
+pub fn map(args: MapArgs) -> u8 {
+    let format = match args
+        .format
+        .as_deref()
+        .map(Format::parse)
+        .unwrap_or_else(|| Format::from_path(&args.output))
+    {
+        Some(f) => f,
+        None => {
+            eprintln!("error: --output {}: say the format with the extension (.parquet, .arrow, .jsonl) or --format", args.output.display());
+            return EXIT_INVALID;
+        }
+    };
+    let input = input_of(&args.input);
+    let (head, reader) = match input.open_with_head(INFER_BYTES) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let schema = match schema_for(args.schema.as_deref(), &head) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let mapping = match compile_mapping(&args.mapping, &schema) {
+        Ok((_, m)) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let job = MapJob {
+        mapping: Arc::new(mapping),
+        input: reader,
+        input_name: args.input.clone(),
+        output: args.output.clone(),
+        format,
+        rejects: args.rejects.clone(),
+        workers: args.workers,
+        chunk_bytes: 1 << 20,
+        parquet: ParquetOptions::default(),
+    };
+    match map_file(job) {
+        Ok(s) => {
+            println!(
+                "{} → {}: {} records in, {} written, {} rejected{}; {:.1} MiB in {:.2} s ({:.0} records/s)",
+                args.input,
+                args.output.display(),
+                s.records_in,
+                s.records_out,
+                s.rejected,
+                match (&args.rejects, s.rejected) {
+                    (Some(p), n) if n > 0 => format!(" (see {})", p.display()),
+                    (None, n) if n > 0 => " (give --rejects FILE to keep them)".to_string(),
+                    _ => String::new(),
+                },
+                mib(s.bytes_in),
+                s.wall.as_secs_f64(),
+                s.records_in as f64 / s.wall.as_secs_f64().max(1e-9),
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// The fastest of `runs` timings of `f`.
+fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+pub fn bench(args: BenchArgs) -> u8 {
+    let Some(format) = Format::parse(&args.format) else {
+        eprintln!(
+            "error: --format {}: use parquet, arrow or jsonl",
+            args.format
+        );
+        return EXIT_INVALID;
+    };
+    let input = Input::File(args.input.clone());
+    let (head, reader) = match input.open_with_head(INFER_BYTES) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let schema = match schema_for(args.schema.as_deref(), &head) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let (set, mapping) = match compile_mapping(&args.mapping, &schema) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let dir = match tempfile_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let output = dir.join(format!("bench.{}", format.extension()));
+    let job = MapJob {
+        mapping: Arc::new(mapping.clone()),
+        input: reader,
+        input_name: args.input.display().to_string(),
+        output: output.clone(),
+        format,
+        rejects: None,
+        workers: args.workers,
+        chunk_bytes: 1 << 20,
+        parquet: ParquetOptions::default(),
+    };
+    let stats: MapStats = match map_file(job) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let peak = peak_rss_bytes();
+    let secs = stats.wall.as_secs_f64().max(1e-9);
+    println!(
+        "input     {:.1} MiB, {} records ({} rejected)",
+        mib(stats.bytes_in),
+        stats.records_in,
+        stats.rejected
+    );
+    println!(
+        "output    {}, {:.1} MiB",
+        format.extension(),
+        mib(stats.bytes_out)
+    );
+    println!(
+        "wall      {:.3} s: {:.0} records/s, {:.0} MiB/s",
+        secs,
+        stats.records_in as f64 / secs,
+        mib(stats.bytes_in) / secs
+    );
+    match peak {
+        Some(p) => println!("peak RSS  {:.1} MiB", mib(p)),
+        None => println!("peak RSS  (not measurable on this system)"),
+    }
+    println!(
+        "stages    read {:.3} s · decode+evaluate {:.3} s over {} worker{} · encode+write {:.3} s",
+        stats.read.as_secs_f64(),
+        stats.map.as_secs_f64(),
+        args.workers,
+        if args.workers == 1 { "" } else { "s" },
+        stats.write.as_secs_f64()
+    );
+
+    // where the mapping time goes: each entry's share, by leaving it out on a sample
+    let end = head
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(args.sample.saturating_sub(1))
+        .map_or_else(
+            || memchr_last_newline(&head).unwrap_or(head.len()),
+            |(i, _)| i + 1,
+        );
+    let sample = &head[..end];
+    let full = best_of(3, || {
+        let _ = mapping.map_ndjson(sample);
+    });
+    let mut costs = Vec::new();
+    for i in 0..set.mappings.len() {
+        let mut without = set.clone();
+        let entry = without.mappings.remove(i);
+        let Ok(out) = compile("ablation", &without, Some(&schema)) else {
+            continue;
+        };
+        let t = best_of(3, || {
+            let _ = out.mapping.map_ndjson(sample);
+        });
+        costs.push((full.saturating_sub(t), i, entry));
+    }
+    costs.sort_by_key(|c| std::cmp::Reverse(c.0));
+    let records = sample.iter().filter(|b| **b == b'\n').count();
+    println!(
+        "costliest mapping entries (each left out in turn, on a {records}-record sample; whole mapping {:.1} ms):",
+        full.as_secs_f64() * 1000.0
+    );
+    for (cost, i, entry) in costs.iter().take(5) {
+        println!(
+            "  mappings[{i}] {} → {}: {:.1} % ({:.2} ms)",
+            entry.source,
+            entry.destination,
+            100.0 * cost.as_secs_f64() / full.as_secs_f64().max(1e-9),
+            cost.as_secs_f64() * 1000.0
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    0
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
