@@ -1,0 +1,125 @@
+//! Mapping throughput: the decoder on its own, the seed's whole Zendesk mapping, and the
+//! Parquet sink. Run with `cargo bench --bench mapping`; `sluice bench` gives the same view of
+//! a real file, with stage times and the costliest mapping entries.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sluice_core::StreamSchema;
+use sluice_mapping::{compile, CompiledMapping, MappingSet};
+use sluice_sinks::{Format, ParquetOptions, PartFile};
+
+/// Records shaped like `../shared/bench/gen_zendesk_users.py` writes them (the seed's explore
+/// items), so numbers here and from `sluice bench` on that file are comparable.
+fn zendesk_records(n: usize) -> Vec<u8> {
+    let zones = [
+        "Asia/Kolkata",
+        "America/New_York",
+        "Europe/Berlin",
+        "UTC",
+        "Australia/Sydney",
+    ];
+    let roles = ["end-user", "agent", "admin"];
+    let mut out = Vec::new();
+    for i in 0..n {
+        let id = 6_106_699_702_801u64 + i as u64;
+        let rec = serde_json::json!({
+            "meta": {"has_more": true, "after_cursor": "eyJmaWVsZCI6ImNyZWF0ZWRfYXQiLCJkZXNjIjp0cnVlfQ=="},
+            "links": {"next": "https://acme.zendesk.com/api/v2/search/export.json?filter%5Btype%5D=user&page%5Bafter%5D=eyJ9"},
+            "results": {
+                "id": id, "url": format!("https://acme.zendesk.com/api/v2/users/{id}.json"),
+                "name": format!("user {i}"), "email": format!("user{i}@example.org"),
+                "created_at": format!("2022-05-{:02}T08:04:{:02}Z", 1 + i % 28, i % 60),
+                "updated_at": format!("2023-01-{:02}T10:00:{:02}Z", 1 + i % 28, i % 60),
+                "time_zone": zones[i % 5], "iana_time_zone": zones[i % 5],
+                "phone": if i % 3 == 0 { serde_json::json!(format!("+1555{i:07}")) } else { serde_json::Value::Null },
+                "shared_phone_number": if i % 3 == 0 { serde_json::json!(false) } else { serde_json::Value::Null },
+                "photo": null, "locale_id": 1, "locale": "en-US",
+                "organization_id": if i % 4 == 0 { serde_json::json!(360_000_000_000u64 + (i % 100) as u64) } else { serde_json::Value::Null },
+                "role": roles[i % 3], "verified": i % 2 == 0, "external_id": null,
+                "tags": if i % 10 == 0 { vec!["vip"] } else { vec![] }, "alias": "", "active": true,
+                "shared": false, "shared_agent": false,
+                "last_login_at": if i % 2 == 0 { serde_json::json!("2023-02-01T00:00:00Z") } else { serde_json::Value::Null },
+                "two_factor_auth_enabled": false, "signature": null, "details": "", "notes": "",
+                "role_type": null, "custom_role_id": null, "moderator": false,
+                "ticket_restriction": "requested", "only_private_comments": false,
+                "restricted_agent": true, "suspended": false, "default_group_id": null,
+                "report_csv": false, "user_fields": {"plan": "pro"}, "result_type": "user"
+            }
+        });
+        serde_json::to_writer(&mut out, &rec).expect("serialize");
+        out.push(b'\n');
+    }
+    out
+}
+
+fn seed_mapping(input: &[u8]) -> CompiledMapping {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/mappings/zendesk-users.json"
+    );
+    let set = MappingSet::from_file(std::path::Path::new(path)).expect("seed mapping");
+    let schema = StreamSchema::infer(input);
+    compile(path, &set, Some(&schema))
+        .expect("compiles")
+        .mapping
+}
+
+fn one_column_mapping(input: &[u8]) -> CompiledMapping {
+    let set = MappingSet::from_json(
+        "decode",
+        r#"{"mappings":[{"sourceType":"ATTRIBUTE","source":"results.id","destination":"id"}]}"#,
+    )
+    .expect("set");
+    compile("decode", &set, Some(&StreamSchema::infer(input)))
+        .expect("compiles")
+        .mapping
+}
+
+fn bench_mapping(c: &mut Criterion) {
+    let input = zendesk_records(5_000);
+    let mut group = c.benchmark_group("map_ndjson");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    // the decoder's floor: scan every record, read one field
+    let one = one_column_mapping(&input);
+    group.bench_function(BenchmarkId::new("decode", "1 column"), |b| {
+        b.iter(|| black_box(one.map_ndjson(black_box(&input))))
+    });
+    let seed = seed_mapping(&input);
+    group.bench_function(BenchmarkId::new("zendesk_seed", "34 columns"), |b| {
+        b.iter(|| black_box(seed.map_ndjson(black_box(&input))))
+    });
+    group.finish();
+
+    let batch: RecordBatch = seed.map_ndjson(&input).batch;
+    let mut group = c.benchmark_group("sink");
+    group.throughput(Throughput::Elements(batch.num_rows() as u64));
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in [Format::Parquet, Format::Arrow, Format::Jsonl] {
+        group.bench_function(format.extension(), |b| {
+            b.iter(|| {
+                let path = dir.path().join(format!("b.{}", format.extension()));
+                let mut f = PartFile::create_as(
+                    format,
+                    path.with_extension("tmp"),
+                    path,
+                    Arc::clone(&batch.schema()),
+                    ParquetOptions::default(),
+                )
+                .expect("create");
+                f.write(&batch).expect("write");
+                black_box(f.finish().expect("finish"))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench_mapping
+}
+criterion_main!(benches);
