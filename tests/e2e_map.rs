@@ -31,6 +31,9 @@ fn write_jsonl(path: &Path, recs: &[Value]) {
     }
 }
 
+/// id, name, phone and verified of one output row.
+type Row = (i64, Option<String>, Option<String>, Option<bool>);
+
 fn mapping() -> String {
     common::repo()
         .join("config/mappings/zendesk-users.json")
@@ -38,9 +41,7 @@ fn mapping() -> String {
         .to_string()
 }
 
-fn struct_rows(
-    batches: &[RecordBatch],
-) -> Vec<(i64, Option<String>, Option<String>, Option<bool>)> {
+fn struct_rows(batches: &[RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
     for b in batches {
         let s: &StructArray = b.column_by_name("_extconndev").expect("struct").as_struct();
@@ -63,7 +64,7 @@ fn struct_rows(
     out
 }
 
-fn expected(recs: &[Value]) -> Vec<(i64, Option<String>, Option<String>, Option<bool>)> {
+fn expected(recs: &[Value]) -> Vec<Row> {
     recs.iter()
         .map(|r| {
             let u = &r["results"];
