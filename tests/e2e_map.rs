@@ -216,6 +216,15 @@ async fn bad_records_go_to_the_rejects_file_with_their_line_and_reason() {
     std::fs::write(&input, text).expect("write");
     let out = dir.path().join("out.parquet");
     let rejects = dir.path().join("rejects.jsonl");
+    // the stream's declared schema, in the explore shape `sluice discover` prints: with an
+    // inferred one, a field seen as both number and string would just be a string column
+    let schema = dir.path().join("schema.json");
+    let declared = sluice_zendesk::streams().remove(0).schema.to_json_schema();
+    std::fs::write(
+        &schema,
+        json!({"format": "hierarchical", "schema": declared}).to_string(),
+    )
+    .expect("schema");
     let r = run_binary(
         &[
             "map",
@@ -227,6 +236,8 @@ async fn bad_records_go_to_the_rejects_file_with_their_line_and_reason() {
             out.to_str().expect("p"),
             "--rejects",
             rejects.to_str().expect("p"),
+            "--schema",
+            schema.to_str().expect("p"),
         ],
         dir.path(),
     )

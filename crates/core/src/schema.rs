@@ -268,6 +268,27 @@ fn json_schema_type(v: &serde_json::Value) -> Result<FieldType, String> {
     })
 }
 
+/// The marker for "only nulls so far" inside inferred objects (inference never produces an
+/// empty open object otherwise).
+fn unseen() -> FieldType {
+    FieldType::Open { fields: Vec::new() }
+}
+
+fn is_unseen(t: &FieldType) -> bool {
+    matches!(t, FieldType::Open { fields } if fields.is_empty())
+}
+
+fn is_scalar(t: &FieldType) -> bool {
+    matches!(
+        t,
+        FieldType::Integer
+            | FieldType::Number
+            | FieldType::String
+            | FieldType::Boolean
+            | FieldType::Timestamp
+    )
+}
+
 /// `None` for null: no type yet.
 fn infer_type(v: &serde_json::Value) -> Option<FieldType> {
     use serde_json::Value;
@@ -286,25 +307,25 @@ fn infer_type(v: &serde_json::Value) -> Option<FieldType> {
                 };
             }
             FieldType::Array {
-                items: Box::new(t.unwrap_or(FieldType::Json)),
+                items: Box::new(t.unwrap_or_else(unseen)),
             }
         }
         Value::Object(map) => FieldType::Object {
             fields: map
                 .iter()
-                .map(|(k, v)| SchemaField::new(k, infer_type(v).unwrap_or(FieldType::Json)))
+                .map(|(k, v)| SchemaField::new(k, infer_type(v).unwrap_or_else(unseen)))
                 .collect(),
         },
     })
 }
 
-/// Two observations of one field: the type both fit, or JSON text.
+/// Two observations of one field: the type both fit (scalars that disagree become strings,
+/// which every scalar widens to), or JSON text.
 fn merge(a: FieldType, b: Option<FieldType>) -> FieldType {
     let Some(b) = b else { return a };
     match (a, b) {
-        // Json doubles as "not seen yet" for fields only ever null
-        (FieldType::Json, b) => b,
-        (a, FieldType::Json) => a,
+        (a, b) if is_unseen(&a) => b,
+        (a, b) if is_unseen(&b) => a,
         (FieldType::Integer, FieldType::Number) | (FieldType::Number, FieldType::Integer) => {
             FieldType::Number
         }
@@ -324,6 +345,7 @@ fn merge(a: FieldType, b: Option<FieldType>) -> FieldType {
             items: Box::new(merge(*ia, Some(*ib))),
         },
         (a, b) if a == b => a,
+        (a, b) if is_scalar(&a) && is_scalar(&b) => FieldType::String,
         _ => FieldType::Json,
     }
 }
@@ -331,7 +353,10 @@ fn merge(a: FieldType, b: Option<FieldType>) -> FieldType {
 /// Fields still unseen (only nulls) become strings.
 fn settle(t: FieldType) -> FieldType {
     match t {
-        FieldType::Json => FieldType::String,
+        t if is_unseen(&t) => FieldType::String,
+        FieldType::Array { items } => FieldType::Array {
+            items: Box::new(settle(*items)),
+        },
         FieldType::Object { fields } => FieldType::Object {
             fields: fields
                 .into_iter()
@@ -351,7 +376,7 @@ mod inference_tests {
 
     #[test]
     fn infers_and_reads_json_schema() {
-        let sample = b"{\"a\":1,\"b\":null,\"c\":{\"d\":[\"x\"]},\"e\":1}\n{\"a\":2,\"b\":null,\"e\":1.5,\"f\":true}\n";
+        let sample = b"{\"a\":1,\"b\":null,\"c\":{\"d\":[\"x\"]},\"e\":1,\"g\":\"7\"}\n{\"a\":2,\"b\":null,\"e\":1.5,\"f\":true,\"g\":8}\n{\"g\":9,\"k\":5}\n{\"k\":[1]}\n";
         let s = StreamSchema::infer(sample);
         assert_eq!(s.lookup(&["a"]), Some(&FieldType::Integer));
         assert_eq!(s.lookup(&["b"]), Some(&FieldType::String));
@@ -363,6 +388,10 @@ mod inference_tests {
             })
         );
         assert_eq!(s.lookup(&["f"]), Some(&FieldType::Boolean));
+        // a string then numbers: a string column (numbers widen to it), not the last type seen
+        assert_eq!(s.lookup(&["g"]), Some(&FieldType::String));
+        // a number then an array: JSON text
+        assert_eq!(s.lookup(&["k"]), Some(&FieldType::Json));
         let js = serde_json::json!({"schema": {"type": "object", "properties": {
             "results": {"type": "object", "properties": {"id": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}}}}}});
         let s = StreamSchema::from_json_schema(&js).expect("schema");

@@ -86,6 +86,21 @@ struct Entry {
     value_type: ValueType,
 }
 
+/// The value of one setting mapped to a caret-rendered issue per problem.
+fn expr_issues(
+    index: usize,
+    source: &str,
+    errors: Vec<crate::expr::parse::ExprError>,
+) -> Vec<Issue> {
+    errors
+        .into_iter()
+        .map(|e| Issue {
+            index: Some(index),
+            message: format!("expression: {}", e.render(source)),
+        })
+        .collect()
+}
+
 /// Compile `set` against `schema` (when the stream declares one). `file` names the set in
 /// messages.
 pub fn compile(
@@ -188,6 +203,42 @@ pub fn compile_with_aliases(
             }
             _ => m,
         };
+        if m.source_type == SourceType::Expression {
+            let Value::String(text) = &m.source else {
+                errors.push(issue(format!(
+                    "an EXPRESSION source must be a string, found {}",
+                    m.source
+                )));
+                continue;
+            };
+            let resolve = |p: &str| resolve_alias(p, schema, aliases);
+            match crate::expr::compile_expression(text, schema, &resolve) {
+                Ok(c) => {
+                    let column = ColumnSource::Expression(Box::new(crate::plan::ExprColumn {
+                        text: text.clone(),
+                        node: c.node,
+                        fields: c.fields,
+                        slots: Vec::new(),
+                    }));
+                    if let Some(prev) = entries.iter().find(|e| e.destination == destination) {
+                        errors.push(issue(format!(
+                            "destination `{}` is already written by mappings[{}]; a destination takes one source",
+                            destination.join("."),
+                            prev.index
+                        )));
+                        continue;
+                    }
+                    entries.push(Entry {
+                        index,
+                        destination,
+                        source: column,
+                        value_type: c.ty,
+                    });
+                }
+                Err(errs) => errors.extend(expr_issues(index, text, errs)),
+            }
+            continue;
+        }
         let resolved = match resolve_source(m, schema, &known_paths) {
             Ok((source, value_type, note)) => {
                 if let Some(note) = note {
@@ -234,6 +285,7 @@ pub fn compile_with_aliases(
                 destination: e.destination,
                 source: e.source,
                 value_type: e.value_type,
+                hidden: false,
             }),
             Err(message) => errors.push(Issue {
                 index: Some(e.index),
@@ -242,6 +294,36 @@ pub fn compile_with_aliases(
         }
     }
 
+    // the fields expressions read become hidden columns the scanner fills
+    let visible = columns.len();
+    for i in 0..visible {
+        let fields = match &columns[i].source {
+            ColumnSource::Expression(x) => x.fields.clone(),
+            _ => continue,
+        };
+        let mut slots = Vec::with_capacity(fields.len());
+        for (path, ty) in fields {
+            let existing = columns.iter().position(|c| {
+                c.hidden
+                    && matches!(&c.source, ColumnSource::Attribute(p) if *p == path)
+                    && c.value_type == ty
+            });
+            let slot = existing.unwrap_or_else(|| {
+                columns.push(ColumnPlan {
+                    mapping_index: columns[i].mapping_index,
+                    destination: Vec::new(),
+                    source: ColumnSource::Attribute(path),
+                    value_type: ty,
+                    hidden: true,
+                });
+                columns.len() - 1
+            });
+            slots.push(slot);
+        }
+        if let ColumnSource::Expression(x) = &mut columns[i].source {
+            x.slots = slots;
+        }
+    }
     if errors.is_empty() {
         Ok(CompileOutcome {
             mapping: CompiledMapping::new(columns, roots),
@@ -311,11 +393,7 @@ fn resolve_source(
             };
             Ok((ColumnSource::Constant(m.source.clone()), value_type, None))
         }
-        SourceType::Expression => Err(format!(
-            "EXPRESSION mappings ({}) are not supported by this version of sluice yet; map the \
-             field with ATTRIBUTE or remove the entry",
-            m.source
-        )),
+        SourceType::Expression => Err("expressions are compiled separately".into()),
     }
 }
 

@@ -16,6 +16,7 @@ use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{DataType, Fields};
 use serde_json::Value;
 
+use crate::expr::value::Dv;
 use crate::plan::{ColumnSource, CompiledMapping, DestNode, ValueType};
 use crate::scan::{scan, Cell, RecordError};
 
@@ -59,7 +60,7 @@ impl Builder {
             ValueType::Boolean => Builder::Bool(BooleanBuilder::new()),
             ValueType::Utf8 | ValueType::JsonText => Builder::Str(StringBuilder::new()),
             ValueType::Timestamp => {
-                Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+                Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("+00:00"))
             }
             ValueType::List(item) => match item.as_ref() {
                 ValueType::Int64 => Builder::ListInt(ListBuilder::new(Int64Builder::new())),
@@ -147,6 +148,61 @@ impl Builder {
     }
 }
 
+/// A decoded cell as an expression sees it.
+fn cell_to_dv(c: &Cell<'_>) -> Dv {
+    match c {
+        Cell::Null => Dv::Null,
+        Cell::Int(i) => Dv::Int(*i),
+        Cell::Float(f) => Dv::Float(*f),
+        Cell::Bool(b) => Dv::Bool(*b),
+        Cell::Str(s) => Dv::Str(s.to_string()),
+        Cell::Micros(m) => chrono::DateTime::from_timestamp_micros(*m)
+            .map_or(Dv::Null, |t| Dv::Time(t.fixed_offset())),
+        Cell::List(items) => Dv::List(items.iter().map(cell_to_dv).collect()),
+    }
+}
+
+/// An expression's value in its column's type; a value that does not fit is a misfit.
+fn dv_to_cell(v: Dv, t: &ValueType) -> Result<Cell<'static>, String> {
+    let misfit = |v: &Dv| {
+        format!(
+            "expected {}, found {} ({})",
+            t.describe(),
+            v.kind(),
+            v.to_text().unwrap_or_default()
+        )
+    };
+    Ok(match (t, &v) {
+        (_, Dv::Null) => Cell::Null,
+        (ValueType::Utf8 | ValueType::JsonText, _) => {
+            Cell::Str(Cow::Owned(v.to_text().unwrap_or_default()))
+        }
+        (ValueType::Int64, _) => match &v {
+            Dv::Int(i) => Cell::Int(*i),
+            Dv::Float(f) if f.fract() == 0.0 => Cell::Int(*f as i64),
+            Dv::Str(s) => Cell::Int(s.trim().parse().map_err(|_| misfit(&v))?),
+            Dv::Bool(b) => Cell::Int(i64::from(*b)),
+            _ => return Err(misfit(&v)),
+        },
+        (ValueType::Float64, _) => Cell::Float(v.as_f64().ok_or_else(|| misfit(&v))?),
+        (ValueType::Boolean, Dv::Bool(b)) => Cell::Bool(*b),
+        (ValueType::Boolean, Dv::Str(s)) if s == "true" || s == "false" => Cell::Bool(s == "true"),
+        (ValueType::Timestamp, Dv::Time(t)) => Cell::Micros(t.timestamp_micros()),
+        (ValueType::Timestamp, Dv::Str(s)) => Cell::Micros(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| misfit(&v))?
+                .timestamp_micros(),
+        ),
+        (ValueType::List(item), Dv::List(items)) => Cell::List(
+            items
+                .iter()
+                .map(|i| dv_to_cell(i.clone(), item))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => return Err(misfit(&v)),
+    })
+}
+
 /// A constant's cell, converted once per call.
 fn constant_cell(v: &Value, t: &ValueType) -> Cell<'static> {
     match (t, v) {
@@ -162,19 +218,29 @@ fn constant_cell(v: &Value, t: &ValueType) -> Cell<'static> {
 impl CompiledMapping {
     /// Map a page of newline-delimited JSON records. Blank lines are skipped.
     pub fn map_ndjson(&self, input: &[u8]) -> MapOutput {
-        let mut builders: Vec<Builder> = self
+        let mut builders: Vec<Option<Builder>> = self
             .columns
             .iter()
-            .map(|c| Builder::for_type(&c.value_type))
+            .map(|c| (!c.hidden).then(|| Builder::for_type(&c.value_type)))
             .collect();
         let constants: Vec<Option<Cell<'static>>> = self
             .columns
             .iter()
             .map(|c| match &c.source {
                 ColumnSource::Constant(v) => Some(constant_cell(v, &c.value_type)),
-                ColumnSource::Attribute(_) => None,
+                _ => None,
             })
             .collect();
+        let expressions: Vec<(usize, &crate::plan::ExprColumn)> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match &c.source {
+                ColumnSource::Expression(x) => Some((i, &**x)),
+                _ => None,
+            })
+            .collect();
+        let mut slots: Vec<Dv> = Vec::new();
         let mut rejects = Vec::new();
         let mut input_records = 0;
         let mut unknown: HashMap<u32, HashMap<Box<[u8]>, Option<ValueType>>> = HashMap::new();
@@ -204,9 +270,25 @@ impl CompiledMapping {
                 continue;
             }
             input_records += 1;
-            match scan(&self.trie, line, &self.meta, &mut cells, &mut sink) {
+            let scanned =
+                scan(&self.trie, line, &self.meta, &mut cells, &mut sink).and_then(|()| {
+                    for (i, x) in &expressions {
+                        slots.clear();
+                        slots.extend(x.slots.iter().map(|&s| cell_to_dv(&cells[s])));
+                        let dest = self.columns[*i].destination.join(".");
+                        let v = crate::expr::eval(&x.node, &slots).map_err(|e| {
+                            RecordError::Misfit(format!("expression for `{dest}`: {e}"))
+                        })?;
+                        cells[*i] = dv_to_cell(v, &self.columns[*i].value_type).map_err(|e| {
+                            RecordError::Misfit(format!("expression for `{dest}`: {e}"))
+                        })?;
+                    }
+                    Ok(())
+                });
+            match scanned {
                 Ok(()) => {
                     for (i, (b, c)) in builders.iter_mut().zip(&cells).enumerate() {
+                        let Some(b) = b else { continue };
                         match (&constants[i], c) {
                             (Some(k), _) => b.append(k),
                             (None, Cell::Null) => b.append_null(),
@@ -235,8 +317,10 @@ impl CompiledMapping {
                     .map(move |(k, ty)| (format!("{prefix}.{}", String::from_utf8_lossy(&k)), ty))
             })
             .collect();
-        let mut arrays: Vec<Option<ArrayRef>> =
-            builders.iter_mut().map(|b| Some(b.finish())).collect();
+        let mut arrays: Vec<Option<ArrayRef>> = builders
+            .iter_mut()
+            .map(|b| b.as_mut().map(Builder::finish))
+            .collect();
         let columns: Vec<ArrayRef> = self
             .roots
             .iter()

@@ -8,6 +8,7 @@
 
 mod compile;
 mod execute;
+pub mod expr;
 mod plan;
 mod scan;
 mod set;

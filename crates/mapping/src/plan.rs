@@ -90,7 +90,9 @@ impl ValueType {
             ValueType::Float64 => DataType::Float64,
             ValueType::Boolean => DataType::Boolean,
             ValueType::Utf8 | ValueType::JsonText => DataType::Utf8,
-            ValueType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ValueType::Timestamp => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
+            }
             ValueType::List(item) => {
                 DataType::List(Arc::new(Field::new("item", item.data_type(), true)))
             }
@@ -111,12 +113,35 @@ impl ValueType {
 }
 
 /// Where a column's values come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ColumnSource {
     /// A dot path into the record.
     Attribute(Vec<String>),
     /// The same value for every record.
     Constant(serde_json::Value),
+    /// An expression over fields of the record, read through hidden columns.
+    Expression(Box<ExprColumn>),
+}
+
+impl PartialEq for ColumnSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ColumnSource::Attribute(a), ColumnSource::Attribute(b)) => a == b,
+            (ColumnSource::Constant(a), ColumnSource::Constant(b)) => a == b,
+            (ColumnSource::Expression(a), ColumnSource::Expression(b)) => a.text == b.text,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExprColumn {
+    pub text: String,
+    pub node: crate::expr::Node,
+    /// The fields the expression reads, in slot order.
+    pub fields: Vec<(Vec<String>, ValueType)>,
+    /// The hidden columns that hold them (filled when the plan is assembled).
+    pub slots: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +151,8 @@ pub struct ColumnPlan {
     pub destination: Vec<String>,
     pub source: ColumnSource,
     pub value_type: ValueType,
+    /// An input an expression reads, not written out.
+    pub hidden: bool,
 }
 
 /// The destination tree: leaves point at columns, inner nodes become Arrow structs.
@@ -185,6 +212,9 @@ impl CompiledMapping {
                     ColumnSource::Constant(_) => {
                         format!("constant for {}", c.destination.join("."))
                     }
+                    ColumnSource::Expression(_) => {
+                        format!("expression for {}", c.destination.join("."))
+                    }
                 },
             })
             .collect();
@@ -237,6 +267,7 @@ impl CompiledMapping {
                         source.split('.').map(str::to_string).collect(),
                     ),
                     value_type: value_type.clone(),
+                    hidden: false,
                 });
             }
         }
