@@ -87,10 +87,61 @@ fn bench_mapping(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("decode", "1 column"), |b| {
         b.iter(|| black_box(one.map_ndjson(black_box(&input))))
     });
+    // the candidate it replaced: a serde_json::Value tree per record (no columns built)
+    group.bench_function(BenchmarkId::new("serde_json_value", "parse only"), |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for line in input.split(|c| *c == b'\n').filter(|l| !l.is_empty()) {
+                let v: serde_json::Value = serde_json::from_slice(line).expect("json");
+                n += v.as_object().map_or(0, |o| o.len());
+            }
+            black_box(n)
+        })
+    });
     let seed = seed_mapping(&input);
     group.bench_function(BenchmarkId::new("zendesk_seed", "34 columns"), |b| {
         b.iter(|| black_box(seed.map_ndjson(black_box(&input))))
     });
+    group.finish();
+
+    // one expression column per function family, over the same records
+    let families = [
+        (
+            "string",
+            "concat(upper(results.name), \" <\", lower(results.email), \">\")",
+        ),
+        (
+            "regex",
+            "matches_regex(results.email, \"@example\\\\.org$\")",
+        ),
+        ("hashing", "sha256(results.email)"),
+        ("url", "get_url_host(results.url)"),
+        ("date", "format(date(results.created_at), \"yyyy-MM-dd\")"),
+        ("objects", "map_get_values(results.user_fields, \"plan\")"),
+        ("arrays", "size_of(results.tags)"),
+        (
+            "logic",
+            "iif(results.verified, decode(results.role, \"admin\", 1, 2), 0)",
+        ),
+        ("conversion", "to_integer(results.locale_id) + 1"),
+    ];
+    let schema = StreamSchema::infer(&input);
+    let mut group = c.benchmark_group("functions");
+    group.throughput(Throughput::Elements(5_000));
+    for (family, expr) in families {
+        let set = MappingSet::from_json(
+            family,
+            &serde_json::json!({"mappings": [{"sourceType": "EXPRESSION", "source": expr, "destination": "out"}]}).to_string(),
+        )
+        .expect("set");
+        let mapping = compile(family, &set, Some(&schema))
+            .expect("compiles")
+            .mapping;
+        assert!(mapping.map_ndjson(&input).rejects.is_empty(), "{family}");
+        group.bench_function(family, |b| {
+            b.iter(|| black_box(mapping.map_ndjson(black_box(&input))))
+        });
+    }
     group.finish();
 
     let batch: RecordBatch = seed.map_ndjson(&input).batch;

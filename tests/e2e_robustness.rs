@@ -302,3 +302,57 @@ async fn check_and_discover_show_the_stream_without_writing() {
     );
     assert!(!h.dest().exists(), "discover wrote output");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_every_expression_problem_with_a_caret_and_a_suggestion() {
+    let h = harness(10, "").await;
+    let good = std::fs::read_to_string(h.flow("x", "", "")).expect("flow");
+    let mapping = h.dir.path().join("expr.json");
+    std::fs::write(
+        &mapping,
+        serde_json::json!({"mappings": [
+            {"sourceType": "EXPRESSION", "source": "uper(results.name)", "destination": "_x.a"},
+            {"sourceType": "EXPRESSION", "source": "concat(results.emial, \"x\")", "destination": "_x.b"},
+            {"sourceType": "EXPRESSION", "source": "iif(results.verified, 'y',)", "destination": "_x.c"},
+            {"sourceType": "EXPRESSION", "source": "substr(results.name, 1)", "destination": "_x.d"},
+            {"sourceType": "EXPRESSION", "source": "lower(results.email) + \"!\"", "destination": "_x.ok"}
+        ]})
+        .to_string(),
+    )
+    .expect("mapping");
+    let text = good.replace(
+        &format!(
+            "{}",
+            repo().join("config/mappings/zendesk-users.json").display()
+        ),
+        &mapping.display().to_string(),
+    );
+    let flow = h.dir.path().join("expr.toml");
+    std::fs::write(&flow, text).expect("flow");
+    let out = run_binary(&["check", flow.to_str().expect("path")], h.dir.path()).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    let err = &out.stderr;
+    assert!(err.contains("4 problems"), "{err}");
+    assert!(
+        err.contains("mappings[0]: expression: unknown function `uper`; did you mean `upper`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("uper(results.name)\n      ^^^^\n"),
+        "the caret sits under the name: {err}"
+    );
+    assert!(err.contains("mappings[1]: expression: `results.emial` is not a field of the stream; did you mean `results.email`?"), "{err}");
+    assert!(err.contains("             ^^^^^^^^^^^^^"), "{err}");
+    assert!(
+        err.contains("mappings[2]: expression: unexpected `)`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("mappings[3]: expression: `substr` takes 3 arguments, not 2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("mappings[4]"),
+        "a valid expression is not reported: {err}"
+    );
+}
