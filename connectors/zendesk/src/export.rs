@@ -158,12 +158,26 @@ struct Links {
     next: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Keys {
-    /// Any JSON: a record with a malformed id is the mapper's to reject, not a broken page.
-    id: Option<serde_json::Value>,
-    created_at: Option<String>,
-    updated_at: Option<String>,
+/// id, `created_at` and `updated_at` of one result, read without parsing the rest of it (the
+/// page was already validated; the mapper reads the record once more, for its columns). A
+/// record whose keys do not read (a malformed id, say) is the mapper's to reject, not a broken
+/// page: `None`.
+fn record_keys(raw: &[u8]) -> Result<Option<RecordKeys>, String> {
+    let [id, created, updated] =
+        sluice_core::json::top_level_fields(raw, [b"id", b"created_at", b"updated_at"])
+            .map_err(|at| format!("malformed result at byte {at}"))?;
+    let id = id
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let time = |v: Option<&[u8]>| {
+        let v = v?;
+        let text = std::str::from_utf8(v.strip_prefix(b"\"")?.strip_suffix(b"\"")?).ok()?;
+        parse_time(text)
+    };
+    Ok(match (id, time(created), time(updated)) {
+        (Some(id), Some(c), Some(u)) => Some((id, c, u)),
+        _ => None,
+    })
 }
 
 /// id, `created_at` and `updated_at` (epoch seconds) of one result.
@@ -209,16 +223,7 @@ fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
     );
     let mut records = Vec::with_capacity(raw.results.len());
     for r in raw.results {
-        let keys: Keys =
-            serde_json::from_str(r.get()).map_err(|e| format!("malformed result: {e}"))?;
-        let keys = match (
-            keys.id.as_ref().and_then(serde_json::Value::as_u64),
-            keys.created_at.as_deref().and_then(parse_time),
-            keys.updated_at.as_deref().and_then(parse_time),
-        ) {
-            (Some(id), Some(c), Some(u)) => Some((id, c, u)),
-            _ => None,
-        };
+        let keys = record_keys(r.get().as_bytes())?;
         let start = lines.len();
         lines.extend_from_slice(b"{\"meta\":");
         lines.extend_from_slice(meta_raw.as_bytes());

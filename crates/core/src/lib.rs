@@ -2,6 +2,7 @@
 //! crate agrees on. Nothing here knows a vendor, a sink or a mapping.
 
 pub mod connector;
+pub mod json;
 pub mod schema;
 pub mod secret;
 

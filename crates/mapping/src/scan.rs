@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr2, memchr3};
+use sluice_core::json;
 
 use crate::plan::{ColumnPlan, ColumnSource, TrackedObject, ValueType};
 
@@ -226,27 +226,13 @@ impl<'a> Scanner<'a> {
     }
 
     /// The bytes of a string's contents (after the opening quote), and whether they hold escapes.
+    #[inline]
     fn string_bytes(&mut self) -> Result<(&'a [u8], bool), RecordError> {
         let start = self.pos;
-        let mut escaped = false;
-        let mut at = self.pos;
-        loop {
-            match memchr2(b'"', b'\\', &self.buf[at..]) {
-                None => return Err(malformed(start, "unterminated string")),
-                Some(i) => {
-                    let j = at + i;
-                    if self.buf[j] == b'"' {
-                        self.pos = j + 1;
-                        return Ok((&self.buf[start..j], escaped));
-                    }
-                    escaped = true;
-                    at = j + 2;
-                    if at > self.buf.len() {
-                        return Err(malformed(j, "unterminated escape"));
-                    }
-                }
-            }
-        }
+        let (end, escaped) =
+            json::string_end(self.buf, start).map_err(|at| malformed(at, "unterminated string"))?;
+        self.pos = end + 1;
+        Ok((&self.buf[start..end], escaped))
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, RecordError> {
@@ -262,60 +248,12 @@ impl<'a> Scanner<'a> {
             .ok_or_else(|| malformed(start, "invalid escape in a string"))
     }
 
-    /// Skip any value, fast: strings by their quotes, containers by depth.
+    /// Skip any value, fast: strings by their quotes, containers by their own brackets.
+    #[inline]
     fn skip_value(&mut self) -> Result<(), RecordError> {
-        self.skip_ws();
-        match self.peek() {
-            Some(b'"') => {
-                self.pos += 1;
-                self.string_bytes().map(|_| ())
-            }
-            Some(open @ (b'{' | b'[')) => {
-                // braces balance on their own (so do brackets): jump between quotes and this
-                // container's own delimiters only
-                let close = if open == b'{' { b'}' } else { b']' };
-                let start = self.pos;
-                let mut depth = 0usize;
-                while let Some(i) = memchr3(b'"', open, close, &self.buf[self.pos..]) {
-                    self.pos += i;
-                    match self.buf[self.pos] {
-                        b'"' => {
-                            self.pos += 1;
-                            self.string_bytes()?;
-                            continue;
-                        }
-                        b if b == open => depth += 1,
-                        _ => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.pos += 1;
-                                return Ok(());
-                            }
-                        }
-                    }
-                    self.pos += 1;
-                }
-                Err(malformed(start, "unterminated object or array"))
-            }
-            Some(_) => {
-                let start = self.pos;
-                while let Some(&b) = self.buf.get(self.pos) {
-                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
-                        break;
-                    }
-                    self.pos += 1;
-                }
-                if self.pos == start {
-                    return Err(malformed(start, "expected a value"));
-                }
-                match &self.buf[start..self.pos] {
-                    b"true" | b"false" | b"null" => Ok(()),
-                    lit if lit[0] == b'-' || lit[0].is_ascii_digit() => Ok(()),
-                    _ => Err(malformed(start, "expected a value")),
-                }
-            }
-            None => Err(malformed(self.pos, "expected a value")),
-        }
+        self.pos =
+            json::value_end(self.buf, self.pos).map_err(|at| malformed(at, "expected a value"))?;
+        Ok(())
     }
 
     fn value(&mut self) -> Result<Val<'a>, RecordError> {

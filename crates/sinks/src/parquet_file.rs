@@ -23,7 +23,7 @@ pub struct ParquetOptions {
 impl Default for ParquetOptions {
     fn default() -> Self {
         Self {
-            row_group_rows: 64 * 1024,
+            row_group_rows: 32 * 1024,
             row_group_bytes: 32 * 1024 * 1024,
             zstd_level: 1,
         }
