@@ -54,12 +54,15 @@ impl Default for ZendeskConfig {
     }
 }
 
+/// A user's JSON and the `updated_at` it was rendered for.
+type Rendered = (i64, Arc<str>);
+
 pub struct ZendeskSim {
     config: ZendeskConfig,
     users: RwLock<Vec<data::User>>,
     /// Each user's JSON as last rendered, with the `updated` and host it was rendered for: pages
     /// are assembled from these, so the simulator is never the bottleneck of a benchmark.
-    rendered: std::sync::Mutex<Vec<Option<(i64, Arc<str>)>>>,
+    rendered: std::sync::Mutex<Vec<Option<Rendered>>>,
     rendered_host: std::sync::Mutex<String>,
     /// The account-wide window first, then the endpoint's own (absent with a `--quota` override).
     windows: Vec<Window>,
