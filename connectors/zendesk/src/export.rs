@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sluice_core::{ConnectorError, Page, PullContext};
 use sluice_http::{HttpClient, HttpError};
 
@@ -133,6 +134,15 @@ fn parse_time(s: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
 }
 
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    #[serde(borrow)]
+    results: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    meta: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    links: Option<&'a RawValue>,
+}
 
 #[derive(Deserialize, Default)]
 struct Meta {
@@ -182,45 +192,21 @@ struct ParsedPage {
     next_cursor: Option<String>,
 }
 
-/// The elements of the JSON array in `raw`, delimited without parsing them (a record that is
-/// not valid JSON inside still reaches the mapper, which rejects it with its reason).
-fn array_elements(raw: &[u8]) -> Result<Vec<&[u8]>, String> {
-    use sluice_core::json::{skip_ws, value_end};
-    let bad = |at: usize| format!("malformed `results` array at byte {at}");
-    let mut pos = skip_ws(raw, 0);
-    if raw.get(pos) != Some(&b'[') {
-        return Err(bad(pos));
-    }
-    let mut out = Vec::new();
-    pos = skip_ws(raw, pos + 1);
-    if raw.get(pos) == Some(&b']') {
-        return Ok(out);
-    }
-    loop {
-        let end = value_end(raw, pos).map_err(bad)?;
-        out.push(&raw[pos..end]);
-        pos = skip_ws(raw, end);
-        match raw.get(pos) {
-            Some(b',') => pos = skip_ws(raw, pos + 1),
-            Some(b']') => return Ok(out),
-            _ => return Err(bad(pos)),
-        }
-    }
-}
-
 fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
-    // one fast pass delimits the envelope (a page cut short fails here and is pulled again);
-    // `meta` and `links` are small and parsed properly
-    let [results, meta_raw, links_raw] =
-        sluice_core::json::top_level_fields(body, [b"results", b"meta", b"links"])
-            .map_err(|at| format!("malformed export page at byte {at}"))?;
-    let results = array_elements(results.ok_or("the export page has no `results`")?)?;
-    let meta_raw = meta_raw.unwrap_or(b"null");
-    let links_raw = links_raw.unwrap_or(b"null");
-    let meta: Meta = serde_json::from_slice::<Option<Meta>>(meta_raw)
+    let raw: RawPage<'_> =
+        serde_json::from_slice(body).map_err(|e| format!("malformed export page: {e}"))?;
+    let meta_raw = raw.meta.map_or("null", RawValue::get);
+    let links_raw = raw.links.map_or("null", RawValue::get);
+    let meta: Meta = raw
+        .meta
+        .map(|m| serde_json::from_str(m.get()))
+        .transpose()
         .map_err(|e| format!("malformed `meta`: {e}"))?
         .unwrap_or_default();
-    let links: Links = serde_json::from_slice::<Option<Links>>(links_raw)
+    let links: Links = raw
+        .links
+        .map(|l| serde_json::from_str(l.get()))
+        .transpose()
         .map_err(|e| format!("malformed `links`: {e}"))?
         .unwrap_or_default();
     let next_cursor = meta.after_cursor.filter(|c| !c.is_empty()).or_else(|| {
@@ -232,18 +218,19 @@ fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
             })
         })
     });
-    let mut lines =
-        Vec::with_capacity(body.len() + results.len() * (meta_raw.len() + links_raw.len() + 40));
-    let mut records = Vec::with_capacity(results.len());
-    for r in results {
-        let keys = record_keys(r)?;
+    let mut lines = Vec::with_capacity(
+        body.len() + raw.results.len() * (meta_raw.len() + links_raw.len() + 40),
+    );
+    let mut records = Vec::with_capacity(raw.results.len());
+    for r in raw.results {
+        let keys = record_keys(r.get().as_bytes())?;
         let start = lines.len();
         lines.extend_from_slice(b"{\"meta\":");
-        lines.extend_from_slice(meta_raw);
+        lines.extend_from_slice(meta_raw.as_bytes());
         lines.extend_from_slice(b",\"links\":");
-        lines.extend_from_slice(links_raw);
+        lines.extend_from_slice(links_raw.as_bytes());
         lines.extend_from_slice(b",\"results\":");
-        lines.extend_from_slice(r);
+        lines.extend_from_slice(r.get().as_bytes());
         lines.extend_from_slice(b"}\n");
         records.push((start..lines.len(), keys));
     }
