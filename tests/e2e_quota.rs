@@ -41,4 +41,3 @@ async fn a_long_run_uses_the_quota_without_a_single_429() {
     );
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
 }
-
