@@ -26,6 +26,16 @@ fn load(path: &Path, overrides: &Overrides) -> Result<Flow, u8> {
     })
 }
 
+/// The documented exit code of a finished run (see `cli/mod.rs`).
+fn exit_for_status(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Success | RunStatus::Interrupted => 0,
+        RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
+        RunStatus::QuotaExhausted => EXIT_QUOTA,
+        RunStatus::Failed => EXIT_FAILED,
+    }
+}
+
 fn exit_for(e: &RunError) -> u8 {
     match e {
         RunError::Config(_) => EXIT_INVALID,
@@ -137,12 +147,7 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
             for e in &m.status_summary.errors {
                 eprintln!("error: {} {}", e.code, e.message);
             }
-            match outcome.status {
-                RunStatus::Success | RunStatus::Interrupted => 0,
-                RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
-                RunStatus::QuotaExhausted => EXIT_QUOTA,
-                RunStatus::Failed => EXIT_FAILED,
-            }
+            exit_for_status(outcome.status)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -600,12 +605,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             for e in &m.status_summary.errors {
                 eprintln!("error: {} {}", e.code, e.message);
             }
-            match outcome.status {
-                RunStatus::Success | RunStatus::Interrupted => 0,
-                RunStatus::ThresholdExceeded => EXIT_THRESHOLD,
-                RunStatus::QuotaExhausted => EXIT_QUOTA,
-                RunStatus::Failed => EXIT_FAILED,
-            }
+            exit_for_status(outcome.status)
         }
         Ok(None) => 0,
         Err(e) => {

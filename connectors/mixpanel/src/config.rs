@@ -186,20 +186,6 @@ impl MixpanelSettings {
 }
 
 fn parse_base_url(text: &str) -> Result<Url, ConnectorError> {
-    let url = Url::parse(text).map_err(|e| {
-        config_err(format!(
-            "[connection] `base_url` = \"{text}\" is not a URL: {e}"
-        ))
-    })?;
-    let bare = matches!(url.scheme(), "http" | "https")
-        && url.host().is_some()
-        && (url.path() == "/" || url.path().is_empty())
-        && url.query().is_none();
-    if !bare {
-        return Err(config_err(format!(
-            "[connection] `base_url` = \"{text}\" must be scheme, host and port only (e.g. \
-             https://data-eu.mixpanel.com); sluice appends /api/2.0/export itself"
-        )));
-    }
-    Ok(url)
+    sluice_http::parse_base_url(text, "https://data-eu.mixpanel.com", "/api/2.0/export")
+        .map_err(ConnectorError::Config)
 }

@@ -149,25 +149,8 @@ impl ZendeskSettings {
 }
 
 fn parse_base_url(text: &str) -> Result<Url, ConnectorError> {
-    let url = Url::parse(text).map_err(|e| {
-        config_err(format!(
-            "[connection] `base_url` = \"{text}\" is not a URL: {e}"
-        ))
-    })?;
-    let bare = matches!(url.scheme(), "http" | "https")
-        && url.host().is_some()
-        && (url.path() == "/" || url.path().is_empty())
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    if !bare {
-        return Err(config_err(format!(
-            "[connection] `base_url` = \"{text}\" must be scheme, host and port only (e.g. \
-             https://acme.zendesk.com); sluice appends /api/v2/… itself"
-        )));
-    }
-    Ok(url)
+    sluice_http::parse_base_url(text, "https://acme.zendesk.com", "/api/v2/…")
+        .map_err(ConnectorError::Config)
 }
 
 #[cfg(test)]

@@ -75,14 +75,6 @@ impl Connector for ZendeskConnector {
     }
 
     fn quotas(&self) -> Vec<QuotaInfo> {
-        self.settings
-            .quotas
-            .iter()
-            .map(|q| QuotaInfo {
-                name: q.name.clone(),
-                count: q.count,
-                period_s: q.period.as_secs(),
-            })
-            .collect()
+        sluice_http::quota_infos(&self.settings.quotas)
     }
 }

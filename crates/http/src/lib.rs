@@ -4,12 +4,14 @@
 //! how to classify a vendor-specific error.
 
 mod auth;
+mod base_url;
 mod client;
 mod error;
 mod metrics;
 mod policy;
 
 pub use auth::Auth;
+pub use base_url::{parse_base_url, quota_infos};
 pub use client::{HttpClient, HttpConfig, Quota};
 pub use error::HttpError;
 pub use metrics::RequestMetrics;
