@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use sluice_core::Page;
-use sluice_mapping::{CompiledMapping, Reject};
+use sluice_mapping::{CompiledMapping, MapOutput, Reject};
 use sluice_sinks::{
     partition_dir, promote, Format, ParquetOptions, PartFile, SinkError, StagedFile,
 };
@@ -289,8 +289,13 @@ impl Consumer<'_> {
         &mut self,
         records: &[u8],
         partition: Option<NaiveDate>,
+        mapped: Option<MapOutput>,
     ) -> Result<(), ConsumeError> {
-        let mut out = self.mapping.map_ndjson(records);
+        // a page mapped ahead on the mapping thread (only when the mapping cannot change)
+        let mut out = match mapped {
+            Some(out) => out,
+            None => self.mapping.map_ndjson(records),
+        };
         if let Some(dynamic) = self.dynamic.as_mut() {
             let change = dynamic.observe(&out.unknown_fields, &self.mapping)?;
             if let Some(extended) = change.extended {
@@ -340,7 +345,7 @@ impl Consumer<'_> {
         Ok(())
     }
 
-    fn page(&mut self, page: Page) -> Result<bool, ConsumeError> {
+    fn page(&mut self, page: Page, mapped: Option<MapOutput>) -> Result<bool, ConsumeError> {
         if page.discard_uncommitted {
             tracing::info!(task = %self.ctx.task, "discarding an incomplete attempt; the connector retries it");
             self.discard();
@@ -349,8 +354,8 @@ impl Consumer<'_> {
         }
         self.totals.pages += 1;
         self.totals.input_bytes += page.input_bytes;
-        if !page.records.is_empty() {
-            self.map_records(&page.records, page.partition)?;
+        if !page.records.is_empty() || mapped.is_some() {
+            self.map_records(&page.records, page.partition, mapped)?;
         }
         if let Some(c) = &self.ctx.counters {
             c.add_records(page.record_count as u64);
@@ -414,26 +419,56 @@ pub(crate) fn consume(
         totals: StreamTotals::default(),
     };
     let mut result = Ok(());
-    while let Some(page) = rx.blocking_recv() {
-        match c.page(page) {
+    let mut step = |c: &mut Consumer<'_>, page: Page, mapped: Option<MapOutput>| -> bool {
+        match c.page(page, mapped) {
             Ok(done) => {
                 progress.update(
                     c.totals.pages,
                     c.totals.input + c.pending.input,
                     c.totals.output + c.pending.output,
                 );
-                if done {
-                    break;
-                }
+                done
             }
             Err(e) => {
                 result = Err(e);
+                true
+            }
+        }
+    };
+    if ctx.dynamic.is_none() {
+        // the mapping is fixed: map the next page on a thread of its own while this one is
+        // written, so decoding and Parquet encoding use both cores
+        let mapping = ctx.mapping.clone();
+        std::thread::scope(|scope| {
+            let (tx, mapped_rx) = std::sync::mpsc::sync_channel::<(Page, Option<MapOutput>)>(1);
+            scope.spawn(move || {
+                // owns the producer's channel: when the writer stops early, this thread ends and
+                // dropping `rx` stops the producer
+                while let Some(mut page) = rx.blocking_recv() {
+                    let out = (!page.records.is_empty()).then(|| mapping.map_ndjson(&page.records));
+                    page.records = Vec::new();
+                    if tx.send((page, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (page, out) in mapped_rx.iter() {
+                if step(&mut c, page, out) {
+                    break;
+                }
+            }
+            // let the mapping thread end before the scope joins it
+            drop(mapped_rx);
+        });
+    } else {
+        while let Some(page) = rx.blocking_recv() {
+            if step(&mut c, page, None) {
                 break;
             }
         }
+        // stop the producer if we stopped early
+        rx.close();
     }
-    // stop the producer if we stopped early
-    rx.close();
     if result.is_ok() && c.covered {
         result = c.commit(false, &[]);
     } else {
