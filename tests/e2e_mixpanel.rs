@@ -78,23 +78,7 @@ impl Mp {
     }
 
     async fn sluice(&self, args: &[&str]) -> common::Output {
-        let out = tokio::time::timeout(
-            Duration::from_secs(120),
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-                .args(args)
-                .current_dir(self.dir.path())
-                .env("MIXPANEL_API_SECRET", SECRET)
-                .env("RUST_LOG", "info")
-                .output(),
-        )
-        .await
-        .expect("in time")
-        .expect("ran");
-        common::Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        common::run_binary_with(args, self.dir.path(), &[("MIXPANEL_API_SECRET", SECRET)]).await
     }
 
     async fn backfill(

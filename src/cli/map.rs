@@ -102,6 +102,31 @@ fn compile_mapping(
     Ok((set, out.mapping))
 }
 
+/// What `map` and `bench` both need: the input (its head read for inference, then replayed),
+/// the schema and the compiled mapping.
+struct Prepared {
+    head: Vec<u8>,
+    reader: Box<dyn std::io::Read + Send>,
+    schema: StreamSchema,
+    set: MappingSet,
+    mapping: CompiledMapping,
+}
+
+fn prepare(input: &Input, schema: Option<&Path>, mapping: &Path) -> Result<Prepared, String> {
+    let (head, reader) = input
+        .open_with_head(INFER_BYTES)
+        .map_err(|e| e.to_string())?;
+    let schema = schema_for(schema, &head)?;
+    let (set, mapping) = compile_mapping(mapping, &schema)?;
+    Ok(Prepared {
+        head,
+        reader,
+        schema,
+        set,
+        mapping,
+    })
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / 1_048_576.0
 }
@@ -119,23 +144,14 @@ pub fn map(args: MapArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let input = input_of(&args.input);
-    let (head, reader) = match input.open_with_head(INFER_BYTES) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let schema = match schema_for(args.schema.as_deref(), &head) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let mapping = match compile_mapping(&args.mapping, &schema) {
-        Ok((_, m)) => m,
+    let Prepared {
+        reader, mapping, ..
+    } = match prepare(
+        &input_of(&args.input),
+        args.schema.as_deref(),
+        &args.mapping,
+    ) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;
@@ -199,23 +215,18 @@ pub fn bench(args: BenchArgs) -> u8 {
         );
         return EXIT_INVALID;
     };
-    let input = Input::File(args.input.clone());
-    let (head, reader) = match input.open_with_head(INFER_BYTES) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let schema = match schema_for(args.schema.as_deref(), &head) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let (set, mapping) = match compile_mapping(&args.mapping, &schema) {
-        Ok(x) => x,
+    let Prepared {
+        head,
+        reader,
+        schema,
+        set,
+        mapping,
+    } = match prepare(
+        &Input::File(args.input.clone()),
+        args.schema.as_deref(),
+        &args.mapping,
+    ) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;

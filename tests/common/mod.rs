@@ -196,14 +196,24 @@ path = "out"
     }
 }
 
+/// Run the built binary with the Zendesk test credentials in its environment.
 pub async fn run_binary(args: &[&str], cwd: &Path) -> Output {
+    run_binary_with(
+        args,
+        cwd,
+        &[("ZENDESK_EMAIL", EMAIL), ("ZENDESK_API_TOKEN", TOKEN)],
+    )
+    .await
+}
+
+/// Run the built binary with `env` (info-level logs), within two minutes.
+pub async fn run_binary_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     let out = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(args)
             .current_dir(cwd)
-            .env("ZENDESK_EMAIL", EMAIL)
-            .env("ZENDESK_API_TOKEN", TOKEN)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .output(),
     )

@@ -42,24 +42,6 @@ fn default_quotas() -> Vec<Quota> {
     ]
 }
 
-fn source_u64(config: &ConnectorConfig, key: &str) -> Result<Option<u64>, ConnectorError> {
-    match config.source.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| config_err(format!("[source] `{key}` must be a positive integer"))),
-        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| {
-            config_err(format!(
-                "[source] `{key}` = \"{s}\" must be a positive integer"
-            ))
-        }),
-        Some(other) => Err(config_err(format!(
-            "[source] `{key}` must be a positive integer, found {other}"
-        ))),
-    }
-}
-
 impl MixpanelSettings {
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
         let base_url = match config.plain_str("base_url")? {
@@ -78,7 +60,7 @@ impl MixpanelSettings {
                 parse_base_url(host)?
             }
         };
-        let project_id = source_u64(config, "project_id")?;
+        let project_id = config.source_u64("project_id")?;
         let auth = match (
             config.plain_str("username")?,
             config.secret("secret")?,
@@ -140,8 +122,8 @@ impl MixpanelSettings {
                 ))
             }
         };
-        let initial_days = source_u64(config, "initial_days")?.unwrap_or(7);
-        let lookback_days = source_u64(config, "lookback_days")?.unwrap_or(2);
+        let initial_days = config.source_u64("initial_days")?.unwrap_or(7);
+        let lookback_days = config.source_u64("lookback_days")?.unwrap_or(2);
         if initial_days == 0 || initial_days > 3650 {
             return Err(config_err(format!(
                 "[source] `initial_days` = {initial_days}: use 1 to 3650"
@@ -152,13 +134,11 @@ impl MixpanelSettings {
                 "[source] `lookback_days` = {lookback_days}: use 0 to 365"
             )));
         }
-        let page_records = source_u64(config, "page_records")?
+        let page_records = config
+            .source_u64("page_records")?
             .unwrap_or(5_000)
             .clamp(1, 1_000_000) as usize;
-        let quotas = match config.quota {
-            Some((count, secs)) => vec![Quota::new("quota", count, Duration::from_secs(secs))],
-            None => default_quotas(),
-        };
+        let quotas = Quota::overridden(config.quota, default_quotas());
         Ok(Self {
             flow: config.flow.clone(),
             base_url,

@@ -35,19 +35,6 @@ fn config_err(msg: impl Into<String>) -> ConnectorError {
     ConnectorError::Config(msg.into())
 }
 
-fn source_u64(config: &ConnectorConfig, key: &str) -> Result<Option<u64>, ConnectorError> {
-    match config.source.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| config_err(format!("[source] `{key}` must be a positive integer"))),
-        Some(other) => Err(config_err(format!(
-            "[source] `{key}` must be a positive integer, found {other}"
-        ))),
-    }
-}
-
 impl ZendeskSettings {
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
         let base_url = match (
@@ -98,13 +85,13 @@ impl ZendeskSettings {
                 ))
             }
         };
-        let page_size = source_u64(config, "page_size")?.unwrap_or(1000);
+        let page_size = config.source_u64("page_size")?.unwrap_or(1000);
         if !(1..=1000).contains(&page_size) {
             return Err(config_err(format!(
                 "[source] `page_size` = {page_size}: the export allows 1 to 1000"
             )));
         }
-        let overlap = Duration::from_secs(source_u64(config, "overlap_seconds")?.unwrap_or(300));
+        let overlap = Duration::from_secs(config.source_u64("overlap_seconds")?.unwrap_or(300));
         let start = match config.source.get("start") {
             None => DateTime::<Utc>::UNIX_EPOCH,
             Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
@@ -124,10 +111,7 @@ impl ZendeskSettings {
                 )))
             }
         };
-        let quotas = match config.quota {
-            Some((count, secs)) => vec![Quota::new("quota", count, Duration::from_secs(secs))],
-            None => default_quotas(),
-        };
+        let quotas = Quota::overridden(config.quota, default_quotas());
         Ok(Self {
             flow: config.flow.clone(),
             base_url,

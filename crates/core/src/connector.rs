@@ -195,6 +195,25 @@ impl ConnectorConfig {
         }
     }
 
+    /// A whole number from `[source]` (a TOML integer, or a string of digits).
+    pub fn source_u64(&self, key: &str) -> Result<Option<u64>, ConnectorError> {
+        let bad = |found: String| {
+            ConnectorError::Config(format!(
+                "[source] `{key}` must be a positive integer, found {found}"
+            ))
+        };
+        match self.source.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| bad(n.to_string())),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| bad(format!("\"{s}\""))),
+            Some(other) => Err(bad(other.to_string())),
+        }
+    }
+
     /// A credential: it must come from an `${ENV_VAR}` reference, never a literal.
     pub fn secret(&self, key: &str) -> Result<Option<&Secret>, ConnectorError> {
         match self.connection.get(key) {

@@ -34,6 +34,15 @@ impl Quota {
         }
     }
 
+    /// A flow's `quota = "COUNT/SECONDS"` replaces every declared quota; without one, the
+    /// connector's `defaults` apply.
+    pub fn overridden(overridden: Option<(u32, u64)>, defaults: Vec<Quota>) -> Vec<Quota> {
+        match overridden {
+            Some((count, secs)) => vec![Quota::new("quota", count, Duration::from_secs(secs))],
+            None => defaults,
+        }
+    }
+
     /// The even spacing this quota allows between two requests.
     pub fn interval(&self) -> Duration {
         self.period / self.count.max(1)
