@@ -88,48 +88,42 @@ impl StreamSchema {
 
     /// Dot paths of the open objects, outermost first.
     pub fn open_paths(&self) -> Vec<String> {
-        fn walk(prefix: &str, fields: &[SchemaField], out: &mut Vec<String>) {
-            for f in fields {
-                let path = if prefix.is_empty() {
-                    f.name.clone()
-                } else {
-                    format!("{prefix}.{}", f.name)
-                };
-                match &f.ty {
-                    FieldType::Open { fields } => {
-                        out.push(path.clone());
-                        walk(&path, fields, out);
-                    }
-                    FieldType::Object { fields } => walk(&path, fields, out),
-                    _ => {}
-                }
-            }
-        }
         let mut out = Vec::new();
-        walk("", &self.fields, &mut out);
+        self.visit(&mut |path, ty| {
+            if matches!(ty, FieldType::Open { .. }) {
+                out.push(path.to_string());
+            }
+        });
         out
     }
 
     /// Every leaf path of the schema, in declaration order (`results.id`, `results.name`, …).
     pub fn leaf_paths(&self) -> Vec<String> {
-        fn walk(prefix: &str, fields: &[SchemaField], out: &mut Vec<String>) {
-            for f in fields {
+        let mut out = Vec::new();
+        self.visit(&mut |path, ty| {
+            if !matches!(ty, FieldType::Object { .. } | FieldType::Open { .. }) {
+                out.push(path.to_string());
+            }
+        });
+        out
+    }
+
+    /// Calls `f` with the dot path and type of every field, parents before children.
+    fn visit(&self, f: &mut impl FnMut(&str, &FieldType)) {
+        fn walk(prefix: &str, fields: &[SchemaField], f: &mut impl FnMut(&str, &FieldType)) {
+            for field in fields {
                 let path = if prefix.is_empty() {
-                    f.name.clone()
+                    field.name.clone()
                 } else {
-                    format!("{prefix}.{}", f.name)
+                    format!("{prefix}.{}", field.name)
                 };
-                match &f.ty {
-                    FieldType::Object { fields } | FieldType::Open { fields } => {
-                        walk(&path, fields, out)
-                    }
-                    _ => out.push(path),
+                f(&path, &field.ty);
+                if let FieldType::Object { fields } | FieldType::Open { fields } = &field.ty {
+                    walk(&path, fields, f);
                 }
             }
         }
-        let mut out = Vec::new();
-        walk("", &self.fields, &mut out);
-        out
+        walk("", &self.fields, f);
     }
 
     /// A JSON Schema rendering, in the shape the seeds' explore calls return.
@@ -191,6 +185,34 @@ mod tests {
         assert_eq!(s.lookup(&["results", "nope"]), None);
         assert_eq!(s.lookup(&["results", "id", "deeper"]), None);
         assert_eq!(s.leaf_paths(), vec!["results.id", "results.tags"]);
+    }
+
+    #[test]
+    fn open_objects_are_listed_outermost_first_and_are_not_leaves() {
+        let s = StreamSchema {
+            fields: vec![SchemaField::new(
+                "results",
+                FieldType::Object {
+                    fields: vec![
+                        SchemaField::new("id", FieldType::Integer),
+                        SchemaField::new(
+                            "user_fields",
+                            FieldType::Open {
+                                fields: vec![SchemaField::new(
+                                    "extra",
+                                    FieldType::Open { fields: vec![] },
+                                )],
+                            },
+                        ),
+                    ],
+                },
+            )],
+        };
+        assert_eq!(
+            s.open_paths(),
+            vec!["results.user_fields", "results.user_fields.extra"]
+        );
+        assert_eq!(s.leaf_paths(), vec!["results.id"]);
     }
 }
 

@@ -190,6 +190,20 @@ fn in_field(name: &str, e: RecordError) -> RecordError {
     }
 }
 
+/// Converts the value `v` into the cell of every column that reads it.
+fn fill<'a>(
+    v: &Val<'a>,
+    columns: &[u32],
+    cols: &[ColMeta],
+    cells: &mut [Cell<'a>],
+) -> Result<(), RecordError> {
+    for &c in columns {
+        let m = &cols[c as usize];
+        cells[c as usize] = convert(v, &m.ty).map_err(|e| in_field(&m.name, e))?;
+    }
+    Ok(())
+}
+
 struct Scanner<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -311,19 +325,12 @@ impl<'a> Scanner<'a> {
                     raw: &self.buf[start..self.pos],
                     kind: Kind::Object,
                 };
-                for &c in &n.columns {
-                    let m = &cols[c as usize];
-                    cells[c as usize] = convert(&v, &m.ty).map_err(|e| in_field(&m.name, e))?;
-                }
+                fill(&v, &n.columns, cols, cells)?;
             }
             Ok(())
         } else if !n.columns.is_empty() {
             let v = self.value()?;
-            for &c in &n.columns {
-                let m = &cols[c as usize];
-                cells[c as usize] = convert(&v, &m.ty).map_err(|e| in_field(&m.name, e))?;
-            }
-            Ok(())
+            fill(&v, &n.columns, cols, cells)
         } else {
             self.skip_value()
         }
