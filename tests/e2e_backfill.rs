@@ -158,34 +158,22 @@ async fn a_dry_run_plans_without_requests_and_bad_ranges_are_refused() {
     let out = backfill(&h, &flow, &["--dry-run"]).await;
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("13 to run"), "{}", out.stdout);
-    let bad = run_binary(
-        &[
+    for (from, to, says) in [
+        ("2024-02-01", "2024-01-01", "is after --to"),
+        ("01/02/2024", "2024-01-01", "--from 01/02/2024"),
+    ] {
+        let args = [
             "backfill",
             flow.to_str().expect("path"),
             "--from",
-            "2024-02-01",
+            from,
             "--to",
-            "2024-01-01",
-        ],
-        h.dir.path(),
-    )
-    .await;
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("is after --to"), "{}", bad.stderr);
-    let bad = run_binary(
-        &[
-            "backfill",
-            flow.to_str().expect("path"),
-            "--from",
-            "01/02/2024",
-            "--to",
-            "2024-01-01",
-        ],
-        h.dir.path(),
-    )
-    .await;
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("--from 01/02/2024"), "{}", bad.stderr);
+            to,
+        ];
+        let bad = run_binary(&args, h.dir.path()).await;
+        assert_eq!(bad.code, 2, "{from}..{to}: {}", bad.all());
+        assert!(bad.stderr.contains(says), "{}", bad.stderr);
+    }
     assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0);
     assert!(!h.dest().join("users").exists());
 }

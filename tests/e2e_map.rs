@@ -41,6 +41,26 @@ fn mapping() -> String {
         .to_string()
 }
 
+/// `sluice map` with the seed mapping from `input` to `output`, plus `extra` arguments.
+async fn map_with_seed_mapping(
+    cwd: &Path,
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+) -> common::Output {
+    let mapping = mapping();
+    let args = [
+        "map",
+        "--mapping",
+        &mapping,
+        "--input",
+        input.to_str().expect("utf8 path"),
+        "--output",
+        output.to_str().expect("utf8 path"),
+    ];
+    run_binary(&[&args[..], extra].concat(), cwd).await
+}
+
 fn struct_rows(batches: &[RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
     for b in batches {
@@ -109,19 +129,7 @@ async fn maps_to_every_format_in_input_order() {
     let want = expected(&big);
     for ext in ["parquet", "arrow", "jsonl"] {
         let out = dir.path().join(format!("out.{ext}"));
-        let r = run_binary(
-            &[
-                "map",
-                "--mapping",
-                &mapping(),
-                "--input",
-                input.to_str().expect("p"),
-                "--output",
-                out.to_str().expect("p"),
-            ],
-            dir.path(),
-        )
-        .await;
+        let r = map_with_seed_mapping(dir.path(), &input, &out, &[]).await;
         assert_eq!(r.code, 0, "{ext}: {}", r.all());
         assert!(
             r.stdout
@@ -166,19 +174,7 @@ async fn gzip_and_stdin_give_the_same_rows() {
         .expect("compress");
     enc.finish().expect("finish");
     let out = dir.path().join("gz.parquet");
-    let r = run_binary(
-        &[
-            "map",
-            "--mapping",
-            &mapping(),
-            "--input",
-            gz.to_str().expect("p"),
-            "--output",
-            out.to_str().expect("p"),
-        ],
-        dir.path(),
-    )
-    .await;
+    let r = map_with_seed_mapping(dir.path(), &gz, &out, &[]).await;
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(struct_rows(&read_parquet(&out)), expected(&recs));
 
@@ -225,23 +221,13 @@ async fn bad_records_go_to_the_rejects_file_with_their_line_and_reason() {
         json!({"format": "hierarchical", "schema": declared}).to_string(),
     )
     .expect("schema");
-    let r = run_binary(
-        &[
-            "map",
-            "--mapping",
-            &mapping(),
-            "--input",
-            input.to_str().expect("p"),
-            "--output",
-            out.to_str().expect("p"),
-            "--rejects",
-            rejects.to_str().expect("p"),
-            "--schema",
-            schema.to_str().expect("p"),
-        ],
-        dir.path(),
-    )
-    .await;
+    let extra = [
+        "--rejects",
+        rejects.to_str().expect("p"),
+        "--schema",
+        schema.to_str().expect("p"),
+    ];
+    let r = map_with_seed_mapping(dir.path(), &input, &out, &extra).await;
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
         r.stdout.contains("51 records in, 49 written, 2 rejected"),

@@ -103,31 +103,19 @@ impl Mp {
     }
 
     async fn truth(&self, from: NaiveDate, to: NaiveDate) -> Vec<Value> {
-        self.http
-            .get(format!(
-                "{}/_sandbox/mixpanel/events?from_date={from}&to_date={to}",
-                self.sandbox.base_url()
-            ))
-            .send()
-            .await
-            .expect("truth")
-            .text()
-            .await
-            .expect("text")
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("line"))
-            .collect()
+        let url = format!(
+            "{}/_sandbox/mixpanel/events?from_date={from}&to_date={to}",
+            self.sandbox.base_url()
+        );
+        common::get_ndjson(&self.http, &url).await
     }
 
     async fn stats(&self) -> Value {
-        self.http
-            .get(format!("{}/_sandbox/stats", self.sandbox.base_url()))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("json")
+        common::get_json(
+            &self.http,
+            &format!("{}/_sandbox/stats", self.sandbox.base_url()),
+        )
+        .await
     }
 }
 

@@ -159,32 +159,16 @@ path = "out"
 
     /// Every user the sandbox holds now, as the export returns them.
     pub async fn truth(&self) -> Vec<Value> {
-        let text = self
-            .http
-            .get(format!(
-                "{}/_sandbox/zendesk/users",
-                self.sandbox.base_url()
-            ))
-            .send()
-            .await
-            .expect("truth")
-            .text()
-            .await
-            .expect("truth text");
-        text.lines()
-            .map(|l| serde_json::from_str(l).expect("truth line"))
-            .collect()
+        let url = format!("{}/_sandbox/zendesk/users", self.sandbox.base_url());
+        get_ndjson(&self.http, &url).await
     }
 
     pub async fn stats(&self) -> Value {
-        self.http
-            .get(format!("{}/_sandbox/stats", self.sandbox.base_url()))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("stats json")
+        get_json(
+            &self.http,
+            &format!("{}/_sandbox/stats", self.sandbox.base_url()),
+        )
+        .await
     }
 
     pub async fn run(&self, flow: &Path, args: &[&str]) -> Output {
@@ -197,6 +181,21 @@ path = "out"
 }
 
 /// Run the built binary with the Zendesk test credentials in its environment.
+/// A JSON body from the sandbox's inspection endpoints.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.expect(url);
+    response.json().await.expect(url)
+}
+
+/// A newline-delimited JSON body from the sandbox's inspection endpoints, one value per line.
+pub async fn get_ndjson(http: &reqwest::Client, url: &str) -> Vec<Value> {
+    let response = http.get(url).send().await.expect(url);
+    let text = response.text().await.expect(url);
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect(url))
+        .collect()
+}
+
 pub async fn run_binary(args: &[&str], cwd: &Path) -> Output {
     run_binary_with(
         args,
