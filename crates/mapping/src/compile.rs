@@ -203,7 +203,7 @@ pub fn compile_with_aliases(
             }
             _ => m,
         };
-        if m.source_type == SourceType::Expression {
+        let resolved = if m.source_type == SourceType::Expression {
             let Value::String(text) = &m.source else {
                 errors.push(issue(format!(
                     "an EXPRESSION source must be a string, found {}",
@@ -220,35 +220,25 @@ pub fn compile_with_aliases(
                         fields: c.fields,
                         slots: Vec::new(),
                     }));
-                    if let Some(prev) = entries.iter().find(|e| e.destination == destination) {
-                        errors.push(issue(format!(
-                            "destination `{}` is already written by mappings[{}]; a destination takes one source",
-                            destination.join("."),
-                            prev.index
-                        )));
-                        continue;
+                    (column, c.ty)
+                }
+                Err(errs) => {
+                    errors.extend(expr_issues(index, text, errs));
+                    continue;
+                }
+            }
+        } else {
+            match resolve_source(m, schema, &known_paths) {
+                Ok((source, value_type, note)) => {
+                    if let Some(note) = note {
+                        warnings.push(issue(note));
                     }
-                    entries.push(Entry {
-                        index,
-                        destination,
-                        source: column,
-                        value_type: c.ty,
-                    });
+                    (source, value_type)
                 }
-                Err(errs) => errors.extend(expr_issues(index, text, errs)),
-            }
-            continue;
-        }
-        let resolved = match resolve_source(m, schema, &known_paths) {
-            Ok((source, value_type, note)) => {
-                if let Some(note) = note {
-                    warnings.push(issue(note));
+                Err(e) => {
+                    errors.push(issue(e));
+                    continue;
                 }
-                (source, value_type)
-            }
-            Err(e) => {
-                errors.push(issue(e));
-                continue;
             }
         };
         if let Some(prev) = entries.iter().find(|e| e.destination == destination) {
@@ -514,6 +504,24 @@ mod tests {
         assert_eq!(out.mapping.columns().len(), 2);
         assert_eq!(out.warnings[0].index, Some(2));
         assert!(out.warnings[0].message.contains("repeats mappings[0]"));
+    }
+
+    #[test]
+    fn expressions_share_the_one_source_per_destination_rule() {
+        let repeated = set(r#"{"mappings":[
+            {"sourceType":"EXPRESSION","source":"lower(results.email)","destination":"_x.mail"},
+            {"sourceType":"EXPRESSION","source":"lower(results.email)","destination":"_x.mail"}]}"#);
+        let out = compile("t.json", &repeated, Some(&schema())).expect("compiles");
+        let written = out.mapping.columns().iter().filter(|c| !c.hidden).count();
+        assert_eq!(written, 1);
+        assert!(out.warnings[0].message.contains("repeats mappings[0]"));
+
+        let clash = set(r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.email","destination":"_x.mail"},
+            {"sourceType":"EXPRESSION","source":"lower(results.email)","destination":"_x.mail"}]}"#);
+        let err = compile("t.json", &clash, Some(&schema())).unwrap_err();
+        assert_eq!(err.errors[0].index, Some(1));
+        assert!(err.to_string().contains("already written by mappings[0]"));
     }
 
     #[test]
