@@ -294,7 +294,7 @@ async fn send(
 ) -> Result<(), Failure> {
     ctx.pages
         .send(Page {
-            records,
+            records: sluice_core::Records::Lines(records),
             record_count: count,
             input_bytes: bytes,
             partition: Some(day),

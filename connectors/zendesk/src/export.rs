@@ -14,10 +14,10 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use sluice_core::{ConnectorError, Page, PullContext};
+use sluice_core::{json, ConnectorError, Framed, Page, PullContext, Records};
 use sluice_http::{HttpClient, HttpError};
 
 use crate::config::ZendeskSettings;
@@ -134,16 +134,6 @@ fn parse_time(s: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
 }
 
-#[derive(Deserialize)]
-struct RawPage<'a> {
-    #[serde(borrow)]
-    results: Vec<&'a RawValue>,
-    #[serde(borrow, default)]
-    meta: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    links: Option<&'a RawValue>,
-}
-
 #[derive(Deserialize, Default)]
 struct Meta {
     #[serde(default)]
@@ -158,86 +148,106 @@ struct Links {
     next: Option<String>,
 }
 
-/// id, `created_at` and `updated_at` of one result, read without parsing the rest of it (the
-/// page was already validated; the mapper reads the record once more, for its columns). A
-/// record whose keys do not read (a malformed id, say) is the mapper's to reject, not a broken
-/// page: `None`.
-fn record_keys(raw: &[u8]) -> Result<Option<RecordKeys>, String> {
-    let [id, created, updated] =
-        sluice_core::json::top_level_fields(raw, [b"id", b"created_at", b"updated_at"])
-            .map_err(|at| format!("malformed result at byte {at}"))?;
-    let id = id
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse::<u64>().ok());
+/// id, `created_at` and `updated_at` of one result from its raw top-level values. A record
+/// whose keys do not read (a malformed id, say) is the mapper's to reject, not a broken page:
+/// `None`.
+fn record_keys([id, created, updated]: [Option<&[u8]>; 3]) -> Option<RecordKeys> {
+    let id = std::str::from_utf8(id?).ok()?.parse::<u64>().ok()?;
     let time = |v: Option<&[u8]>| {
         let v = v?;
         let text = std::str::from_utf8(v.strip_prefix(b"\"")?.strip_suffix(b"\"")?).ok()?;
         parse_time(text)
     };
-    Ok(match (id, time(created), time(updated)) {
-        (Some(id), Some(c), Some(u)) => Some((id, c, u)),
-        _ => None,
-    })
+    Some((id, time(created)?, time(updated)?))
 }
 
 /// id, `created_at` and `updated_at` (epoch seconds) of one result.
 type RecordKeys = (u64, i64, i64);
 
-/// A page with its records already in the explore shape, one per line.
+/// A page, read in one pass: where each result is in the body (the body is kept; results are
+/// never copied) and the keys the export tracks. Results are delimited, not fully parsed: the
+/// mapper reads each once, for its columns, and rejects one it cannot read.
 struct ParsedPage {
-    lines: Vec<u8>,
-    /// Each record's line in `lines`, and its keys when the result carries them.
-    records: Vec<(Range<usize>, Option<RecordKeys>)>,
+    body: Bytes,
+    /// Each result's bytes in `body`, and its keys when the result carries them.
+    results: Vec<(Range<usize>, Option<RecordKeys>)>,
+    /// `meta` and `links`, which the explore shape repeats in every record.
+    shared: Vec<(String, Range<usize>)>,
     has_more: bool,
     next_cursor: Option<String>,
 }
 
-fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
-    let raw: RawPage<'_> =
-        serde_json::from_slice(body).map_err(|e| format!("malformed export page: {e}"))?;
-    let meta_raw = raw.meta.map_or("null", RawValue::get);
-    let links_raw = raw.links.map_or("null", RawValue::get);
-    let meta: Meta = raw
-        .meta
-        .map(|m| serde_json::from_str(m.get()))
-        .transpose()
+fn parse_page(body: Bytes) -> Result<ParsedPage, String> {
+    let buf = &body[..];
+    let mut results = Vec::new();
+    let mut saw_results = false;
+    let mut meta = None;
+    let mut links = None;
+    let end = json::object_members(buf, 0, |key, start| {
+        let raw = |slot: &mut Option<Range<usize>>| {
+            let end = json::value_end(buf, start)?;
+            *slot = Some(start..end);
+            Ok(end)
+        };
+        match key {
+            b"results" => {
+                saw_results = true;
+                json::array_items(buf, start, |at| {
+                    if buf.get(at) == Some(&b'{') {
+                        let (fields, end) =
+                            json::top_level_fields(buf, at, [b"id", b"created_at", b"updated_at"])?;
+                        results.push((at..end, record_keys(fields)));
+                        Ok(end)
+                    } else {
+                        let end = json::value_end(buf, at)?;
+                        results.push((at..end, None));
+                        Ok(end)
+                    }
+                })
+            }
+            b"meta" => raw(&mut meta),
+            b"links" => raw(&mut links),
+            _ => json::value_end(buf, start),
+        }
+    })
+    .map_err(|at| format!("malformed export page at byte {at} of {}", buf.len()))?;
+    if json::skip_ws(buf, end) != buf.len() {
+        return Err(format!(
+            "malformed export page: trailing characters at byte {end} of {}",
+            buf.len()
+        ));
+    }
+    if !saw_results {
+        return Err("malformed export page: no `results` array".into());
+    }
+    let read = |range: &Option<Range<usize>>| range.clone().map_or(&b"null"[..], |r| &buf[r]);
+    let meta_fields: Meta = serde_json::from_slice::<Option<Meta>>(read(&meta))
         .map_err(|e| format!("malformed `meta`: {e}"))?
         .unwrap_or_default();
-    let links: Links = raw
-        .links
-        .map(|l| serde_json::from_str(l.get()))
-        .transpose()
+    let links_fields: Links = serde_json::from_slice::<Option<Links>>(read(&links))
         .map_err(|e| format!("malformed `links`: {e}"))?
         .unwrap_or_default();
-    let next_cursor = meta.after_cursor.filter(|c| !c.is_empty()).or_else(|| {
-        links.next.as_deref().and_then(|n| {
-            url::Url::parse(n).ok().and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "page[after]")
-                    .map(|(_, v)| v.into_owned())
+    let next_cursor = meta_fields
+        .after_cursor
+        .filter(|c| !c.is_empty())
+        .or_else(|| {
+            links_fields.next.as_deref().and_then(|n| {
+                url::Url::parse(n).ok().and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "page[after]")
+                        .map(|(_, v)| v.into_owned())
+                })
             })
-        })
-    });
-    let mut lines = Vec::with_capacity(
-        body.len() + raw.results.len() * (meta_raw.len() + links_raw.len() + 40),
-    );
-    let mut records = Vec::with_capacity(raw.results.len());
-    for r in raw.results {
-        let keys = record_keys(r.get().as_bytes())?;
-        let start = lines.len();
-        lines.extend_from_slice(b"{\"meta\":");
-        lines.extend_from_slice(meta_raw.as_bytes());
-        lines.extend_from_slice(b",\"links\":");
-        lines.extend_from_slice(links_raw.as_bytes());
-        lines.extend_from_slice(b",\"results\":");
-        lines.extend_from_slice(r.get().as_bytes());
-        lines.extend_from_slice(b"}\n");
-        records.push((start..lines.len(), keys));
-    }
+        });
+    let shared = [("meta", meta), ("links", links)]
+        .into_iter()
+        .filter_map(|(k, r)| Some((k.to_string(), r?)))
+        .collect();
     Ok(ParsedPage {
-        lines,
-        records,
-        has_more: meta.has_more,
+        body,
+        results,
+        shared,
+        has_more: meta_fields.has_more,
         next_cursor,
     })
 }
@@ -350,9 +360,8 @@ pub async fn run(
                 Err(e) => return Err(connector_error(settings, e)),
             };
             failed_restarts = 0;
-            let mut out = Vec::with_capacity(page.lines.len());
-            let mut count = 0;
-            for (range, keys) in &page.records {
+            let mut items = Vec::with_capacity(page.results.len());
+            for (range, keys) in &page.results {
                 if let Some((id, created, updated)) = *keys {
                     if progress.already_emitted(created, id) {
                         continue;
@@ -364,8 +373,7 @@ pub async fn run(
                 } else {
                     tracing::warn!(stream = %ctx.task.stream, "a result without id, created_at or updated_at; written as is");
                 }
-                out.extend_from_slice(&page.lines[range.clone()]);
-                count += 1;
+                items.push(range.clone());
             }
             let done = !page.has_more;
             let next_state = if done {
@@ -398,8 +406,13 @@ pub async fn run(
                 .map_err(|e| ConnectorError::Config(format!("cannot encode state: {e}")))?;
             ctx.pages
                 .send(Page {
-                    records: out,
-                    record_count: count,
+                    record_count: items.len(),
+                    records: Records::Framed(Framed {
+                        body: page.body.clone(),
+                        items,
+                        shared: page.shared.clone(),
+                        key: "results".into(),
+                    }),
                     input_bytes: bytes as u64,
                     partition: None,
                     checkpoint: Some(checkpoint),
@@ -485,26 +498,61 @@ mod tests {
     fn records_keep_the_explore_shape() {
         let body = r#"{"results":[{"id":1,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-02T00:00:00Z","name":"Zoë"}],
             "facets":null,"meta":{"has_more":true,"after_cursor":"abc","before_cursor":null},"links":{"prev":null,"next":null}}"#;
-        let page = parse_page(body.as_bytes()).expect("parses");
+        let page = parse_page(Bytes::from_static(body.as_bytes())).expect("parses");
         assert!(page.has_more);
         assert_eq!(page.next_cursor.as_deref(), Some("abc"));
-        let line = &page.lines[page.records[0].0.clone()];
-        let v: serde_json::Value = serde_json::from_slice(line).expect("json line");
+        assert_eq!(page.results[0].1, Some((1, 1_704_067_200, 1_704_153_600)));
+        let framed = Framed {
+            body: page.body.clone(),
+            items: page.results.iter().map(|(r, _)| r.clone()).collect(),
+            shared: page.shared.clone(),
+            key: "results".into(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&framed.line(0)).expect("json line");
         assert_eq!(v["results"]["name"], "Zoë");
         assert_eq!(v["meta"]["after_cursor"], "abc");
-        assert_eq!(page.records[0].1, Some((1, 1_704_067_200, 1_704_153_600)));
+        assert_eq!(v["links"]["next"], serde_json::Value::Null);
+        assert_eq!(
+            v.as_object().map(|o| o.len()),
+            Some(3),
+            "facets is not part of a record"
+        );
     }
 
     #[test]
     fn a_cut_page_is_an_error_not_an_empty_page() {
-        assert!(parse_page(br#"{"results":[{"id":1},"#).is_err());
+        for cut in [
+            &br#"{"results":[{"id":1},"#[..],
+            br#"{"results":[{"id":1}]"#,
+            br#"{"results":[{"id":1,"name":"ab"#,
+            br#"{"meta":{"has_more":false}}"#,
+            br#"{"results":[]} x"#,
+        ] {
+            assert!(
+                parse_page(Bytes::from_static(cut)).is_err(),
+                "{}",
+                String::from_utf8_lossy(cut)
+            );
+        }
+    }
+
+    #[test]
+    fn a_result_without_keys_is_kept_for_the_mapper_to_judge() {
+        let body = br#"{"results":[{"id":"x1","created_at":"2024-01-01T00:00:00Z"}, 7, {"id":2,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"}],"meta":{"has_more":false}}"#;
+        let page = parse_page(Bytes::from_static(body)).expect("parses");
+        let keys: Vec<_> = page.results.iter().map(|(_, k)| *k).collect();
+        assert_eq!(keys, [None, None, Some((2, 1_704_067_200, 1_704_067_200))]);
+        assert_eq!(&body[page.results[1].0.clone()], b"7");
     }
 
     #[test]
     fn the_cursor_falls_back_to_links_next() {
         let body = br#"{"results":[],"meta":{"has_more":true},"links":{"next":"https://x.zendesk.com/api/v2/search/export.json?filter%5Btype%5D=user&page%5Bafter%5D=xyz%3D"}}"#;
         assert_eq!(
-            parse_page(body).expect("parses").next_cursor.as_deref(),
+            parse_page(Bytes::from_static(body))
+                .expect("parses")
+                .next_cursor
+                .as_deref(),
             Some("xyz=")
         );
     }

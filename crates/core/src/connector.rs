@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::records::Records;
 use crate::schema::StreamSchema;
 use crate::secret::Secret;
 
@@ -49,9 +50,9 @@ pub struct Task {
 /// A page of records ready for the mapper.
 #[derive(Debug, Default)]
 pub struct Page {
-    /// Records as newline-delimited JSON, one record per line, in the stream's record shape
-    /// (for the seeds' sources: the explore `data[]` item shape).
-    pub records: Vec<u8>,
+    /// The records, in the stream's record shape (for the seeds' sources: the explore `data[]`
+    /// item shape).
+    pub records: Records,
     pub record_count: usize,
     /// Bytes received from the API for this page (before decompression where the API
     /// compresses), for the run report's input size.

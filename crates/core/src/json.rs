@@ -1,6 +1,7 @@
-//! Low-level JSON skipping shared by the mapping scanner and connectors that need a few fields
-//! of a record without parsing all of it: find where a string or a value ends, fast (`memchr`
-//! over quotes and brackets, never a byte-by-byte state machine over string contents).
+//! Low-level JSON walking shared by the mapping scanner and connectors that delimit a page's
+//! items and read a few fields of each without parsing the rest: find where a string or a value
+//! ends, fast (`memchr` over quotes and brackets, never a byte-by-byte state machine over string
+//! contents), and walk an object's members or an array's items.
 
 use memchr::{memchr2, memchr3};
 
@@ -89,43 +90,90 @@ pub fn value_end(buf: &[u8], pos: usize) -> Result<usize, usize> {
     }
 }
 
-/// The raw values of the top-level fields `names` of the object in `raw` (keys without escapes;
-/// the last occurrence wins). `None` where a field is absent. Errors give a byte offset.
-pub fn top_level_fields<'a, const N: usize>(
-    raw: &'a [u8],
-    names: [&[u8]; N],
-) -> Result<[Option<&'a [u8]>; N], usize> {
-    let mut out = [None; N];
-    let mut pos = skip_ws(raw, 0);
-    if raw.get(pos) != Some(&b'{') {
+/// Walk the members of the object starting at `pos` (whitespace allowed before it): `member`
+/// gets each key's raw bytes (escapes kept) and where its value starts, and returns where that
+/// value ends, having read or skipped it. Returns the end of the object. Errors give a byte
+/// offset.
+#[inline]
+pub fn object_members(
+    buf: &[u8],
+    pos: usize,
+    mut member: impl FnMut(&[u8], usize) -> Result<usize, usize>,
+) -> Result<usize, usize> {
+    let mut pos = skip_ws(buf, pos);
+    if buf.get(pos) != Some(&b'{') {
         return Err(pos);
     }
-    pos = skip_ws(raw, pos + 1);
-    if raw.get(pos) == Some(&b'}') {
-        return Ok(out);
+    pos = skip_ws(buf, pos + 1);
+    if buf.get(pos) == Some(&b'}') {
+        return Ok(pos + 1);
     }
     loop {
-        if raw.get(pos) != Some(&b'"') {
+        if buf.get(pos) != Some(&b'"') {
             return Err(pos);
         }
-        let (key_end, _) = string_end(raw, pos + 1)?;
-        let key = &raw[pos + 1..key_end];
-        pos = skip_ws(raw, key_end + 1);
-        if raw.get(pos) != Some(&b':') {
+        let (key_end, _) = string_end(buf, pos + 1)?;
+        let key = &buf[pos + 1..key_end];
+        pos = skip_ws(buf, key_end + 1);
+        if buf.get(pos) != Some(&b':') {
             return Err(pos);
         }
-        let start = skip_ws(raw, pos + 1);
-        let end = value_end(raw, start)?;
-        if let Some(i) = names.iter().position(|n| *n == key) {
-            out[i] = Some(&raw[start..end]);
-        }
-        pos = skip_ws(raw, end);
-        match raw.get(pos) {
-            Some(b',') => pos = skip_ws(raw, pos + 1),
-            Some(b'}') => return Ok(out),
+        let end = member(key, skip_ws(buf, pos + 1))?;
+        pos = skip_ws(buf, end);
+        match buf.get(pos) {
+            Some(b',') => pos = skip_ws(buf, pos + 1),
+            Some(b'}') => return Ok(pos + 1),
             _ => return Err(pos),
         }
     }
+}
+
+/// Walk the items of the array starting at `pos` (whitespace allowed before it): `item` gets
+/// where each item starts and returns where it ends. Returns the end of the array.
+#[inline]
+pub fn array_items(
+    buf: &[u8],
+    pos: usize,
+    mut item: impl FnMut(usize) -> Result<usize, usize>,
+) -> Result<usize, usize> {
+    let mut pos = skip_ws(buf, pos);
+    if buf.get(pos) != Some(&b'[') {
+        return Err(pos);
+    }
+    pos = skip_ws(buf, pos + 1);
+    if buf.get(pos) == Some(&b']') {
+        return Ok(pos + 1);
+    }
+    loop {
+        pos = skip_ws(buf, item(pos)?);
+        match buf.get(pos) {
+            Some(b',') => pos = skip_ws(buf, pos + 1),
+            Some(b']') => return Ok(pos + 1),
+            _ => return Err(pos),
+        }
+    }
+}
+
+/// Raw values of named fields, `None` where absent.
+pub type Fields<'a, const N: usize> = [Option<&'a [u8]>; N];
+
+/// The raw values of the top-level fields `names` of the object starting at `pos` (keys
+/// without escapes; the last occurrence wins), `None` where a field is absent, and where the
+/// object ends. Errors give a byte offset.
+pub fn top_level_fields<'a, const N: usize>(
+    buf: &'a [u8],
+    pos: usize,
+    names: [&[u8]; N],
+) -> Result<(Fields<'a, N>, usize), usize> {
+    let mut out = [None; N];
+    let end = object_members(buf, pos, |key, start| {
+        let end = value_end(buf, start)?;
+        if let Some(i) = names.iter().position(|n| *n == key) {
+            out[i] = Some(&buf[start..end]);
+        }
+        Ok(end)
+    })?;
+    Ok((out, end))
 }
 
 #[cfg(test)]
@@ -135,12 +183,34 @@ mod tests {
     #[test]
     fn finds_top_level_fields_and_skips_the_rest() {
         let raw = br#"{"a": {"id": 9, "s": "}{"}, "id": 42, "t": [1, "]", {"x": "\"y"}], "u": "2024-01-01T00:00:00Z", "n": null}"#;
-        let [id, u, missing] = top_level_fields(raw, [b"id", b"u", b"zz"]).expect("object");
+        let ([id, u, missing], end) =
+            top_level_fields(raw, 0, [b"id", b"u", b"zz"]).expect("object");
+        assert_eq!(end, raw.len());
         assert_eq!(id, Some(&b"42"[..]));
         assert_eq!(u, Some(&br#""2024-01-01T00:00:00Z""#[..]));
         assert_eq!(missing, None);
-        assert!(top_level_fields(br#"{"id": 1,"#, [b"id"]).is_err());
-        assert!(top_level_fields(br#"[1]"#, [b"id"]).is_err());
+        assert!(top_level_fields(br#"{"id": 1,"#, 0, [b"id"]).is_err());
+        assert!(top_level_fields(br#"[1]"#, 0, [b"id"]).is_err());
+        assert_eq!(top_level_fields(br#" {} ,"#, 0, [b"id"]), Ok(([None], 3)));
         assert_eq!(value_end(br#"  "a\"b" ,"#, 0), Ok(8));
+    }
+
+    #[test]
+    fn walks_array_items_and_reports_where_they_break() {
+        let buf = br#"[ {"a": "]"}, 2 ,"x"] tail"#;
+        let mut items = Vec::new();
+        let end = array_items(buf, 0, |at| {
+            let end = value_end(buf, at)?;
+            items.push(&buf[at..end]);
+            Ok(end)
+        });
+        assert_eq!(end, Ok(21));
+        assert_eq!(items, [&br#"{"a": "]"}"#[..], b"2", br#""x""#]);
+        assert_eq!(array_items(b"[]", 0, |_| Err(0)), Ok(2));
+        assert_eq!(
+            array_items(b"[1 2]", 0, |at| value_end(b"[1 2]", at)),
+            Err(3)
+        );
+        assert_eq!(array_items(b"[1,", 0, |at| value_end(b"[1,", at)), Err(3));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod json;
+pub mod records;
 pub mod schema;
 pub mod secret;
 
@@ -10,5 +11,6 @@ pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow, Page, PageSender,
     Param, PullContext, QuotaInfo, Registry, RequestMetricsSnapshot, StreamSpec, Task,
 };
+pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};
 pub use secret::Secret;

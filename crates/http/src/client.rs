@@ -209,12 +209,13 @@ impl HttpClient {
         &self.inner.metrics
     }
 
-    /// GET `url` and read the whole body, then hand it to `parse`. Transport errors, cut bodies,
-    /// retryable statuses and bodies that `parse` rejects are all retried with backoff; the
-    /// parsed value and the body size come back.
+    /// GET `url` and read the whole body, then hand it to `parse` (which may keep it: the
+    /// records of a page can stay slices of it). Transport errors, cut bodies, retryable
+    /// statuses and bodies that `parse` rejects are all retried with backoff; the parsed value
+    /// and the body size come back.
     pub async fn get_parsed<T, P>(&self, url: &Url, parse: P) -> Result<(T, usize), HttpError>
     where
-        P: Fn(&[u8]) -> Result<T, String>,
+        P: Fn(bytes::Bytes) -> Result<T, String>,
     {
         self.with_retries(url, || self.attempt(url, &parse)).await
     }
@@ -404,7 +405,7 @@ impl HttpClient {
 
     async fn attempt<T, P>(&self, url: &Url, parse: &P) -> Result<(T, usize), Attempt>
     where
-        P: Fn(&[u8]) -> Result<T, String>,
+        P: Fn(bytes::Bytes) -> Result<T, String>,
     {
         self.wait_for_turn().await;
         let inner = &self.inner;
@@ -455,7 +456,7 @@ impl HttpClient {
             body: snippet(&body),
         };
         match decision {
-            Decision::Success => match parse(&body) {
+            Decision::Success => match parse(body.clone()) {
                 Ok(value) => Ok((value, body.len())),
                 Err(message) => Err(Attempt {
                     error: HttpError::Body {

@@ -65,7 +65,7 @@ fn fast() -> HttpConfig {
     }
 }
 
-fn ok_text(b: &[u8]) -> Result<String, String> {
+fn ok_text(b: bytes::Bytes) -> Result<String, String> {
     String::from_utf8(b.to_vec()).map_err(|e| e.to_string())
 }
 
@@ -179,8 +179,9 @@ async fn unparseable_bodies_are_retried_then_reported() {
         }
     })
     .await;
-    let parse =
-        |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).map_err(|e| e.to_string());
+    let parse = |b: bytes::Bytes| {
+        serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+    };
     let (v, _) = client(fast())
         .get_parsed(&s.url, parse)
         .await

@@ -15,15 +15,17 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{DataType, Fields};
 use serde_json::Value;
+use sluice_core::{Framed, Records};
 
 use crate::expr::value::Dv;
 use crate::plan::{ColumnSource, CompiledMapping, DestNode, ValueType};
-use crate::scan::{scan, Cell, RecordError};
+use crate::scan::{scan, scan_item, scan_shared, Cell, RecordError};
 
 /// A record the mapper could not map, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
-    /// 1-based line of the record within the input it came in.
+    /// 1-based line of the record within the input it came in (for a framed page: the
+    /// item's position in the page).
     pub line: usize,
     /// The record as received (lossy UTF-8).
     pub record: String,
@@ -215,50 +217,169 @@ fn constant_cell(v: &Value, t: &ValueType) -> Cell<'static> {
     }
 }
 
-impl CompiledMapping {
-    /// Map a page of newline-delimited JSON records. Blank lines are skipped.
-    pub fn map_ndjson(&self, input: &[u8]) -> MapOutput {
-        let mut builders: Vec<Option<Builder>> = self
-            .columns
-            .iter()
-            .map(|c| (!c.hidden).then(|| Builder::for_type(&c.value_type)))
-            .collect();
-        let constants: Vec<Option<Cell<'static>>> = self
-            .columns
-            .iter()
-            .map(|c| match &c.source {
-                ColumnSource::Constant(v) => Some(constant_cell(v, &c.value_type)),
-                _ => None,
-            })
-            .collect();
-        let expressions: Vec<(usize, &crate::plan::ExprColumn)> = self
-            .columns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match &c.source {
-                ColumnSource::Expression(x) => Some((i, &**x)),
-                _ => None,
-            })
-            .collect();
-        let mut slots: Vec<Dv> = Vec::new();
-        let mut rejects = Vec::new();
-        let mut input_records = 0;
-        let mut unknown: HashMap<u32, HashMap<Box<[u8]>, Option<ValueType>>> = HashMap::new();
-        let mut sink = |t: u32, key: &[u8], ty: Option<ValueType>| {
-            let seen = unknown.entry(t).or_default();
-            match seen.get_mut(key) {
-                Some(None) => {
-                    if let Some(ty) = ty {
-                        seen.insert(key.into(), Some(ty));
+/// One call's mapping in progress: the column builders and what records left behind.
+struct MapRun<'m, 'a> {
+    mapping: &'m CompiledMapping,
+    builders: Vec<Option<Builder>>,
+    constants: Vec<Option<Cell<'static>>>,
+    expressions: Vec<(usize, &'m crate::plan::ExprColumn)>,
+    slots: Vec<Dv>,
+    /// The record being mapped, one cell per column.
+    cells: Vec<Cell<'a>>,
+    rejects: Vec<Reject>,
+    input_records: usize,
+    unknown: HashMap<u32, HashMap<Box<[u8]>, Option<ValueType>>>,
+}
+
+/// Remember an unknown key of a tracked object, and the first non-null type it showed.
+fn note_unknown(
+    unknown: &mut HashMap<u32, HashMap<Box<[u8]>, Option<ValueType>>>,
+    t: u32,
+    key: &[u8],
+    ty: Option<ValueType>,
+) {
+    let seen = unknown.entry(t).or_default();
+    match seen.get_mut(key) {
+        Some(None) => {
+            if let Some(ty) = ty {
+                seen.insert(key.into(), Some(ty));
+            }
+        }
+        Some(Some(_)) => {}
+        None => {
+            seen.insert(key.into(), ty);
+        }
+    }
+}
+
+impl<'m, 'a> MapRun<'m, 'a> {
+    fn new(mapping: &'m CompiledMapping) -> Self {
+        MapRun {
+            mapping,
+            builders: mapping
+                .columns
+                .iter()
+                .map(|c| (!c.hidden).then(|| Builder::for_type(&c.value_type)))
+                .collect(),
+            constants: mapping
+                .columns
+                .iter()
+                .map(|c| match &c.source {
+                    ColumnSource::Constant(v) => Some(constant_cell(v, &c.value_type)),
+                    _ => None,
+                })
+                .collect(),
+            expressions: mapping
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match &c.source {
+                    ColumnSource::Expression(x) => Some((i, &**x)),
+                    _ => None,
+                })
+                .collect(),
+            slots: Vec::new(),
+            cells: vec![Cell::Null; mapping.columns.len()],
+            rejects: Vec::new(),
+            input_records: 0,
+            unknown: HashMap::new(),
+        }
+    }
+
+    /// Evaluate the expression columns over the scanned cells.
+    fn evaluate(&mut self) -> Result<(), RecordError> {
+        for (i, x) in &self.expressions {
+            self.slots.clear();
+            self.slots
+                .extend(x.slots.iter().map(|&s| cell_to_dv(&self.cells[s])));
+            let column = &self.mapping.columns[*i];
+            let dest = || column.destination.join(".");
+            let v = crate::expr::eval(&x.node, &self.slots)
+                .map_err(|e| RecordError::Misfit(format!("expression for `{}`: {e}", dest())))?;
+            self.cells[*i] = dv_to_cell(v, &column.value_type)
+                .map_err(|e| RecordError::Misfit(format!("expression for `{}`: {e}", dest())))?;
+        }
+        Ok(())
+    }
+
+    /// Append the scanned record to the columns, or reject it whole with the reason.
+    fn finish_record(
+        &mut self,
+        scanned: Result<(), RecordError>,
+        line: usize,
+        record: impl FnOnce() -> String,
+    ) {
+        self.input_records += 1;
+        match scanned.and_then(|()| self.evaluate()) {
+            Ok(()) => {
+                for (i, (b, c)) in self.builders.iter_mut().zip(&self.cells).enumerate() {
+                    let Some(b) = b else { continue };
+                    match (&self.constants[i], c) {
+                        (Some(k), _) => b.append(k),
+                        (None, Cell::Null) => b.append_null(),
+                        (None, c) => b.append(c),
                     }
                 }
-                Some(Some(_)) => {}
-                None => {
-                    seen.insert(key.into(), ty);
-                }
             }
-        };
-        let mut cells: Vec<Cell<'_>> = vec![Cell::Null; self.columns.len()];
+            Err(e) => self.rejects.push(Reject {
+                line,
+                record: record(),
+                reason: match e {
+                    RecordError::Malformed(m) => format!("malformed JSON {m}"),
+                    RecordError::NotObject(kind) => {
+                        format!("a record must be a JSON object, found {kind}")
+                    }
+                    RecordError::Misfit(m) => m,
+                },
+            }),
+        }
+    }
+
+    fn output(mut self) -> MapOutput {
+        let mapping = self.mapping;
+        let unknown_fields = self
+            .unknown
+            .into_iter()
+            .flat_map(|(t, keys)| {
+                let prefix = mapping.tracked[t as usize].path.join(".");
+                keys.into_iter()
+                    .map(move |(k, ty)| (format!("{prefix}.{}", String::from_utf8_lossy(&k)), ty))
+            })
+            .collect();
+        let mut arrays: Vec<Option<ArrayRef>> = self
+            .builders
+            .iter_mut()
+            .map(|b| b.as_mut().map(Builder::finish))
+            .collect();
+        let columns: Vec<ArrayRef> = mapping
+            .roots
+            .iter()
+            .zip(mapping.schema.fields())
+            .map(|((_, node), field)| assemble(node, field.data_type(), &mut arrays))
+            .collect();
+        let batch = RecordBatch::try_new(mapping.schema.clone(), columns)
+            .unwrap_or_else(|e| unreachable!("plan and arrays disagree: {e}"));
+        MapOutput {
+            batch,
+            rejects: self.rejects,
+            input_records: self.input_records,
+            unknown_fields,
+        }
+    }
+}
+
+impl CompiledMapping {
+    /// Map a page's records, in whichever layout the connector sent them.
+    pub fn map_records(&self, records: &Records) -> MapOutput {
+        match records {
+            Records::Lines(lines) => self.map_ndjson(lines),
+            Records::Framed(framed) => self.map_framed(framed),
+        }
+    }
+
+    /// Map a page of newline-delimited JSON records. Blank lines are skipped.
+    pub fn map_ndjson(&self, input: &[u8]) -> MapOutput {
+        let mut run = MapRun::new(self);
         let mut start = 0;
         let mut line_no = 0;
         while start < input.len() {
@@ -269,72 +390,60 @@ impl CompiledMapping {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            input_records += 1;
-            let scanned =
-                scan(&self.trie, line, &self.meta, &mut cells, &mut sink).and_then(|()| {
-                    for (i, x) in &expressions {
-                        slots.clear();
-                        slots.extend(x.slots.iter().map(|&s| cell_to_dv(&cells[s])));
-                        let dest = self.columns[*i].destination.join(".");
-                        let v = crate::expr::eval(&x.node, &slots).map_err(|e| {
-                            RecordError::Misfit(format!("expression for `{dest}`: {e}"))
-                        })?;
-                        cells[*i] = dv_to_cell(v, &self.columns[*i].value_type).map_err(|e| {
-                            RecordError::Misfit(format!("expression for `{dest}`: {e}"))
-                        })?;
-                    }
-                    Ok(())
-                });
-            match scanned {
-                Ok(()) => {
-                    for (i, (b, c)) in builders.iter_mut().zip(&cells).enumerate() {
-                        let Some(b) = b else { continue };
-                        match (&constants[i], c) {
-                            (Some(k), _) => b.append(k),
-                            (None, Cell::Null) => b.append_null(),
-                            (None, c) => b.append(c),
-                        }
-                    }
+            let unknown = &mut run.unknown;
+            let scanned = scan(
+                &self.trie,
+                line,
+                &self.meta,
+                &mut run.cells,
+                &mut |t, k, ty| note_unknown(unknown, t, k, ty),
+            );
+            run.finish_record(scanned, line_no, || {
+                String::from_utf8_lossy(line).into_owned()
+            });
+        }
+        run.output()
+    }
+
+    /// Map the items of a framed page: the members they share are read once, each item once,
+    /// in place. A reject's `line` is the item's 1-based position in the page.
+    pub fn map_framed(&self, page: &Framed) -> MapOutput {
+        let mut run = MapRun::new(self);
+        let body = &page.body[..];
+        let mut shared = vec![Cell::Null; self.columns.len()];
+        let unknown = &mut run.unknown;
+        let shared_ok = scan_shared(
+            &self.trie,
+            body,
+            &page.shared,
+            &self.meta,
+            &mut shared,
+            &mut |t, k, ty| note_unknown(unknown, t, k, ty),
+        );
+        for (i, range) in page.items.iter().enumerate() {
+            let scanned = match (&shared_ok, body.get(range.clone())) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), None) => Err(RecordError::Malformed(format!(
+                    "item bytes {range:?} are out of the page"
+                ))),
+                (Ok(()), Some(item)) => {
+                    run.cells.clone_from_slice(&shared);
+                    let unknown = &mut run.unknown;
+                    scan_item(
+                        &self.trie,
+                        item,
+                        &page.key,
+                        &self.meta,
+                        &mut run.cells,
+                        &mut |t, k, ty| note_unknown(unknown, t, k, ty),
+                    )
                 }
-                Err(e) => rejects.push(Reject {
-                    line: line_no,
-                    record: String::from_utf8_lossy(line).into_owned(),
-                    reason: match e {
-                        RecordError::Malformed(m) => format!("malformed JSON {m}"),
-                        RecordError::NotObject(kind) => {
-                            format!("a record must be a JSON object, found {kind}")
-                        }
-                        RecordError::Misfit(m) => m,
-                    },
-                }),
-            }
+            };
+            run.finish_record(scanned, i + 1, || {
+                String::from_utf8_lossy(&page.line(i)).into_owned()
+            });
         }
-        let unknown_fields = unknown
-            .into_iter()
-            .flat_map(|(t, keys)| {
-                let prefix = self.tracked[t as usize].path.join(".");
-                keys.into_iter()
-                    .map(move |(k, ty)| (format!("{prefix}.{}", String::from_utf8_lossy(&k)), ty))
-            })
-            .collect();
-        let mut arrays: Vec<Option<ArrayRef>> = builders
-            .iter_mut()
-            .map(|b| b.as_mut().map(Builder::finish))
-            .collect();
-        let columns: Vec<ArrayRef> = self
-            .roots
-            .iter()
-            .zip(self.schema.fields())
-            .map(|((_, node), field)| assemble(node, field.data_type(), &mut arrays))
-            .collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .unwrap_or_else(|e| unreachable!("plan and arrays disagree: {e}"));
-        MapOutput {
-            batch,
-            rejects,
-            input_records,
-            unknown_fields,
-        }
+        run.output()
     }
 }
 
@@ -361,7 +470,7 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::Array;
-    use sluice_core::{FieldType, SchemaField, StreamSchema};
+    use sluice_core::{FieldType, Framed, SchemaField, StreamSchema};
 
     fn mapping() -> crate::CompiledMapping {
         let schema = StreamSchema {
@@ -391,6 +500,119 @@ mod tests {
         )
         .expect("set");
         compile("t", &set, Some(&schema)).expect("compiles").mapping
+    }
+
+    #[test]
+    fn a_framed_page_maps_exactly_like_its_records_as_lines() {
+        let schema = StreamSchema {
+            fields: vec![
+                SchemaField::new(
+                    "meta",
+                    FieldType::Object {
+                        fields: vec![SchemaField::new("after_cursor", FieldType::String)],
+                    },
+                ),
+                SchemaField::new(
+                    "results",
+                    FieldType::Open {
+                        fields: vec![
+                            SchemaField::new("id", FieldType::Integer),
+                            SchemaField::new("name", FieldType::String),
+                        ],
+                    },
+                ),
+            ],
+        };
+        let set = MappingSet::from_json(
+            "t",
+            r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"id"},
+            {"sourceType":"ATTRIBUTE","source":"meta.after_cursor","destination":"cursor"},
+            {"sourceType":"EXPRESSION","source":"concat(results.name, \"@\", meta.after_cursor)","destination":"tag"}]}"#,
+        )
+        .expect("set");
+        let mapping = compile("t", &set, Some(&schema))
+            .expect("compiles")
+            .mapping
+            .track_unknown_fields(&["results".into()], &Default::default());
+        let body: &'static [u8] = br#"{"results":[{"id":1,"name":"a","extra":true}, {"id":"x"} ,{"id":3,"name":"c\"q\u00e9"},{"id":4,"name":"d","more":[1]}],"meta":{"after_cursor":"k1","has_more":true}}"#;
+        let find = |needle: &[u8]| {
+            body.windows(needle.len())
+                .position(|w| w == needle)
+                .expect("in the body")
+        };
+        let items: Vec<_> = [
+            &br#"{"id":1,"name":"a","extra":true}"#[..],
+            br#"{"id":"x"}"#,
+            br#"{"id":3,"name":"c\"q\u00e9"}"#,
+            br#"{"id":4,"name":"d","more":[1]}"#,
+        ]
+        .iter()
+        .map(|item| find(item)..find(item) + item.len())
+        .collect();
+        let meta = br#"{"after_cursor":"k1","has_more":true}"#;
+        let framed = Framed {
+            body: bytes::Bytes::from_static(body),
+            items: items.clone(),
+            shared: vec![("meta".into(), find(meta)..find(meta) + meta.len())],
+            key: "results".into(),
+        };
+        let mut lines = Vec::new();
+        for i in 0..items.len() {
+            lines.extend_from_slice(&framed.line(i));
+            lines.push(b'\n');
+        }
+        let by_item = mapping.map_framed(&framed);
+        let by_line = mapping.map_ndjson(&lines);
+        assert_eq!(by_item.batch, by_line.batch);
+        assert_eq!(by_item.rejects, by_line.rejects);
+        assert_eq!(by_item.unknown_fields, by_line.unknown_fields);
+        assert_eq!(by_item.input_records, 4);
+        assert_eq!(by_item.batch.num_rows(), 3);
+        assert_eq!(by_item.rejects[0].line, 2);
+        assert!(by_item.rejects[0]
+            .record
+            .contains(r#""results":{"id":"x"}"#));
+        let tags = by_item.batch.column(2).as_string::<i32>();
+        assert_eq!(tags.value(1), "c\"q\u{e9}@k1");
+        let unknown: Vec<_> = by_item.unknown_fields.keys().cloned().collect();
+        assert_eq!(unknown, ["results.extra", "results.more"]);
+    }
+
+    #[test]
+    fn a_framed_page_with_broken_shared_members_rejects_every_item() {
+        let body = br#"{"results":[{"id":1},{"id":2}],"meta":{"after_cursor":tru}}"#;
+        let framed = Framed {
+            body: bytes::Bytes::from_static(body),
+            items: vec![12..20, 21..29],
+            shared: vec![("meta".into(), 38..58)],
+            key: "results".into(),
+        };
+        assert_eq!(&body[38..58], br#"{"after_cursor":tru}"#);
+        let schema = StreamSchema {
+            fields: vec![SchemaField::new(
+                "meta",
+                FieldType::Object {
+                    fields: vec![SchemaField::new("after_cursor", FieldType::String)],
+                },
+            )],
+        };
+        let set = MappingSet::from_json(
+            "t",
+            r#"{"mappings":[{"sourceType":"ATTRIBUTE","source":"meta.after_cursor","destination":"c"}]}"#,
+        )
+        .expect("set");
+        let out = compile("t", &set, Some(&schema))
+            .expect("compiles")
+            .mapping
+            .map_framed(&framed);
+        assert_eq!(out.batch.num_rows(), 0);
+        assert_eq!(out.rejects.len(), 2);
+        assert!(
+            out.rejects[1].reason.contains("the page's `meta`"),
+            "{}",
+            out.rejects[1].reason
+        );
     }
 
     #[test]

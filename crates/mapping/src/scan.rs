@@ -7,6 +7,7 @@
 //! reported on the way.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use sluice_core::json;
 
@@ -138,6 +139,7 @@ pub(crate) enum Cell<'a> {
 }
 
 /// Why a record failed.
+#[derive(Debug, Clone)]
 pub(crate) enum RecordError {
     Malformed(String),
     NotObject(&'static str),
@@ -350,7 +352,6 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             return Ok(());
         }
-        let tracked = trie.nodes[node].tracked;
         loop {
             self.expect(b'"')?;
             let (key, escaped) = self.string_bytes()?;
@@ -363,23 +364,7 @@ impl<'a> Scanner<'a> {
                 key
             };
             self.expect(b':')?;
-            match trie.child(node, key) {
-                Some(child) => self.node(trie, child, cols, cells, unknown)?,
-                None => {
-                    if let Some(t) = tracked {
-                        self.skip_ws();
-                        let ty = match self.peek() {
-                            Some(b'n') => None,
-                            Some(b't') | Some(b'f') => Some(ValueType::Boolean),
-                            Some(b'"') => Some(ValueType::Utf8),
-                            Some(b'{') | Some(b'[') => Some(ValueType::JsonText),
-                            _ => Some(ValueType::Float64),
-                        };
-                        unknown(t, key, ty);
-                    }
-                    self.skip_value()?;
-                }
-            }
+            self.member(trie, node, key, cols, cells, unknown)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -389,6 +374,47 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return Err(malformed(self.pos, "expected `,` or `}`")),
             }
+        }
+    }
+
+    /// Scan the value of member `key` of the object at trie `node` (the value is next).
+    #[inline]
+    fn member(
+        &mut self,
+        trie: &Trie,
+        node: usize,
+        key: &[u8],
+        cols: &[ColMeta],
+        cells: &mut [Cell<'a>],
+        unknown: &mut UnknownSink<'_>,
+    ) -> Result<(), RecordError> {
+        if let Some(child) = trie.child(node, key) {
+            return self.node(trie, child, cols, cells, unknown);
+        }
+        if let Some(t) = trie.nodes[node].tracked {
+            self.skip_ws();
+            let ty = match self.peek() {
+                Some(b'n') => None,
+                Some(b't') | Some(b'f') => Some(ValueType::Boolean),
+                Some(b'"') => Some(ValueType::Utf8),
+                Some(b'{') | Some(b'[') => Some(ValueType::JsonText),
+                _ => Some(ValueType::Float64),
+            };
+            unknown(t, key, ty);
+        }
+        self.skip_value()
+    }
+
+    /// The value just scanned must be all of the buffer.
+    fn at_end(&mut self, what: &str) -> Result<(), RecordError> {
+        self.skip_ws();
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(malformed(
+                self.pos,
+                &format!("trailing characters after {what}"),
+            ))
         }
     }
 }
@@ -541,11 +567,57 @@ pub(crate) fn scan<'a>(
         _ => return Err(malformed(s.pos, "expected a JSON object")),
     }
     s.object(trie, 0, cols, cells, unknown)?;
-    s.skip_ws();
-    if s.pos != line.len() {
-        return Err(malformed(s.pos, "trailing characters after the record"));
+    s.at_end("the record")
+}
+
+/// Scan the members every item of a framed page shares (raw values in `body`) into `cells`,
+/// reset to null first: once per page, and each item's cells start from these.
+pub(crate) fn scan_shared<'a>(
+    trie: &Trie,
+    body: &'a [u8],
+    shared: &[(String, Range<usize>)],
+    cols: &[ColMeta],
+    cells: &mut [Cell<'a>],
+    unknown: &mut UnknownSink<'_>,
+) -> Result<(), RecordError> {
+    for c in cells.iter_mut() {
+        *c = Cell::Null;
+    }
+    for (key, range) in shared {
+        let what = format!("the page's `{key}`");
+        let value = body
+            .get(range.clone())
+            .ok_or_else(|| malformed(range.start, &format!("{what} is out of the page")))?;
+        let mut s = Scanner { buf: value, pos: 0 };
+        s.member(trie, 0, key.as_bytes(), cols, cells, unknown)
+            .map_err(|e| in_member(&what, e))?;
+        s.at_end(&what)?;
     }
     Ok(())
+}
+
+/// Scan one item of a framed page, read as member `key` of its record, into `cells` (which
+/// hold the shared members already).
+pub(crate) fn scan_item<'a>(
+    trie: &Trie,
+    item: &'a [u8],
+    key: &str,
+    cols: &[ColMeta],
+    cells: &mut [Cell<'a>],
+    unknown: &mut UnknownSink<'_>,
+) -> Result<(), RecordError> {
+    let mut s = Scanner { buf: item, pos: 0 };
+    s.member(trie, 0, key.as_bytes(), cols, cells, unknown)
+        .map_err(|e| in_member(&format!("`{key}`"), e))?;
+    s.at_end(&format!("`{key}`"))
+}
+
+/// Where a malformed value was: its byte offsets count from the start of `what`.
+fn in_member(what: &str, e: RecordError) -> RecordError {
+    match e {
+        RecordError::Malformed(m) => RecordError::Malformed(format!("in {what}, {m}")),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
-use sluice_core::Page;
+use sluice_core::{Page, Records};
 use sluice_mapping::{CompiledMapping, MapOutput, Reject};
 use sluice_sinks::{
     partition_dir, promote, Format, ParquetOptions, PartFile, SinkError, StagedFile,
@@ -287,14 +287,14 @@ impl Consumer<'_> {
 
     fn map_records(
         &mut self,
-        records: &[u8],
+        records: &Records,
         partition: Option<NaiveDate>,
         mapped: Option<MapOutput>,
     ) -> Result<(), ConsumeError> {
         // a page mapped ahead on the mapping thread (only when the mapping cannot change)
         let mut out = match mapped {
             Some(out) => out,
-            None => self.mapping.map_ndjson(records),
+            None => self.mapping.map_records(records),
         };
         if let Some(dynamic) = self.dynamic.as_mut() {
             let change = dynamic.observe(&out.unknown_fields, &self.mapping)?;
@@ -307,7 +307,7 @@ impl Consumer<'_> {
                     self.mapping = Arc::new(extended);
                     self.totals.added_fields.extend(change.added);
                     self.columns_changed = true;
-                    out = self.mapping.map_ndjson(records);
+                    out = self.mapping.map_records(records);
                 }
             }
             for f in change.ignored {
@@ -445,8 +445,10 @@ pub(crate) fn consume(
                 // owns the producer's channel: when the writer stops early, this thread ends and
                 // dropping `rx` stops the producer
                 while let Some(mut page) = rx.blocking_recv() {
-                    let out = (!page.records.is_empty()).then(|| mapping.map_ndjson(&page.records));
-                    page.records = Vec::new();
+                    let out =
+                        (!page.records.is_empty()).then(|| mapping.map_records(&page.records));
+                    // the page's body is no longer needed: free it before the write
+                    page.records = Records::default();
                     if tx.send((page, out)).is_err() {
                         break;
                     }

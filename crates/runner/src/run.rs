@@ -581,16 +581,10 @@ pub async fn discover(
     let mut data = Vec::new();
     while data.len() < limit {
         let Some(page) = rx.recv().await else { break };
-        for line in page
-            .records
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-        {
-            if data.len() >= limit {
-                break;
-            }
+        page.records.for_each_line(|line| {
             data.push(serde_json::from_slice::<Value>(line).unwrap_or(Value::Null));
-        }
+            data.len() < limit
+        });
         if page.completes_task {
             break;
         }
