@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -394,6 +394,12 @@ fn reject_line(run_id: &str, stream: &str, page: u64, r: &Reject) -> String {
     .to_string()
 }
 
+/// Threads that map pages of a fixed mapping: one per core (mapping is the heaviest stage of a
+/// flow), at most four.
+fn mapping_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
 /// Consume pages until the producer is done (or fails), committing at its checkpoints. What
 /// the last checkpoint covers is committed at the end, so an interrupted export keeps its
 /// progress; what no checkpoint covers is dropped, to be pulled again.
@@ -436,32 +442,51 @@ pub(crate) fn consume(
         }
     };
     if ctx.dynamic.is_none() {
-        // the mapping is fixed: map the next page on a thread of its own while this one is
-        // written, so decoding and Parquet encoding use both cores
-        let mapping = ctx.mapping.clone();
+        // the mapping is fixed: pages are mapped on threads of their own while the writer
+        // encodes, so every core works; the writer takes them back in page order
+        let workers = mapping_threads();
+        let source = Mutex::new((rx, 0u64));
         std::thread::scope(|scope| {
-            let (tx, mapped_rx) = std::sync::mpsc::sync_channel::<(Page, Option<MapOutput>)>(1);
-            scope.spawn(move || {
-                // owns the producer's channel: when the writer stops early, this thread ends and
-                // dropping `rx` stops the producer
-                while let Some(mut page) = rx.blocking_recv() {
+            let (tx, mapped_rx) =
+                std::sync::mpsc::sync_channel::<(u64, Page, Option<MapOutput>)>(workers);
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let mapping = ctx.mapping.clone();
+                let source = &source;
+                scope.spawn(move || loop {
+                    // the lock is held while waiting, so pages are numbered in arrival order
+                    let next = source.lock().ok().and_then(|mut s| {
+                        let page = s.0.blocking_recv()?;
+                        s.1 += 1;
+                        Some((s.1 - 1, page))
+                    });
+                    let Some((seq, mut page)) = next else { break };
                     let out =
                         (!page.records.is_empty()).then(|| mapping.map_records(&page.records));
                     // the page's body is no longer needed: free it before the write
                     page.records = Records::default();
-                    if tx.send((page, out)).is_err() {
+                    if tx.send((seq, page, out)).is_err() {
                         break;
                     }
-                }
-            });
-            for (page, out) in mapped_rx.iter() {
-                if step(&mut c, page, out) {
-                    break;
+                });
+            }
+            drop(tx);
+            let mut waiting = BTreeMap::new();
+            let mut next = 0u64;
+            'pages: for (seq, page, out) in mapped_rx.iter() {
+                waiting.insert(seq, (page, out));
+                while let Some((page, out)) = waiting.remove(&next) {
+                    next += 1;
+                    if step(&mut c, page, out) {
+                        break 'pages;
+                    }
                 }
             }
-            // let the mapping thread end before the scope joins it
+            // when the writer stopped early, each mapping thread ends on its next send
             drop(mapped_rx);
         });
+        // and the producer on its next page
+        drop(source);
     } else {
         while let Some(page) = rx.blocking_recv() {
             if step(&mut c, page, None) {

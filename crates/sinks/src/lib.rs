@@ -3,6 +3,7 @@
 //! decides *when* to promote, after recording the promotion in the state store.
 
 mod atomic;
+mod dictionary;
 mod parquet_file;
 
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic::StagedFile;
+use crate::dictionary::mostly_distinct_columns;
 use crate::SinkError;
 
 /// Row groups are bounded by rows and by bytes, so memory stays bounded by these, whatever the
@@ -65,9 +66,44 @@ impl Format {
 }
 
 enum Writer {
+    /// A Parquet file before its first batch: which columns get a dictionary is decided from it.
+    ParquetFirst {
+        out: BufWriter<File>,
+        schema: SchemaRef,
+        options: ParquetOptions,
+    },
     Parquet(ArrowWriter<BufWriter<File>>),
+    /// A writer whose start failed: the file is abandoned.
+    Broken,
     Arrow(arrow_ipc::writer::FileWriter<BufWriter<File>>),
     Jsonl(arrow_json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+const BROKEN: &str = "an earlier write to this file failed; it is abandoned";
+
+/// Start the Parquet writer of a file waiting for its first batch.
+fn start_parquet(
+    writer: Writer,
+    target: &std::path::Path,
+    first: Option<&RecordBatch>,
+) -> Result<Writer, SinkError> {
+    match writer {
+        Writer::ParquetFirst {
+            out,
+            schema,
+            options,
+        } => Ok(Writer::Parquet(PartFile::parquet_writer(
+            out, schema, options, target, first,
+        )?)),
+        other => Ok(other),
+    }
+}
+
+fn zstd_level(options: ParquetOptions, target: &std::path::Path) -> Result<ZstdLevel, SinkError> {
+    ZstdLevel::try_new(options.zstd_level).map_err(|e| SinkError::Parquet {
+        path: target.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// One output file being written under its temporary name.
@@ -110,7 +146,13 @@ impl PartFile {
             ),
             Format::Jsonl => Writer::Jsonl(arrow_json::LineDelimitedWriter::new(out)),
             Format::Parquet => {
-                Writer::Parquet(Self::parquet_writer(out, schema, options, &target)?)
+                // fail on bad options now, not at the first batch
+                zstd_level(options, &target)?;
+                Writer::ParquetFirst {
+                    out,
+                    schema,
+                    options,
+                }
             }
         };
         Ok(Self {
@@ -121,25 +163,28 @@ impl PartFile {
         })
     }
 
+    /// The Parquet writer, with plain encoding for the columns `first` shows to be mostly
+    /// distinct.
     fn parquet_writer(
         out: BufWriter<File>,
         schema: SchemaRef,
         options: ParquetOptions,
         target: &std::path::Path,
+        first: Option<&RecordBatch>,
     ) -> Result<ArrowWriter<BufWriter<File>>, SinkError> {
-        let level = ZstdLevel::try_new(options.zstd_level).map_err(|e| SinkError::Parquet {
-            path: target.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let props = WriterProperties::builder()
+        let level = zstd_level(options, target)?;
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
             // min/max per column chunk is what readers prune on; per-page statistics cost
             // encoding time for little gain at these row-group sizes
             .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
-            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string())
-            .build();
+            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_string());
+        for column in first.map(mostly_distinct_columns).unwrap_or_default() {
+            props = props.set_column_dictionary_enabled(column, false);
+        }
+        let props = props.build();
         ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| SinkError::Parquet {
             path: target.display().to_string(),
             message: e.to_string(),
@@ -151,7 +196,15 @@ impl PartFile {
             path: self.target.display().to_string(),
             message: m,
         };
+        if let Writer::ParquetFirst { .. } = self.writer {
+            self.writer = start_parquet(
+                std::mem::replace(&mut self.writer, Writer::Broken),
+                &self.target,
+                Some(batch),
+            )?;
+        }
         match &mut self.writer {
+            Writer::ParquetFirst { .. } | Writer::Broken => return Err(err(BROKEN.into())),
             Writer::Parquet(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
             Writer::Arrow(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
             Writer::Jsonl(w) => w.write(batch).map_err(|e| err(e.to_string()))?,
@@ -171,7 +224,8 @@ impl PartFile {
             path: target.clone(),
             message: m,
         };
-        let buffered = match self.writer {
+        let buffered = match start_parquet(self.writer, &self.target, None)? {
+            Writer::ParquetFirst { .. } | Writer::Broken => return Err(err(BROKEN.into())),
             Writer::Parquet(w) => w.into_inner().map_err(|e| err(e.to_string()))?,
             Writer::Arrow(mut w) => {
                 w.finish().map_err(|e| err(e.to_string()))?;
@@ -249,5 +303,70 @@ mod tests {
             .map(|b| b.expect("batch").num_rows())
             .sum();
         assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn distinct_columns_are_written_plain_and_repeating_ones_with_a_dictionary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("email", DataType::Utf8, true),
+            Field::new("role", DataType::Utf8, true),
+        ]));
+        let target = dir.path().join("d.parquet");
+        let mut f = PartFile::create(
+            dir.path().join("d.tmp"),
+            target.clone(),
+            schema.clone(),
+            ParquetOptions::default(),
+        )
+        .expect("create");
+        let n = 500;
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("u{i}@example.com")),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| ["agent", "admin"][i % 2]),
+                )),
+            ],
+        )
+        .expect("batch");
+        f.write(&batch).expect("write");
+        let staged = f.finish().expect("finish");
+        crate::promote(&staged.temp, &staged.target).expect("promote");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).expect("open"))
+            .expect("reader");
+        let group = reader.metadata().row_group(0);
+        let dictionary = |i: usize| group.column(i).dictionary_page_offset().is_some();
+        assert!(!dictionary(0), "unique emails are written plain");
+        assert!(dictionary(1), "two roles get a dictionary");
+        let read: usize = reader
+            .build()
+            .expect("build")
+            .map(|b| b.expect("batch").num_rows())
+            .sum();
+        assert_eq!(read, n);
+    }
+
+    #[test]
+    fn a_file_without_batches_is_still_a_valid_parquet_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let target = dir.path().join("e.parquet");
+        let f = PartFile::create(
+            dir.path().join("e.tmp"),
+            target.clone(),
+            schema,
+            ParquetOptions::default(),
+        )
+        .expect("create");
+        let staged = f.finish().expect("finish");
+        crate::promote(&staged.temp, &staged.target).expect("promote");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).expect("open"))
+            .expect("reader");
+        assert_eq!(reader.schema().field(0).name(), "id");
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
     }
 }
