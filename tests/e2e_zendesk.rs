@@ -14,8 +14,22 @@ async fn a_full_run_equals_the_sandbox_truth() {
     assert_eq!(out.code, 0, "{}", out.all());
     let truth = h.truth().await;
     assert_equals_truth(&read_rows(&h.dest()), &truth);
-    // unicode and nulls survived
+    // pages are mapped on several threads, yet rows keep the export's order (created_at, id)
     let rows = read_rows(&h.dest());
+    let mut served: Vec<(&str, i64)> = truth
+        .iter()
+        .map(|u| {
+            (
+                u["created_at"].as_str().expect("created_at"),
+                u["id"].as_i64().expect("id"),
+            )
+        })
+        .collect();
+    served.sort();
+    let written: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let expected: Vec<i64> = served.iter().map(|(_, id)| *id).collect();
+    assert!(written == expected, "rows are not in the export's order");
+    // unicode and nulls survived
     assert!(rows
         .iter()
         .any(|r| r.name.as_deref().is_some_and(|n| !n.is_ascii())));
