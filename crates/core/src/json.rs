@@ -7,26 +7,82 @@ use memchr::{memchr2, memchr3};
 
 /// Where the string whose contents start at `pos` (just after the opening quote) ends: the index
 /// of the closing quote, and whether the contents hold escapes.
+///
+/// Most strings of an API record are short (keys, ids, dates), where a call into `memchr`
+/// costs more than the search: the first bytes are tested eight at a time in a register, and
+/// only a string longer than that goes to `memchr`.
 #[inline]
 pub fn string_end(buf: &[u8], pos: usize) -> Result<(usize, bool), usize> {
     let mut escaped = false;
     let mut at = pos;
     loop {
-        match memchr2(b'"', b'\\', buf.get(at..).unwrap_or_default()) {
-            None => return Err(pos),
-            Some(i) => {
-                let j = at + i;
-                if buf[j] == b'"' {
-                    return Ok((j, escaped));
-                }
-                escaped = true;
-                at = j + 2;
-                if at > buf.len() {
-                    return Err(j);
-                }
+        let hit = match quote_or_backslash_near(buf, at) {
+            Near::Found(j) => Some(j),
+            Near::NotFound => None,
+            Near::Far(from) => {
+                memchr2(b'"', b'\\', buf.get(from..).unwrap_or_default()).map(|i| from + i)
             }
+        };
+        let Some(j) = hit else {
+            return Err(pos);
+        };
+        if buf[j] == b'"' {
+            return Ok((j, escaped));
+        }
+        escaped = true;
+        at = j + 2;
+        if at > buf.len() {
+            return Err(j);
         }
     }
+}
+
+enum Near {
+    Found(usize),
+    /// The buffer ends without one.
+    NotFound,
+    /// None in the first bytes: search on from here.
+    Far(usize),
+}
+
+/// Bytes tested in registers before a search is handed to `memchr`.
+const NEAR: usize = 32;
+
+/// The first `"` or `\\` at or after `at`, looked for in the next [`NEAR`] bytes only.
+#[inline(always)]
+fn quote_or_backslash_near(buf: &[u8], at: usize) -> Near {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    let mut i = at;
+    let stop = at.saturating_add(NEAR);
+    while i < stop {
+        let Some(word) = buf.get(i..i + 8) else {
+            // the buffer's last bytes
+            return match buf
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .position(|b| matches!(b, b'"' | b'\\'))
+            {
+                Some(k) => Near::Found(i + k),
+                None => Near::NotFound,
+            };
+        };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        // a zero byte in `x ^ QUOTES` is a quote; the lowest flagged byte is exact
+        let q = x ^ QUOTES;
+        let b = x ^ BACKSLASHES;
+        let found = (q.wrapping_sub(ONES) & !q | b.wrapping_sub(ONES) & !b) & HIGH;
+        if found != 0 {
+            return Near::Found(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    Near::Far(i)
 }
 
 #[inline]
@@ -193,6 +249,35 @@ mod tests {
         assert!(top_level_fields(br#"[1]"#, 0, [b"id"]).is_err());
         assert_eq!(top_level_fields(br#" {} ,"#, 0, [b"id"]), Ok(([None], 3)));
         assert_eq!(value_end(br#"  "a\"b" ,"#, 0), Ok(8));
+    }
+
+    #[test]
+    fn string_ends_are_found_at_every_length_and_offset() {
+        for len in 0..80 {
+            for escape_at in [None, Some(0), Some(7), Some(8), Some(31), Some(33)] {
+                let mut contents: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                let escaped = escape_at.filter(|&e| e < len).is_some();
+                if let Some(e) = escape_at.filter(|&e| e < len) {
+                    contents.splice(e..e, *b"\\\"");
+                }
+                let mut buf = b"\"".to_vec();
+                buf.extend_from_slice(&contents);
+                buf.extend_from_slice(b"\" , 1");
+                assert_eq!(
+                    string_end(&buf, 1),
+                    Ok((contents.len() + 1, escaped)),
+                    "{}",
+                    String::from_utf8_lossy(&buf)
+                );
+                // cut before the closing quote
+                assert!(string_end(&buf[..contents.len() + 1], 1).is_err());
+            }
+        }
+        // multi-byte UTF-8 never looks like a quote or a backslash
+        let buf = "\"Zoë 北京 😀\"".as_bytes();
+        assert_eq!(string_end(buf, 1), Ok((buf.len() - 1, false)));
+        assert_eq!(string_end(br#""a\\""#, 1), Ok((4, true)));
+        assert!(string_end(br#""a\"#, 1).is_err());
     }
 
     #[test]

@@ -312,27 +312,36 @@ impl<'m, 'a> MapRun<'m, 'a> {
         self.input_records += 1;
         match scanned.and_then(|()| self.evaluate()) {
             Ok(()) => {
-                for (i, (b, c)) in self.builders.iter_mut().zip(&self.cells).enumerate() {
+                // appending empties the cells for the next record
+                for (i, (b, c)) in self.builders.iter_mut().zip(&mut self.cells).enumerate() {
+                    let c = std::mem::replace(c, Cell::Null);
                     let Some(b) = b else { continue };
                     match (&self.constants[i], c) {
                         (Some(k), _) => b.append(k),
                         (None, Cell::Null) => b.append_null(),
-                        (None, c) => b.append(c),
+                        (None, c) => b.append(&c),
                     }
                 }
             }
-            Err(e) => self.rejects.push(Reject {
-                line,
-                record: record(),
-                reason: match e {
-                    RecordError::Malformed(m) => format!("malformed JSON {m}"),
-                    RecordError::NotObject(kind) => {
-                        format!("a record must be a JSON object, found {kind}")
-                    }
-                    RecordError::Misfit(m) => m,
-                },
-            }),
+            Err(e) => {
+                self.cells.fill(Cell::Null);
+                self.reject(e, line, record);
+            }
         }
+    }
+
+    fn reject(&mut self, e: RecordError, line: usize, record: impl FnOnce() -> String) {
+        self.rejects.push(Reject {
+            line,
+            record: record(),
+            reason: match e {
+                RecordError::Malformed(m) => format!("malformed JSON {m}"),
+                RecordError::NotObject(kind) => {
+                    format!("a record must be a JSON object, found {kind}")
+                }
+                RecordError::Misfit(m) => m,
+            },
+        });
     }
 
     fn output(mut self) -> MapOutput {
@@ -420,6 +429,12 @@ impl CompiledMapping {
             &mut shared,
             &mut |t, k, ty| note_unknown(unknown, t, k, ty),
         );
+        // the columns the shared members fill, copied into each item's cells
+        let shared: Vec<(usize, Cell<'_>)> = shared
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| !matches!(c, Cell::Null))
+            .collect();
         for (i, range) in page.items.iter().enumerate() {
             let scanned = match (&shared_ok, body.get(range.clone())) {
                 (Err(e), _) => Err(e.clone()),
@@ -427,7 +442,9 @@ impl CompiledMapping {
                     "item bytes {range:?} are out of the page"
                 ))),
                 (Ok(()), Some(item)) => {
-                    run.cells.clone_from_slice(&shared);
+                    for (c, cell) in &shared {
+                        run.cells[*c] = cell.clone();
+                    }
                     let unknown = &mut run.unknown;
                     scan_item(
                         &self.trie,

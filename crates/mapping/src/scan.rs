@@ -97,11 +97,30 @@ impl Trie {
                 return None;
             }
             let (k, child) = &n.keys[slot as usize - 1];
-            if k.len() == key.len() && **k == *key {
+            if key_eq(k, key) {
                 return Some(*child as usize);
             }
             at = (at + 1) & mask;
         }
+    }
+}
+
+/// Key equality without a call into `memcmp` for the short keys of API records.
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    match n {
+        // the first and the last eight bytes (overlapping) cover it all
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -544,7 +563,8 @@ fn convert<'a>(v: &Val<'a>, t: &ValueType) -> Result<Cell<'a>, RecordError> {
     })
 }
 
-/// Scan one record into `cells` (one per column, reset to null first).
+/// Scan one record into `cells` (one per column, all null: the caller empties them after each
+/// record, as it appends them).
 pub(crate) fn scan<'a>(
     trie: &Trie,
     line: &'a [u8],
@@ -552,9 +572,7 @@ pub(crate) fn scan<'a>(
     cells: &mut [Cell<'a>],
     unknown: &mut UnknownSink<'_>,
 ) -> Result<(), RecordError> {
-    for c in cells.iter_mut() {
-        *c = Cell::Null;
-    }
+    debug_assert!(cells.iter().all(|c| matches!(c, Cell::Null)));
     let mut s = Scanner { buf: line, pos: 0 };
     s.skip_ws();
     match s.peek() {
