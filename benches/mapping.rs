@@ -1,5 +1,5 @@
-//! Mapping throughput: the decoder on its own, the seed's whole Zendesk mapping, and the
-//! Parquet sink. Run with `cargo bench --bench mapping`; `sluice bench` gives the same view of
+//! Mapping throughput: the decoder on its own (and the candidates it beat), the seed's whole
+//! Zendesk mapping over lines and over framed pages, each function family, and the sinks. Run with `cargo bench --bench mapping`; `sluice bench` gives the same view of
 //! a real file, with stage times and the costliest mapping entries.
 
 use std::hint::black_box;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sluice_core::StreamSchema;
+use sluice_core::{Framed, StreamSchema};
 use sluice_mapping::{compile, CompiledMapping, MappingSet};
 use sluice_sinks::{Format, ParquetOptions, PartFile};
 
@@ -55,6 +55,46 @@ fn zendesk_records(n: usize) -> Vec<u8> {
     out
 }
 
+/// The records of `lines` as search-export pages of `per_page` items, the way the Zendesk
+/// connector hands them over.
+fn zendesk_pages(lines: &[u8], per_page: usize) -> Vec<Framed> {
+    let records: Vec<serde_json::Value> = lines
+        .split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("record"))
+        .collect();
+    records
+        .chunks(per_page)
+        .map(|chunk| {
+            let mut body = br#"{"results":["#.to_vec();
+            let mut items = Vec::new();
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                let start = body.len();
+                serde_json::to_writer(&mut body, &r["results"]).expect("item");
+                items.push(start..body.len());
+            }
+            body.extend_from_slice(b"],\"meta\":");
+            let meta = body.len();
+            serde_json::to_writer(&mut body, &chunk[0]["meta"]).expect("meta");
+            let meta = meta..body.len();
+            body.extend_from_slice(b",\"links\":");
+            let links = body.len();
+            serde_json::to_writer(&mut body, &chunk[0]["links"]).expect("links");
+            let links = links..body.len();
+            body.push(b'}');
+            Framed {
+                body: body.into(),
+                items,
+                shared: vec![("meta".into(), meta), ("links".into(), links)],
+                key: "results".into(),
+            }
+        })
+        .collect()
+}
+
 fn seed_mapping(input: &[u8]) -> CompiledMapping {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -98,9 +138,48 @@ fn bench_mapping(c: &mut Criterion) {
             black_box(n)
         })
     });
+    // the tape-decoder candidate: arrow-json into the records' own schema (every field of
+    // every record: a tape decoder tokenizes all of a record whatever is read)
+    let arrow_schema = Arc::new(
+        arrow_json::reader::infer_json_schema(std::io::Cursor::new(&input), None)
+            .expect("infer")
+            .0,
+    );
+    group.bench_function(BenchmarkId::new("arrow_json_tape", "all fields"), |b| {
+        b.iter(|| {
+            let mut decoder = arrow_json::ReaderBuilder::new(arrow_schema.clone())
+                .with_batch_size(8192)
+                .build_decoder()
+                .expect("decoder");
+            let mut rows = 0;
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let used = decoder.decode(rest).expect("decode");
+                rest = &rest[used..];
+                if let Some(batch) = decoder.flush().expect("flush") {
+                    rows += batch.num_rows();
+                }
+            }
+            black_box(rows)
+        })
+    });
     let seed = seed_mapping(&input);
     group.bench_function(BenchmarkId::new("zendesk_seed", "34 columns"), |b| {
         b.iter(|| black_box(seed.map_ndjson(black_box(&input))))
+    });
+    // the same records as a flow gets them: pages of 1,000 items, read in place
+    let pages = zendesk_pages(&input, 1_000);
+    let framed_rows: usize = pages
+        .iter()
+        .map(|p| seed.map_framed(p).batch.num_rows())
+        .sum();
+    assert_eq!(framed_rows, 5_000, "every framed item maps");
+    group.bench_function(BenchmarkId::new("zendesk_seed", "framed pages"), |b| {
+        b.iter(|| {
+            for page in &pages {
+                black_box(seed.map_framed(black_box(page)));
+            }
+        })
     });
     group.finish();
 
