@@ -190,6 +190,8 @@ fn parse_page(body: Bytes) -> Result<ParsedPage, String> {
             Ok(end)
         };
         match key {
+            // a second `results` would send its items twice
+            b"results" if saw_results => Err(start),
             b"results" => {
                 saw_results = true;
                 json::array_items(buf, start, |at| {
@@ -527,6 +529,7 @@ mod tests {
             br#"{"results":[{"id":1,"name":"ab"#,
             br#"{"meta":{"has_more":false}}"#,
             br#"{"results":[]} x"#,
+            br#"{"results":[{"id":1}],"results":[{"id":1}]}"#,
         ] {
             assert!(
                 parse_page(Bytes::from_static(cut)).is_err(),
