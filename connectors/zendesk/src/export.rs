@@ -559,4 +559,44 @@ mod tests {
             Some("xyz=")
         );
     }
+
+    #[test]
+    fn a_broken_page_is_an_error_or_well_delimited_never_a_panic() {
+        let page = br#"{"results":[{"id":1,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-02T00:00:00Z","name":"Zo\u00eb \"Q\"","tags":["a","]"],"o":{"x":[1,{"y":null}]}},{"id":2,"created_at":"2024-01-01T00:00:01Z","updated_at":"2024-01-02T00:00:00Z"}],"facets":null,"meta":{"has_more":true,"after_cursor":"abc"},"links":{"next":null}}"#;
+        let alphabet = b"{}[]\":,\\0123456789 tnfrue\xff";
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut broken = 0;
+        for _ in 0..20_000 {
+            let mut body = page.to_vec();
+            for _ in 0..rng.usize(1..4) {
+                let i = rng.usize(0..body.len());
+                match rng.u8(0..3) {
+                    0 => body[i] = alphabet[rng.usize(0..alphabet.len())],
+                    1 => drop(body.remove(i)),
+                    _ => body.truncate(i),
+                }
+                if body.is_empty() {
+                    break;
+                }
+            }
+            match parse_page(Bytes::from(body.clone())) {
+                Err(_) => broken += 1,
+                Ok(p) => {
+                    // items are in order, inside the body, and do not overlap
+                    let mut at = 0;
+                    for (r, _) in &p.results {
+                        assert!(at <= r.start && r.start < r.end && r.end <= body.len());
+                        at = r.end;
+                    }
+                    for (_, r) in &p.shared {
+                        assert!(r.start < r.end && r.end <= body.len());
+                    }
+                }
+            }
+        }
+        assert!(
+            broken > 5_000,
+            "mutations should break many pages: {broken}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! record scanner panic. Inputs are seeded mutations of valid ones (deterministic: the same
 //! cases run every time; raise ROUNDS locally to search longer).
 
-use sluice_core::StreamSchema;
+use sluice_core::{json, Framed, StreamSchema};
 use sluice_mapping::{compile, expr, MappingSet};
 
 const ROUNDS: usize = 20_000;
@@ -85,5 +85,66 @@ fn the_scanner_never_panics_and_rejects_what_it_cannot_read() {
     assert!(
         rejected > ROUNDS / 10,
         "mutations should break many records: {rejected}"
+    );
+}
+
+#[test]
+fn framed_pages_never_panic_and_every_item_is_a_row_or_a_reject() {
+    let page = r#"{"results":[{"id":1,"name":"Zoë \"Q\"","tags":["a","]"],"n":2.5},{"id":2,"name":null,"tags":[]},{"id":3,"name":"c","n":-1e2}],"meta":{"has_more":true,"after_cursor":"k"}}"#;
+    let set = MappingSet::from_json(
+        "fuzz",
+        r#"{"mappings":[
+            {"sourceType":"ATTRIBUTE","source":"results.id","destination":"id"},
+            {"sourceType":"ATTRIBUTE","source":"results.tags","destination":"tags"},
+            {"sourceType":"ATTRIBUTE","source":"meta.after_cursor","destination":"cursor"},
+            {"sourceType":"EXPRESSION","source":"concat(results.name, results.n)","destination":"e"}]}"#,
+    )
+    .expect("set");
+    let schema = StreamSchema::infer(
+        br#"{"results":{"id":1,"name":"a","tags":["a"],"n":1.5},"meta":{"after_cursor":"k"}}"#,
+    );
+    let mapping = compile("fuzz", &set, Some(&schema))
+        .expect("compiles")
+        .mapping;
+    let mut rng = fastrand::Rng::with_seed(13);
+    let (mut mapped, mut rejected) = (0, 0);
+    for _ in 0..ROUNDS {
+        let body = mutate(&mut rng, page.as_bytes());
+        // delimit the page the way a connector does; a page that does not delimit is the
+        // connector's error, not the mapper's
+        let mut items = Vec::new();
+        let mut meta = None;
+        let walked = json::object_members(&body, 0, |key, start| match key {
+            b"results" => json::array_items(&body, start, |at| {
+                let end = json::value_end(&body, at)?;
+                items.push(at..end);
+                Ok(end)
+            }),
+            _ => {
+                let end = json::value_end(&body, start)?;
+                if key == b"meta" {
+                    meta = Some(start..end);
+                }
+                Ok(end)
+            }
+        });
+        if walked.is_err() {
+            continue;
+        }
+        let framed = Framed {
+            body: body.clone().into(),
+            items,
+            shared: meta.into_iter().map(|r| ("meta".to_string(), r)).collect(),
+            key: "results".into(),
+        };
+        let out = mapping.map_framed(&framed);
+        assert_eq!(out.input_records, framed.items.len());
+        assert_eq!(out.batch.num_rows() + out.rejects.len(), out.input_records);
+        mapped += out.batch.num_rows();
+        rejected += out.rejects.len();
+    }
+    assert!(
+        mapped > ROUNDS / 4 && rejected > ROUNDS / 20,
+        "{mapped} mapped, {rejected} rejected"
     );
 }
