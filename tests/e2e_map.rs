@@ -322,3 +322,78 @@ async fn a_schema_file_sets_the_types_and_bad_arguments_are_refused() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("/nonexistent.json"), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_the_inferred_sample_missed_is_read_as_text_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.jsonl");
+    // over 1 MiB without the field, so the schema is inferred without it; then it comes
+    let padding = "p".repeat(200);
+    let early = 6_000;
+    let mut recs: Vec<Value> = (0..early)
+        .map(|i| json!({"results": {"id": i, "name": padding}}))
+        .collect();
+    recs.extend((early..early + 3).map(
+        |i| json!({"results": {"id": i, "name": "x", "approximateUniqueImpressions": i * 10}}),
+    ));
+    write_jsonl(&input, &recs);
+    assert!(std::fs::metadata(&input).expect("meta").len() > 1 << 20);
+    let mapping = dir.path().join("m.json");
+    std::fs::write(
+        &mapping,
+        r#"{"mappings":[
+        {"sourceType":"ATTRIBUTE","source":"results.id","destination":"id"},
+        {"sourceType":"ATTRIBUTE","source":"results.approximateUniqueImpressions","destination":"reach"},
+        {"sourceType":"ATTRIBUTE","source":"results.nmae","destination":"n"}]}"#,
+    )
+    .expect("mapping");
+    let out = dir.path().join("out.parquet");
+    let r = run_binary(
+        &[
+            "map",
+            "--mapping",
+            mapping.to_str().expect("p"),
+            "--input",
+            input.to_str().expect("p"),
+            "--output",
+            out.to_str().expect("p"),
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("source `results.approximateUniqueImpressions` is not in the first")
+            && r.stderr.contains("--schema"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("source `results.nmae`")
+            && r.stderr.contains("did you mean `results.name`"),
+        "a likely typo is named: {}",
+        r.stderr
+    );
+    let batches = read_parquet(&out);
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, early as usize + 3, "no record is lost");
+    let reach: Vec<Option<String>> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("reach").expect("reach").as_string::<i32>();
+            (0..b.num_rows())
+                .map(|i| (!c.is_null(i)).then(|| c.value(i).to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(reach[..early as usize].iter().all(Option::is_none));
+    assert_eq!(
+        reach[early as usize..],
+        [
+            Some("60000".into()),
+            Some("60010".into()),
+            Some("60020".into())
+        ]
+    );
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use sluice_core::StreamSchema;
-use sluice_mapping::{compile, CompiledMapping, MappingSet};
+use sluice_mapping::{closest, compile, ColumnSource, CompiledMapping, MappingSet};
 use sluice_runner::mapfile::{map_file, peak_rss_bytes, Input, MapJob, MapStats};
 use sluice_sinks::{Format, ParquetOptions};
 
@@ -68,19 +68,26 @@ fn input_of(s: &str) -> Input {
     }
 }
 
-/// The schema: from `--schema`, or inferred from `head`.
-fn schema_for(path: Option<&Path>, head: &[u8]) -> Result<StreamSchema, String> {
+/// The schema: from `--schema`, or inferred from `head` (then `Some` of how many records it saw).
+fn schema_for(path: Option<&Path>, head: &[u8]) -> Result<(StreamSchema, Option<usize>), String> {
     match path {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             let v: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: not JSON: {e}", p.display()))?;
-            StreamSchema::from_json_schema(&v).map_err(|e| format!("{}: {e}", p.display()))
+            let schema =
+                StreamSchema::from_json_schema(&v).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok((schema, None))
         }
         None => {
             // the last line of the head may be cut: leave it out
             let end = memchr_last_newline(head).unwrap_or(head.len());
-            Ok(StreamSchema::infer(&head[..end]))
+            let sample = &head[..end];
+            let records = sample
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .count();
+            Ok((StreamSchema::infer(sample), Some(records)))
         }
     }
 }
@@ -89,17 +96,56 @@ fn memchr_last_newline(b: &[u8]) -> Option<usize> {
     b.iter().rposition(|c| *c == b'\n')
 }
 
+/// Compile the mapping set at `path`. With a schema inferred from `sampled` records, a source
+/// the sample did not show is read as text with a warning, not refused: a field can be null or
+/// absent in every record of a head and still come later.
 fn compile_mapping(
     path: &Path,
     schema: &StreamSchema,
+    sampled: Option<usize>,
 ) -> Result<(MappingSet, CompiledMapping), String> {
     let set = MappingSet::from_file(path).map_err(|e| e.to_string())?;
-    let out =
-        compile(&path.display().to_string(), &set, Some(schema)).map_err(|e| e.to_string())?;
+    let lenient = sampled.map(|_| schema.opened());
+    let out = compile(
+        &path.display().to_string(),
+        &set,
+        Some(lenient.as_ref().unwrap_or(schema)),
+    )
+    .map_err(|e| e.to_string())?;
     for w in &out.warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
+    if let Some(records) = sampled {
+        for unseen in unseen_sources(&out.mapping, schema) {
+            let known = schema.leaf_paths();
+            let hint = closest(&unseen, known.iter().map(String::as_str))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            eprintln!(
+                "warning: {}: source `{unseen}` is not in the first {records} records, which the \
+                 schema was inferred from: it is read as text (null where absent). Give \
+                 --schema to type it{hint}",
+                path.display()
+            );
+        }
+    }
     Ok((set, out.mapping))
+}
+
+/// Sources a compiled mapping reads (columns and expression inputs) that `schema` does not
+/// declare, each once.
+fn unseen_sources(mapping: &CompiledMapping, schema: &StreamSchema) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in mapping.columns() {
+        if let ColumnSource::Attribute(path) = &c.source {
+            let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            let joined = path.join(".");
+            if schema.lookup_declared(&refs).is_none() && !out.contains(&joined) {
+                out.push(joined);
+            }
+        }
+    }
+    out
 }
 
 /// What `map` and `bench` both need: the input (its head read for inference, then replayed),
@@ -116,8 +162,14 @@ fn prepare(input: &Input, schema: Option<&Path>, mapping: &Path) -> Result<Prepa
     let (head, reader) = input
         .open_with_head(INFER_BYTES)
         .map_err(|e| e.to_string())?;
-    let schema = schema_for(schema, &head)?;
-    let (set, mapping) = compile_mapping(mapping, &schema)?;
+    let (schema, sampled) = schema_for(schema, &head)?;
+    let (set, mapping) = compile_mapping(mapping, &schema, sampled)?;
+    // what the mapping was compiled against, for recompiling it (the bench's ablation)
+    let schema = if sampled.is_some() {
+        schema.opened()
+    } else {
+        schema
+    };
     Ok(Prepared {
         head,
         reader,

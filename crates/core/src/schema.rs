@@ -97,6 +97,30 @@ impl StreamSchema {
         out
     }
 
+    /// The schema as a sample shows it: every object may hold fields the sample did not (an
+    /// inferred schema cannot know that a field never comes).
+    pub fn opened(&self) -> StreamSchema {
+        fn open(fields: &[SchemaField]) -> Vec<SchemaField> {
+            fields
+                .iter()
+                .map(|f| SchemaField {
+                    name: f.name.clone(),
+                    ty: match &f.ty {
+                        FieldType::Object { fields } | FieldType::Open { fields } => {
+                            FieldType::Open {
+                                fields: open(fields),
+                            }
+                        }
+                        other => other.clone(),
+                    },
+                })
+                .collect()
+        }
+        StreamSchema {
+            fields: open(&self.fields),
+        }
+    }
+
     /// Every leaf path of the schema, in declaration order (`results.id`, `results.name`, …).
     pub fn leaf_paths(&self) -> Vec<String> {
         let mut out = Vec::new();
