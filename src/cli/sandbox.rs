@@ -68,9 +68,10 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
         let spec = QuotaSpec::parse("quota", spec)?;
         match vendor {
             "zendesk" => cfg.zendesk.quota = Some(spec),
+            "mixpanel" => cfg.mixpanel.quota = Some(spec),
             other => {
                 return Err(format!(
-                    "--quota: unknown vendor `{other}` (known: zendesk)"
+                    "--quota: unknown vendor `{other}` (known: zendesk, mixpanel)"
                 ))
             }
         }
@@ -173,4 +174,39 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
         destination_path: None,
         quota: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    }
+
+    fn config_of(args: &[&str]) -> Result<SandboxConfig, String> {
+        let cli = Cli::try_parse_from([&["sandbox"], args].concat()).map_err(|e| e.to_string())?;
+        config(&cli.sandbox)
+    }
+
+    #[test]
+    fn sizes_and_quotas_apply_per_vendor_and_unknown_vendors_are_named() {
+        let cfg = config_of(&["--size", "mixpanel=9", "--quota", "mixpanel=50/1"]).expect("config");
+        assert_eq!(cfg.mixpanel.events_per_day, 9);
+        assert!(cfg.mixpanel.quota.is_some());
+        assert!(cfg.zendesk.quota.is_none());
+        let cfg = config_of(&["--quota", "zendesk=100/60"]).expect("config");
+        assert!(cfg.zendesk.quota.is_some() && cfg.mixpanel.quota.is_none());
+        let err = config_of(&["--quota", "pinterest=1/1"])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("`pinterest`") && err.contains("mixpanel"),
+            "{err}"
+        );
+        assert!(config_of(&["--quota", "mixpanel"]).is_err());
+    }
 }

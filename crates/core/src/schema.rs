@@ -212,7 +212,10 @@ mod tests {
         // a sample's schema: unseen fields of its objects read as strings, declared ones keep
         // their type, and paths through a scalar stay unknown
         let opened = s.opened();
-        assert_eq!(opened.lookup(&["results", "nope"]), Some(&FieldType::String));
+        assert_eq!(
+            opened.lookup(&["results", "nope"]),
+            Some(&FieldType::String)
+        );
         assert_eq!(opened.lookup(&["results", "id"]), Some(&FieldType::Integer));
         assert_eq!(opened.lookup(&["results", "id", "deeper"]), None);
         assert_eq!(opened.leaf_paths(), s.leaf_paths());
