@@ -540,6 +540,39 @@ mod tests {
     }
 
     #[test]
+    fn a_pretty_printed_page_in_any_key_order_reads_the_same() {
+        let page = serde_json::json!({
+            "links": {"prev": null, "next": null},
+            "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
+            "facets": null,
+            "results": [
+                {"name": "a", "updated_at": "2024-01-02T00:00:00Z", "id": 7, "created_at": "2024-01-01T00:00:00Z"},
+                {"id": 8, "created_at": "2024-01-01T00:00:01Z", "updated_at": "2024-01-02T00:00:00Z", "tags": ["x", "}"]}
+            ]
+        });
+        let body = serde_json::to_vec_pretty(&page).expect("pretty");
+        let parsed = parse_page(Bytes::from(body.clone())).expect("parses");
+        assert!(!parsed.has_more);
+        let keys: Vec<_> = parsed.results.iter().map(|(_, k)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                Some((7, 1_704_067_200, 1_704_153_600)),
+                Some((8, 1_704_067_201, 1_704_153_600))
+            ]
+        );
+        let second: serde_json::Value =
+            serde_json::from_slice(&body[parsed.results[1].0.clone()]).expect("item");
+        assert_eq!(second, page["results"][1]);
+        let shared: Vec<&str> = parsed.shared.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            shared,
+            ["meta", "links"],
+            "the record shape's order, not the page's"
+        );
+    }
+
+    #[test]
     fn a_result_without_keys_is_kept_for_the_mapper_to_judge() {
         let body = br#"{"results":[{"id":"x1","created_at":"2024-01-01T00:00:00Z"}, 7, {"id":2,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"}],"meta":{"has_more":false}}"#;
         let page = parse_page(Bytes::from_static(body)).expect("parses");
