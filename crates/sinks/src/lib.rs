@@ -4,6 +4,7 @@
 
 mod atomic;
 mod dictionary;
+mod lake;
 mod parquet_file;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub use atomic::{promote, StagedFile};
+pub use lake::{is_object_store_url, Lake};
 pub use parquet_file::{Format, ParquetOptions, PartFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,8 @@ pub enum SinkError {
     Io { path: String, message: String },
     #[error("cannot encode Parquet for {path}: {message}")]
     Parquet { path: String, message: String },
+    #[error("object store {url}: {message}")]
+    Store { url: String, message: String },
 }
 
 impl SinkError {

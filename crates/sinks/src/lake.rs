@@ -1,0 +1,418 @@
+//! Where finished files go: a local directory, or an object store (S3, GCS, Azure Blob, or a
+//! `file://` tree through the same code path).
+//!
+//! Files are always written locally first, under temporary names, and the runner records each
+//! promotion in the state store before it happens (see `docs/architecture.md`). Promotion is a
+//! rename on a local lake and an upload on an object store: an object appears whole or not at
+//! all, so readers never see half a file either way. Both are idempotent, so recovery after a
+//! crash can promote again.
+//!
+//! Targets are paths under [`Lake::root`] whatever the lake: on an object store that root is a
+//! local mirror directory that is never written to, and a target's path below it is its key
+//! below the URL's prefix. So the state store, reports and partition naming do not care where
+//! the lake is.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
+
+use crate::SinkError;
+
+/// Files up to this size are uploaded in one request; larger ones in parts of this size.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Parts of one upload in flight at once.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// The destination of a flow's files.
+pub struct Lake {
+    root: PathBuf,
+    remote: Option<Remote>,
+}
+
+struct Remote {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: Key,
+    /// Object store calls run on this runtime, on a thread of their own, so they can be made
+    /// from the blocking writer thread and from async code alike.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lake({})", self.describe())
+    }
+}
+
+/// Whether a destination names an object store (`scheme://…`) rather than a local path.
+pub fn is_object_store_url(destination: &str) -> bool {
+    url::Url::parse(destination).is_ok_and(|u| {
+        matches!(
+            u.scheme(),
+            "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "file"
+        )
+    })
+}
+
+impl Lake {
+    /// A local directory.
+    pub fn local(root: PathBuf) -> Self {
+        Lake { root, remote: None }
+    }
+
+    /// An object store at `url`, configured by `options` (the object_store crate's keys, such
+    /// as `region`, `endpoint` or `allow_http`) on top of the standard environment (`AWS_*`,
+    /// `GOOGLE_*`, `AZURE_*`). `mirror` is the local root targets are named under.
+    pub fn object_store(
+        url: &str,
+        options: &[(String, String)],
+        mirror: PathBuf,
+    ) -> Result<Self, SinkError> {
+        let err = |message: String| SinkError::Store {
+            url: url.to_string(),
+            message,
+        };
+        let parsed = url::Url::parse(url).map_err(|e| err(format!("not a URL: {e}")))?;
+        let unknown = |key: &str| {
+            err(format!(
+                "`{key}` is not an option of this store (see the object_store crate's \
+                 configuration keys for {})",
+                parsed.scheme()
+            ))
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, &str) = match parsed.scheme() {
+            "s3" | "s3a" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
+                }
+                (
+                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
+                    parsed.path(),
+                )
+            }
+            "gs" => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
+                }
+                (
+                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
+                    parsed.path(),
+                )
+            }
+            "az" | "adl" | "azure" | "abfs" | "abfss" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
+                }
+                (
+                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
+                    parsed.path(),
+                )
+            }
+            "file" => {
+                if let Some((k, _)) = options.first() {
+                    return Err(unknown(k));
+                }
+                (
+                    Arc::new(object_store::local::LocalFileSystem::new()),
+                    parsed.path(),
+                )
+            }
+            other => return Err(err(format!("`{other}://` is not a supported object store: use s3://, gs://, az:// (or abfss://) or file://"))),
+        };
+        let prefix = Key::parse(prefix.trim_matches('/'))
+            .map_err(|e| err(format!("bad path in the URL: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| err(format!("cannot start the upload runtime: {e}")))?;
+        Ok(Lake {
+            root: mirror,
+            remote: Some(Remote {
+                url: url.trim_end_matches('/').to_string(),
+                store,
+                prefix,
+                runtime,
+            }),
+        })
+    }
+
+    /// The local root targets are named under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The lake as a user names it: its directory or its URL.
+    pub fn describe(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url.clone(),
+            None => self.root.display().to_string(),
+        }
+    }
+
+    /// Where `target` is, as a user names it.
+    pub fn locate(&self, target: &Path) -> String {
+        match &self.remote {
+            Some(r) => match self.key(r, target) {
+                Ok(k) => format!("{}/{}", r.url, relative(&r.prefix, &k)),
+                Err(_) => target.display().to_string(),
+            },
+            None => target.display().to_string(),
+        }
+    }
+
+    /// Move the staged file `temp` to `target`. Idempotent: if `temp` is gone and `target`
+    /// exists, the promotion already happened.
+    pub fn promote(&self, temp: &Path, target: &Path) -> Result<(), SinkError> {
+        let Some(remote) = &self.remote else {
+            return crate::atomic::promote(temp, target);
+        };
+        let key = self.key(remote, target)?;
+        if !temp.exists() {
+            return match remote.call(remote.store.head(&key)) {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => {
+                    Err(SinkError::io(temp, "the staged file is missing"))
+                }
+                Err(e) => Err(remote.error(&key, e)),
+            };
+        }
+        remote.upload(temp, &key)?;
+        fs::remove_file(temp).map_err(|e| SinkError::io(temp, e))?;
+        Ok(())
+    }
+
+    /// Copy the local file `local` to `target`, keeping the local file (run reports).
+    pub fn publish(&self, local: &Path, target: &Path) -> Result<(), SinkError> {
+        match &self.remote {
+            None if local == target => Ok(()),
+            None => {
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
+                }
+                fs::copy(local, target)
+                    .map(|_| ())
+                    .map_err(|e| SinkError::io(target, e))
+            }
+            Some(remote) => {
+                let key = self.key(remote, target)?;
+                remote.upload(local, &key)
+            }
+        }
+    }
+
+    /// Delete `target`; one already gone is fine.
+    pub fn remove(&self, target: &Path) -> Result<(), SinkError> {
+        let Some(remote) = &self.remote else {
+            return match fs::remove_file(target) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(SinkError::io(target, e)),
+            };
+        };
+        let key = self.key(remote, target)?;
+        match remote.call(remote.store.delete(&key)) {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(remote.error(&key, e)),
+        }
+    }
+
+    /// The object key of `target`: its path below the root, below the URL's prefix.
+    fn key(&self, remote: &Remote, target: &Path) -> Result<Key, SinkError> {
+        let below = target.strip_prefix(&self.root).map_err(|_| {
+            SinkError::io(
+                target,
+                format!("is not below the lake's root {}", self.root.display()),
+            )
+        })?;
+        let mut key = remote.prefix.clone();
+        for part in below.components() {
+            match part {
+                Component::Normal(p) => key = key.child(p.to_string_lossy().as_ref()),
+                _ => return Err(SinkError::io(target, "is not a plain path below the lake")),
+            }
+        }
+        Ok(key)
+    }
+}
+
+fn relative(prefix: &Key, key: &Key) -> String {
+    match key.prefix_match(prefix) {
+        Some(parts) => parts
+            .map(|p| p.as_ref().to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => key.to_string(),
+    }
+}
+
+fn is_not_found(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. })
+}
+
+impl Remote {
+    /// Run one object store call to completion from any thread.
+    fn call<T: Send>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, object_store::Error>> + Send,
+    ) -> Result<T, object_store::Error> {
+        std::thread::scope(|s| {
+            s.spawn(|| self.runtime.block_on(fut))
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(object_store::Error::Generic {
+                        store: "sluice",
+                        source: "the upload thread panicked".into(),
+                    })
+                })
+        })
+    }
+
+    fn error(&self, key: &Key, e: object_store::Error) -> SinkError {
+        SinkError::Store {
+            url: format!("{}/{}", self.url, relative(&self.prefix, key)),
+            message: e.to_string(),
+        }
+    }
+
+    /// Upload a local file: in one request when small, else in parts, never holding more than
+    /// a few parts in memory.
+    fn upload(&self, local: &Path, key: &Key) -> Result<(), SinkError> {
+        let mut file = fs::File::open(local).map_err(|e| SinkError::io(local, e))?;
+        let size = file.metadata().map_err(|e| SinkError::io(local, e))?.len();
+        if size <= PART_BYTES as u64 {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes)
+                .map_err(|e| SinkError::io(local, e))?;
+            return self
+                .call(self.store.put(key, PutPayload::from(bytes)))
+                .map(|_| ())
+                .map_err(|e| self.error(key, e));
+        }
+        let upload = async {
+            let mut writer = WriteMultipart::new_with_chunk_size(
+                self.store.put_multipart(key).await?,
+                PART_BYTES,
+            );
+            let mut buf = vec![0u8; PART_BYTES];
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "sluice",
+                        source: format!("reading {}: {e}", local.display()).into(),
+                    })?;
+                if n == 0 {
+                    break;
+                }
+                writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+                writer.write(&buf[..n]);
+            }
+            writer.finish().await.map(|_| ())
+        };
+        self.call(upload).map_err(|e| self.error(key, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_lake(dir: &Path) -> (Lake, PathBuf) {
+        let store_dir = dir.join("store");
+        fs::create_dir_all(&store_dir).expect("store dir");
+        let url = format!("file://{}/lake/", store_dir.display());
+        let lake = Lake::object_store(&url, &[], dir.join("mirror")).expect("lake");
+        (lake, store_dir.join("lake"))
+    }
+
+    #[test]
+    fn promotion_uploads_once_and_is_idempotent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (lake, store) = file_lake(dir.path());
+        assert!(lake.is_remote());
+        let temp = dir.path().join("t.tmp");
+        fs::write(&temp, b"parquet bytes").expect("write");
+        let target = lake.root().join("users/date=2024-01-01/part-1.parquet");
+        lake.promote(&temp, &target).expect("promote");
+        let uploaded = store.join("users/date=2024-01-01/part-1.parquet");
+        assert_eq!(fs::read(&uploaded).expect("uploaded"), b"parquet bytes");
+        assert!(!temp.exists(), "the staged file is gone once uploaded");
+        assert!(!target.exists(), "the mirror is never written");
+        lake.promote(&temp, &target)
+            .expect("a second promotion is a no-op");
+        let missing = lake.root().join("users/none.parquet");
+        assert!(lake
+            .promote(&dir.path().join("none.tmp"), &missing)
+            .is_err());
+        assert!(lake
+            .locate(&target)
+            .ends_with("/lake/users/date=2024-01-01/part-1.parquet"));
+        lake.remove(&target).expect("remove");
+        assert!(!uploaded.exists());
+        lake.remove(&target).expect("removing twice is fine");
+        assert!(lake.promote(&temp, Path::new("/elsewhere/x")).is_err());
+    }
+
+    #[test]
+    fn large_files_go_up_in_parts_and_reports_are_copied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (lake, store) = file_lake(dir.path());
+        let temp = dir.path().join("big.tmp");
+        let body: Vec<u8> = (0..PART_BYTES * 2 + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        fs::write(&temp, &body).expect("write");
+        let target = lake.root().join("s/big.parquet");
+        lake.promote(&temp, &target).expect("promote");
+        assert_eq!(fs::read(store.join("s/big.parquet")).expect("read"), body);
+        let report = dir.path().join("r.json");
+        fs::write(&report, b"{}").expect("report");
+        lake.publish(&report, &lake.root().join("_runs/r.json"))
+            .expect("publish");
+        assert!(report.exists(), "the local report stays");
+        assert_eq!(fs::read(store.join("_runs/r.json")).expect("read"), b"{}");
+    }
+
+    #[test]
+    fn urls_and_options_are_checked_with_clear_errors() {
+        assert!(is_object_store_url("s3://bucket/prefix"));
+        assert!(is_object_store_url("file:///tmp/lake"));
+        assert!(!is_object_store_url("/tmp/lake"));
+        assert!(!is_object_store_url("out/zendesk"));
+        let mirror = PathBuf::from("/tmp/m");
+        let e = Lake::object_store(
+            "s3://bucket/p",
+            &[("no_such_option".into(), "x".into())],
+            mirror.clone(),
+        )
+        .expect_err("unknown option");
+        assert!(e.to_string().contains("`no_such_option`"), "{e}");
+        let e = Lake::object_store("ftp://host/p", &[], mirror.clone()).expect_err("scheme");
+        assert!(e.to_string().contains("ftp://"), "{e}");
+        let lake = Lake::object_store(
+            "s3://bucket/some/prefix/",
+            &[
+                ("region".into(), "eu-west-1".into()),
+                ("access_key_id".into(), "AKIDEXAMPLE".into()),
+                ("secret_access_key".into(), "very-secret".into()),
+            ],
+            mirror,
+        )
+        .expect("s3 lake");
+        assert_eq!(lake.describe(), "s3://bucket/some/prefix");
+        assert!(!format!("{lake:?}").contains("very-secret"));
+    }
+}
