@@ -28,24 +28,41 @@ async fn run_and_kill(h: &Harness, flow: &std::path::Path, after: Duration) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_several_points_then_rerun_equals_a_clean_run() {
+    kill_at_several_points_then_rerun(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_an_object_store_destination_then_rerun_equals_a_clean_run() {
+    kill_at_several_points_then_rerun(true).await;
+}
+
+async fn kill_at_several_points_then_rerun(object_store: bool) {
     // 6,000 users in pages of 250, each page 150 ms late: a run takes about 4 s, committing
     // every 1,000 rows, so each kill lands mid-export at a different point
     let h = harness(6_000, "slow=150x100000@1").await;
     let flow = h.flow_with("users", "page_size = 250", "", "file_rows = 1000");
+    let (data, work) = if object_store {
+        (
+            to_object_store(&flow, &h.dir.path().join("lake")),
+            h.dir.path().join(".sluice/users"),
+        )
+    } else {
+        (h.dest(), h.dest())
+    };
     let mut killed = 0;
     for ms in [700, 1_600, 2_500] {
         if run_and_kill(&h, &flow, Duration::from_millis(ms)).await {
             killed += 1;
         }
         // whatever survived a kill is readable and holds no user twice
-        let rows = read_rows(&h.dest());
+        let rows = read_rows(&data);
         let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), rows.len(), "a killed run left duplicates");
     }
     assert!(killed >= 2, "the kills must land mid-run");
-    let partial = read_rows(&h.dest()).len();
+    let partial = read_rows(&data).len();
     assert!(
         partial > 0 && partial < 6_000,
         "progress was committed before the kills: {partial}"
@@ -53,9 +70,9 @@ async fn kill_9_at_several_points_then_rerun_equals_a_clean_run() {
     h.set_faults("").await;
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+    assert_equals_truth(&read_rows(&data), &h.truth().await);
     // no staged leftovers remain
-    let tmp = h.dest().join("_sluice/tmp/users");
+    let tmp = work.join("_sluice/tmp/users");
     let leftovers: Vec<_> = std::fs::read_dir(&tmp)
         .map(|d| d.flatten().collect())
         .unwrap_or_default();

@@ -271,3 +271,39 @@ async fn a_record_indexed_after_the_mark_is_caught_by_the_overlap() {
         "the overlap re-read finds the late-indexed update, once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_store_destination_gets_the_files_and_the_reports() {
+    let h = harness(1_200, "").await;
+    let flow = h.flow("users", "", "");
+    let lake = to_object_store(&flow, &h.dir.path().join("lake"));
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("→ file://"), "{}", out.stdout);
+    let truth = h.truth().await;
+    assert_equals_truth(&read_rows(&lake), &truth);
+    assert!(!h.dest().exists(), "nothing goes to a local `out`");
+    // state, staging and the local copy of the report live in the work directory
+    let work = h.dir.path().join(".sluice/users");
+    assert!(work.join("_sluice/state.db").exists());
+    assert!(
+        parquet_files(&work).is_empty(),
+        "data is never left locally"
+    );
+    let report = &reports(&lake)[0];
+    assert_eq!(report, &reports(&work)[0], "the lake holds the same report");
+    assert_eq!(
+        report["destination"],
+        format!("file://{}", lake.display()),
+        "the report names the lake"
+    );
+    // the incremental mark works the same: nothing new, then exactly the touched users
+    let out = h.run(&flow, &[]).await;
+    assert!(out.stdout.contains("0 written"), "{}", out.all());
+    let touched = h.touch(4).await;
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows = read_rows(&lake);
+    assert_eq!(rows.len(), 1_200 + touched.len());
+    assert_eq!(reports(&lake).len(), 3);
+}

@@ -141,7 +141,7 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
                 m.file_summary.output_file_count,
                 human_bytes(m.size_summary.output_bytes),
                 secs,
-                flow.destination.path.display(),
+                flow.destination.describe(),
                 outcome.report_path.display(),
             );
             for e in &m.status_summary.errors {
@@ -599,7 +599,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
                 m.record_summary.output_record_count,
                 m.record_summary.failed_record_count,
                 m.file_summary.output_file_count,
-                flow.destination.path.display(),
+                flow.destination.describe(),
                 outcome.report_path.display(),
             );
             for e in &m.status_summary.errors {

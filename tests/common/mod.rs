@@ -351,3 +351,17 @@ pub fn reports(dest: &Path) -> Vec<Value> {
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, v)| v).collect()
 }
+
+/// Point `flow`'s destination at an object store: a `file://` URL on `lake`, which goes through
+/// the object store code path (uploads, deletes, no renames). Returns the lake directory.
+pub fn to_object_store(flow: &Path, lake: &Path) -> PathBuf {
+    std::fs::create_dir_all(lake).expect("lake dir");
+    let text = std::fs::read_to_string(flow).expect("flow");
+    assert!(text.contains("path = \"out\""), "{text}");
+    let text = text.replace(
+        "path = \"out\"",
+        &format!("path = \"file://{}/\"", lake.display()),
+    );
+    std::fs::write(flow, text).expect("write flow");
+    lake.to_path_buf()
+}

@@ -15,9 +15,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use sluice_core::{Page, Records};
 use sluice_mapping::{CompiledMapping, MapOutput, Reject};
-use sluice_sinks::{
-    partition_dir, promote, Format, ParquetOptions, PartFile, SinkError, StagedFile,
-};
+use sluice_sinks::{partition_dir, Format, Lake, ParquetOptions, PartFile, SinkError, StagedFile};
 use sluice_state::{Commit, NewFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
@@ -35,6 +33,8 @@ pub(crate) struct SinkContext {
     /// Shared counters for a backfill's progress line.
     pub counters: Option<Arc<crate::progress::Counters>>,
     pub dest: PathBuf,
+    /// Where committed files go (a rename, or an upload).
+    pub lake: Arc<Lake>,
     pub tmp_dir: PathBuf,
     pub run_date: NaiveDate,
     pub file_rows: u64,
@@ -265,13 +265,13 @@ impl Consumer<'_> {
             replace_partitions: &replace_partitions,
         })?;
         for (_, s) in std::mem::take(&mut self.staged) {
-            promote(&s.temp, &s.target)?;
+            self.ctx.lake.promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
             self.totals.output_bytes += s.bytes;
             self.totals.files.push(s.target);
         }
         for old in self.store.doomed_files(&self.ctx.flow)? {
-            remove_doomed(self.store, &old)?;
+            remove_doomed(self.store, &self.ctx.lake, &old)?;
         }
         if let (true, Some(d)) = (self.columns_changed, &self.dynamic) {
             self.store
@@ -505,18 +505,8 @@ pub(crate) fn consume(
     (c.totals, result)
 }
 
-fn remove_doomed(store: &StateStore, path: &Path) -> Result<(), ConsumeError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(SinkError::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }
-            .into())
-        }
-    }
+fn remove_doomed(store: &StateStore, lake: &Lake, path: &Path) -> Result<(), ConsumeError> {
+    lake.remove(path)?;
     store.forget_doomed(path)?;
     Ok(())
 }
@@ -525,17 +515,18 @@ fn remove_doomed(store: &StateStore, path: &Path) -> Result<(), ConsumeError> {
 /// committed (staged files of runs that are no longer alive).
 pub(crate) fn recover(
     store: &StateStore,
+    lake: &Lake,
     flow: &str,
     tmp_root: &Path,
 ) -> Result<usize, ConsumeError> {
     let mut promoted = 0;
     for f in store.pending_files(flow)? {
-        promote(&f.temp, &f.target)?;
+        lake.promote(&f.temp, &f.target)?;
         store.forget_pending(&f.temp)?;
         promoted += 1;
     }
     for old in store.doomed_files(flow)? {
-        remove_doomed(store, &old)?;
+        remove_doomed(store, lake, &old)?;
     }
     let live = store.live_runs(flow)?;
     if let Ok(entries) = std::fs::read_dir(tmp_root) {

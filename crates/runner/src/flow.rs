@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 use sluice_core::{ConnectorConfig, Param, Secret};
-use sluice_sinks::ParquetOptions;
+use sluice_sinks::{is_object_store_url, Lake, ParquetOptions, SinkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -62,7 +62,14 @@ struct MappingTable {
 #[serde(deny_unknown_fields)]
 struct DestinationTable {
     format: String,
+    /// A directory, or an object store URL (`s3://`, `gs://`, `az://`, `abfss://`, `file://`).
     path: String,
+    /// For an object store: the local directory for state, staged files and report copies.
+    #[serde(default)]
+    work_dir: Option<String>,
+    /// For an object store: its configuration keys (region, endpoint, credentials…).
+    #[serde(default)]
+    options: Option<toml::Table>,
     /// Rows per output file before a new file starts (and progress is committed).
     #[serde(default)]
     file_rows: Option<u64>,
@@ -83,10 +90,62 @@ pub use sluice_sinks::Format;
 #[derive(Debug, Clone)]
 pub struct Destination {
     pub format: Format,
-    /// Absolute.
+    /// Absolute: the lake's directory, or for an object store the local working directory
+    /// (state, staged files, local copies of run reports) that targets are named under.
     pub path: PathBuf,
+    /// The object store's URL, when the lake is one.
+    pub url: Option<String>,
+    /// The object store's configuration; `${ENV}` values are secrets.
+    pub options: Vec<(String, Param)>,
     pub file_rows: u64,
     pub parquet: ParquetOptions,
+}
+
+impl Destination {
+    /// Open the lake (no request is made: object store clients connect on first use).
+    pub fn lake(&self) -> Result<Lake, SinkError> {
+        match &self.url {
+            None => Ok(Lake::local(self.path.clone())),
+            Some(url) => {
+                let options: Vec<(String, String)> = self
+                    .options
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Param::Secret(s) => s.expose().to_string(),
+                            Param::Plain(Value::String(s)) => s.clone(),
+                            Param::Plain(other) => other.to_string(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect();
+                Lake::object_store(url, &options, self.path.clone())
+            }
+        }
+    }
+
+    /// Where files go, as a user names it.
+    pub fn describe(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+/// A string value of a flow, or the secret an exact `${NAME}` reference names.
+fn string_param(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Param, String> {
+    if !s.contains("${") {
+        return Ok(Param::Plain(Value::String(s.to_string())));
+    }
+    let Some(var) = env_reference(s) else {
+        return Err(format!(
+            "\"{s}\": an environment reference is exactly \"${{NAME}}\""
+        ));
+    };
+    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+        format!("environment variable {var} is not set; export it before running the flow")
+    })?;
+    Ok(Param::Secret(Secret::new(value)))
 }
 
 /// A flow, resolved and validated.
@@ -254,19 +313,8 @@ impl Flow {
                     ))
                 }
                 (_, toml::Value::String(s)) if s.contains("${") => {
-                    let Some(var) = env_reference(s) else {
-                        return Err(invalid(
-                            &full_key,
-                            format!("\"{s}\": an environment reference is exactly \"${{NAME}}\""),
-                        ));
-                    };
-                    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-                        invalid(
-                            &full_key,
-                            format!("environment variable {var} is not set; export it before running the flow"),
-                        )
-                    })?;
-                    connection.insert(key.clone(), Param::Secret(Secret::new(value)));
+                    let value = string_param(s, env).map_err(|m| invalid(&full_key, m))?;
+                    connection.insert(key.clone(), value);
                 }
                 (_, v) => {
                     connection.insert(key.clone(), Param::Plain(toml_to_json(v)));
@@ -324,15 +372,57 @@ impl Flow {
                 ),
             )
         })?;
-        let dest_path = match &overrides.destination_path {
-            Some(p) => p.clone(),
-            None => {
+        let url = (overrides.destination_path.is_none()
+            && is_object_store_url(raw.destination.path.trim()))
+        .then(|| raw.destination.path.trim().to_string());
+        let dest_path = match (&overrides.destination_path, &url) {
+            (Some(p), _) => p.clone(),
+            (None, Some(_)) => resolve_path(
+                base,
+                raw.destination
+                    .work_dir
+                    .as_deref()
+                    .unwrap_or(&format!(".sluice/{}", raw.name)),
+            ),
+            (None, None) => {
                 if raw.destination.path.trim().is_empty() {
                     return Err(invalid("destination.path", "must not be empty".into()));
+                }
+                if raw.destination.work_dir.is_some() {
+                    return Err(invalid(
+                        "destination.work_dir",
+                        "applies to object store destinations (s3://, gs://, az://, file://) only"
+                            .into(),
+                    ));
                 }
                 resolve_path(base, &raw.destination.path)
             }
         };
+        let mut options = Vec::new();
+        for (key, value) in raw.destination.options.iter().flatten() {
+            let full_key = format!("destination.options.{key}");
+            if url.is_none() && overrides.destination_path.is_none() {
+                return Err(invalid(
+                    "destination.options",
+                    "apply to object store destinations (s3://, gs://, az://, file://) only".into(),
+                ));
+            }
+            let value = match value {
+                toml::Value::String(s) => {
+                    string_param(s, env).map_err(|m| invalid(&full_key, m))?
+                }
+                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => {
+                    Param::Plain(Value::String(value.to_string()))
+                }
+                _ => {
+                    return Err(invalid(
+                        &full_key,
+                        "must be a string, a number or a boolean".into(),
+                    ))
+                }
+            };
+            options.push((key.clone(), value));
+        }
         let defaults = ParquetOptions::default();
         let parquet = ParquetOptions {
             row_group_rows: raw
@@ -387,6 +477,8 @@ impl Flow {
             destination: Destination {
                 format,
                 path: dest_path,
+                url,
+                options,
                 file_rows,
                 parquet,
             },
@@ -479,6 +571,73 @@ path = "../../out/zendesk"
         Flow::parse(Path::new("/x/f.toml"), text, &Overrides::default(), &env)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn an_object_store_destination_keeps_its_state_in_a_work_dir() {
+        let text = GOOD.replace(
+            "path = \"../../out/zendesk\"",
+            "path = \"s3://lake/marketing/\"\n[destination.options]\nregion = \"eu-west-1\"\naccess_key_id = \"AKIDEXAMPLE\"\nsecret_access_key = \"${ZD_TOKEN}\"\nallow_http = true",
+        );
+        let flow = Flow::parse(
+            Path::new("/repo/config/flows/f.toml"),
+            &text,
+            &Overrides::default(),
+            &env,
+        )
+        .expect("parses");
+        let d = &flow.destination;
+        assert_eq!(d.url.as_deref(), Some("s3://lake/marketing/"));
+        assert_eq!(
+            d.path,
+            PathBuf::from("/repo/config/flows/.sluice/zendesk-users")
+        );
+        assert_eq!(
+            flow.state_path,
+            PathBuf::from("/repo/config/flows/.sluice/zendesk-users/_sluice/state.db")
+        );
+        assert_eq!(d.describe(), "s3://lake/marketing/");
+        let keys: Vec<&str> = d.options.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["access_key_id", "allow_http", "region", "secret_access_key"]
+        );
+        assert!(matches!(d.options[3].1, Param::Secret(_)));
+        assert!(
+            !format!("{flow:?}").contains("s3cret"),
+            "options stay secret"
+        );
+        let lake = d.lake().expect("an S3 lake opens without a request");
+        assert!(lake.is_remote());
+
+        let with_work_dir = text.replace(
+            "[destination.options]",
+            "work_dir = \"/var/lib/sluice\"\n[destination.options]",
+        );
+        let flow = Flow::parse(
+            Path::new("/x/f.toml"),
+            &with_work_dir,
+            &Overrides::default(),
+            &env,
+        )
+        .expect("parses");
+        assert_eq!(flow.destination.path, PathBuf::from("/var/lib/sluice"));
+
+        let e = err(&GOOD.replace(
+            "path = \"../../out/zendesk\"",
+            "path = \"out\"\nwork_dir = \"w\"",
+        ));
+        assert!(e.contains("destination.work_dir"), "{e}");
+        let e = err(&GOOD.replace(
+            "path = \"../../out/zendesk\"",
+            "path = \"out\"\n[destination.options]\nregion = \"x\"",
+        ));
+        assert!(
+            e.contains("destination.options") && e.contains("object store"),
+            "{e}"
+        );
+        let e = err(&text.replace("region = \"eu-west-1\"", "region = [1]"));
+        assert!(e.contains("destination.options.region"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
 use sluice_mapping::{compile_with_aliases, identity_mapping, CompiledMapping, MappingSet};
+use sluice_sinks::Lake;
 use sluice_state::{StateError, StateStore};
 use tokio::sync::{mpsc, watch};
 
@@ -131,9 +132,22 @@ pub struct CheckReport {
 /// Validate a flow and its mapping set without any network access.
 pub fn check_flow(flow: &Flow, registry: &Registry) -> Result<CheckReport, RunError> {
     let p = prepare(flow, registry)?;
+    // an object store's URL and options are checked here; credentials only on first use
+    let lake = flow
+        .destination
+        .lake()
+        .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
+    let mut notes = p.notes;
+    if lake.is_remote() {
+        notes.push(format!(
+            "files go to {}; state and staged files stay in {}",
+            lake.describe(),
+            flow.destination.path.display()
+        ));
+    }
     Ok(CheckReport {
         warnings: p.warnings,
-        notes: p.notes,
+        notes,
         streams: p
             .streams
             .iter()
@@ -186,6 +200,7 @@ struct TaskResult {
 /// Shared by every task of one run.
 pub(crate) struct RunContext<'a> {
     pub flow: &'a Flow,
+    pub lake: Arc<Lake>,
     pub connector: Arc<dyn Connector>,
     pub run_id: String,
     pub started: DateTime<Utc>,
@@ -255,6 +270,7 @@ async fn run_task(
         replaces: spec.replaces,
         counters: ctx.counters.clone(),
         dest: flow.destination.path.clone(),
+        lake: ctx.lake.clone(),
         tmp_dir: ctx.tmp_root.join(&ctx.run_id),
         run_date: ctx.started.date_naive(),
         file_rows: flow.destination.file_rows,
@@ -354,6 +370,11 @@ pub(crate) fn begin<'a>(
     let started = Utc::now();
     let run_id = new_run_id(started);
     let dest = flow.destination.path.clone();
+    let lake = Arc::new(
+        flow.destination
+            .lake()
+            .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?,
+    );
     let mut store = StateStore::open(&flow.state_path)?;
     store.begin_run(
         &run_id,
@@ -364,7 +385,7 @@ pub(crate) fn begin<'a>(
     )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
     let mut errors = Vec::new();
-    match recover(&store, &flow.name, &tmp_root) {
+    match recover(&store, &lake, &flow.name, &tmp_root) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             files = n,
@@ -375,10 +396,11 @@ pub(crate) fn begin<'a>(
             message: e.to_string(),
         }),
     }
-    tracing::info!(flow = %flow.name, run = %run_id, mode, destination = %dest.display(), "run started");
+    tracing::info!(flow = %flow.name, run = %run_id, mode, destination = %lake.describe(), "run started");
     Ok((
         RunContext {
             flow,
+            lake,
             connector,
             rejects_path: dest.join("_runs").join(format!("rejects-{run_id}.jsonl")),
             run_id,
@@ -459,7 +481,7 @@ pub(crate) async fn execute(
         flow_name: flow.name.clone(),
         flow_file: flow.file.display().to_string(),
         connector: flow.connector.clone(),
-        destination: dest.display().to_string(),
+        destination: ctx.lake.describe(),
         metrics: Metrics {
             duration_summary: DurationSummary {
                 started_at_utc: ctx.started.timestamp_millis(),
@@ -487,6 +509,19 @@ pub(crate) async fn execute(
         &report_path,
         &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
     )?;
+    if ctx.lake.is_remote() {
+        // the lake keeps the run's report and rejects beside its data; the local copies are
+        // what `sluice runs` reads
+        let mut published = vec![report_path.clone()];
+        if ctx.rejects_path.exists() {
+            published.push(ctx.rejects_path.clone());
+        }
+        for p in published {
+            if let Err(e) = ctx.lake.publish(&p, &p) {
+                tracing::warn!(file = %p.display(), error = %e, "could not copy to the lake; the local copy stays");
+            }
+        }
+    }
     store.finish_run(
         &ctx.run_id,
         status.as_str(),

@@ -39,8 +39,17 @@ struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: Key,
     /// Object store calls run on this runtime, on a thread of their own, so they can be made
-    /// from the blocking writer thread and from async code alike.
-    runtime: tokio::runtime::Runtime,
+    /// from the blocking writer thread and from async code alike. `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // a runtime dropped the ordinary way blocks, which panics inside async code
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Lake {
@@ -139,7 +148,7 @@ impl Lake {
                 url: url.trim_end_matches('/').to_string(),
                 store,
                 prefix,
-                runtime,
+                runtime: Some(runtime),
             }),
         })
     }
@@ -268,15 +277,17 @@ impl Remote {
         &self,
         fut: impl std::future::Future<Output = Result<T, object_store::Error>> + Send,
     ) -> Result<T, object_store::Error> {
+        let failed = |why: &str| object_store::Error::Generic {
+            store: "sluice",
+            source: why.to_string().into(),
+        };
+        let Some(runtime) = &self.runtime else {
+            return Err(failed("the lake is closing"));
+        };
         std::thread::scope(|s| {
-            s.spawn(|| self.runtime.block_on(fut))
+            s.spawn(|| runtime.block_on(fut))
                 .join()
-                .unwrap_or_else(|_| {
-                    Err(object_store::Error::Generic {
-                        store: "sluice",
-                        source: "the upload thread panicked".into(),
-                    })
-                })
+                .unwrap_or_else(|_| Err(failed("the upload thread panicked")))
         })
     }
 
