@@ -21,10 +21,15 @@ const MIN_SAMPLE: usize = 100;
 /// A column is written plain when more than this share of its sampled values is distinct.
 const PLAIN_ABOVE: f64 = 0.5;
 
+/// Rows of the first batch looked at: enough to tell ids from categories, cheap whatever the
+/// batch size.
+const SAMPLE_ROWS: usize = 2048;
+
 /// Leaf columns (dot paths, as Parquet names them) whose values in `batch` are mostly distinct.
 pub fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<ColumnPath> {
     let mut out = Vec::new();
-    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+    let sample = batch.slice(0, batch.num_rows().min(SAMPLE_ROWS));
+    for (field, array) in sample.schema().fields().iter().zip(sample.columns()) {
         visit(vec![field.name().clone()], array, &mut out);
     }
     out
