@@ -373,3 +373,37 @@ async fn check_reports_every_expression_problem_with_a_caret_and_a_suggestion() 
         "a valid expression is not reported: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upload_loses_nothing_and_the_next_run_finishes_it() {
+    let h = harness(1_500, "").await;
+    let flow = h.flow_with("users", "", "", "file_rows = 1000");
+    let lake = to_object_store(&flow, &h.dir.path().join("lake"));
+    // a file where the stream's directory should be: every upload fails, even as root
+    std::fs::write(lake.join("users"), b"in the way").expect("blocker");
+    let out = h.run(&flow, &[]).await;
+    assert_ne!(
+        out.code,
+        0,
+        "an upload that fails must fail the run: {}",
+        out.all()
+    );
+    assert!(
+        out.all().contains("file://"),
+        "the error names the store: {}",
+        out.all()
+    );
+    std::fs::remove_file(lake.join("users")).expect("unblock");
+    // the next run uploads what the failed one committed, then pulls the rest
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&read_rows(&lake), &h.truth().await);
+    let staged = h.dir.path().join(".sluice/users/_sluice/tmp/users");
+    let leftovers: Vec<_> = std::fs::read_dir(&staged)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "staged files left behind: {leftovers:?}"
+    );
+}

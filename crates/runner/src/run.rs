@@ -451,7 +451,17 @@ pub(crate) async fn execute(
     }
     let flow = ctx.flow;
     let dest = flow.destination.path.clone();
-    let _ = std::fs::remove_dir_all(ctx.tmp_root.join(&ctx.run_id));
+    // staged files whose promotion is committed but failed (an upload that did not go
+    // through) stay for the next run to finish; the rest of the run's staging goes
+    let run_tmp = ctx.tmp_root.join(&ctx.run_id);
+    let unpromoted = store
+        .pending_files(&flow.name)
+        .map_or(true, |p| p.iter().any(|f| f.temp.starts_with(&run_tmp)));
+    if unpromoted {
+        tracing::warn!(dir = %run_tmp.display(), "committed files are not in the lake yet; the next run finishes them");
+    } else {
+        let _ = std::fs::remove_dir_all(&run_tmp);
+    }
     let mut record_summary = RecordSummary::default();
     let (mut pages, mut bytes_in, mut bytes_out, mut files) = (0u64, 0u64, 0u64, 0u64);
     let mut stream_reports = Vec::new();
