@@ -94,49 +94,37 @@ impl Lake {
                 parsed.scheme()
             ))
         };
-        let (store, prefix): (Arc<dyn ObjectStore>, &str) = match parsed.scheme() {
-            "s3" | "s3a" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+        // a builder from the environment, the URL, then the flow's options
+        macro_rules! configured {
+            ($builder:expr) => {{
+                let mut b = $builder.with_url(url);
                 for (k, v) in options {
                     b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
                 }
-                (
-                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
-                    parsed.path(),
-                )
-            }
-            "gs" => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
-                }
-                (
-                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
-                    parsed.path(),
-                )
-            }
+                Arc::new(b.build().map_err(|e| err(e.to_string()))?) as Arc<dyn ObjectStore>
+            }};
+        }
+        let store = match parsed.scheme() {
+            "s3" | "s3a" => configured!(object_store::aws::AmazonS3Builder::from_env()),
+            "gs" => configured!(object_store::gcp::GoogleCloudStorageBuilder::from_env()),
             "az" | "adl" | "azure" | "abfs" | "abfss" => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
-                }
-                (
-                    Arc::new(b.build().map_err(|e| err(e.to_string()))?),
-                    parsed.path(),
-                )
+                configured!(object_store::azure::MicrosoftAzureBuilder::from_env())
             }
             "file" => {
                 if let Some((k, _)) = options.first() {
                     return Err(unknown(k));
                 }
-                (
-                    Arc::new(object_store::local::LocalFileSystem::new()),
-                    parsed.path(),
-                )
+                Arc::new(object_store::local::LocalFileSystem::new()) as Arc<dyn ObjectStore>
             }
-            other => return Err(err(format!("`{other}://` is not a supported object store: use s3://, gs://, az:// (or abfss://) or file://"))),
+            other => {
+                return Err(err(format!(
+                    "`{other}://` is not a supported object store: use s3://, gs://, az:// \
+                     (or abfss://) or file://"
+                )))
+            }
         };
-        let prefix = Key::parse(prefix.trim_matches('/'))
+        // the bucket or container is the URL's host; the prefix is its path
+        let prefix = Key::parse(parsed.path().trim_matches('/'))
             .map_err(|e| err(format!("bad path in the URL: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -167,17 +155,6 @@ impl Lake {
         match &self.remote {
             Some(r) => r.url.clone(),
             None => self.root.display().to_string(),
-        }
-    }
-
-    /// Where `target` is, as a user names it.
-    pub fn locate(&self, target: &Path) -> String {
-        match &self.remote {
-            Some(r) => match self.key(r, target) {
-                Ok(k) => format!("{}/{}", r.url, relative(&r.prefix, &k)),
-                Err(_) => target.display().to_string(),
-            },
-            None => target.display().to_string(),
         }
     }
 
@@ -368,9 +345,6 @@ mod tests {
         assert!(lake
             .promote(&dir.path().join("none.tmp"), &missing)
             .is_err());
-        assert!(lake
-            .locate(&target)
-            .ends_with("/lake/users/date=2024-01-01/part-1.parquet"));
         lake.remove(&target).expect("remove");
         assert!(!uploaded.exists());
         lake.remove(&target).expect("removing twice is fine");
