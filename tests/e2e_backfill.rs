@@ -126,7 +126,11 @@ async fn a_backfill_killed_at_several_points_resumes_to_a_clean_result() {
             .env("ZENDESK_EMAIL", EMAIL)
             .env("ZENDESK_API_TOKEN", TOKEN)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            // kept for the failure message below
+            .stderr(
+                std::fs::File::create(h.dir.path().join(format!("killed-at-{ms}ms.log")))
+                    .expect("log"),
+            )
             .spawn()
             .expect("spawn");
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -148,7 +152,29 @@ async fn a_backfill_killed_at_several_points_resumes_to_a_clean_result() {
         "completed windows are not redone: {}",
         out.stdout
     );
-    assert_equals_truth(&read_rows(&h.dest()), &in_range(&h.truth().await));
+    let rows = read_rows(&h.dest());
+    let truth = in_range(&h.truth().await);
+    if rows.len() != truth.len() {
+        // the evidence a rare failure needs: every run's log and the windows' reports
+        let mut logs = String::new();
+        for ms in [900, 1_700, 2_600] {
+            let log = std::fs::read_to_string(h.dir.path().join(format!("killed-at-{ms}ms.log")))
+                .unwrap_or_default();
+            logs.push_str(&format!("--- run killed at {ms} ms:\n{log}\n"));
+        }
+        let reports: Vec<String> = reports(&h.dest())
+            .iter()
+            .map(|r| r["streams"].to_string())
+            .collect();
+        panic!(
+            "{} rows for {} users in range\n{logs}--- final run:\n{}\n--- reports:\n{}",
+            rows.len(),
+            truth.len(),
+            out.all(),
+            reports.join("\n")
+        );
+    }
+    assert_equals_truth(&rows, &truth);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
