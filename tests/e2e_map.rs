@@ -48,11 +48,21 @@ async fn map_with_seed_mapping(
     output: &Path,
     extra: &[&str],
 ) -> common::Output {
-    let mapping = mapping();
+    run_map(cwd, Path::new(&mapping()), input, output, extra).await
+}
+
+/// `sluice map --mapping M --input I --output O`, plus `extra` arguments.
+async fn run_map(
+    cwd: &Path,
+    mapping: &Path,
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+) -> common::Output {
     let args = [
         "map",
         "--mapping",
-        &mapping,
+        mapping.to_str().expect("utf8 path"),
         "--input",
         input.to_str().expect("utf8 path"),
         "--output",
@@ -306,17 +316,12 @@ async fn a_schema_file_sets_the_types_and_bad_arguments_are_refused() {
     )
     .await;
     assert_eq!(r.code, 2);
-    let r = run_binary(
-        &[
-            "map",
-            "--mapping",
-            "/nonexistent.json",
-            "--input",
-            input.to_str().expect("p"),
-            "--output",
-            out.to_str().expect("p"),
-        ],
+    let r = run_map(
         dir.path(),
+        Path::new("/nonexistent.json"),
+        &input,
+        &out,
+        &[],
     )
     .await;
     assert_eq!(r.code, 2);
@@ -348,19 +353,7 @@ async fn a_field_the_inferred_sample_missed_is_read_as_text_with_a_warning() {
     )
     .expect("mapping");
     let out = dir.path().join("out.parquet");
-    let r = run_binary(
-        &[
-            "map",
-            "--mapping",
-            mapping.to_str().expect("p"),
-            "--input",
-            input.to_str().expect("p"),
-            "--output",
-            out.to_str().expect("p"),
-        ],
-        dir.path(),
-    )
-    .await;
+    let r = run_map(dir.path(), &mapping, &input, &out, &[]).await;
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
         r.stderr
