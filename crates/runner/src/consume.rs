@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -446,18 +447,41 @@ pub(crate) fn consume(
         // encodes, so every core works; the writer takes them back in page order
         let workers = mapping_threads();
         let source = Mutex::new((rx, 0u64));
+        // pages taken from the producer but not yet written stay under `ahead_limit` (plus one
+        // per thread racing the gate), so a slow page cannot let the others pile up
+        let ahead_limit = 2 * workers as u64;
+        let taken = AtomicU64::new(0);
+        let written = AtomicU64::new(0);
+        let closed = AtomicBool::new(false);
+        let gate = (Mutex::new(()), Condvar::new());
         std::thread::scope(|scope| {
             let (tx, mapped_rx) =
                 std::sync::mpsc::sync_channel::<(u64, Page, Option<MapOutput>)>(workers);
             for _ in 0..workers {
                 let tx = tx.clone();
                 let mapping = ctx.mapping.clone();
-                let source = &source;
+                let (source, taken, written, closed, gate) =
+                    (&source, &taken, &written, &closed, &gate);
                 scope.spawn(move || loop {
+                    if let Ok(mut g) = gate.0.lock() {
+                        while !closed.load(Ordering::Acquire)
+                            && taken.load(Ordering::Acquire)
+                                >= written.load(Ordering::Acquire) + ahead_limit
+                        {
+                            match gate.1.wait(g) {
+                                Ok(next) => g = next,
+                                Err(_) => return,
+                            }
+                        }
+                    }
+                    if closed.load(Ordering::Acquire) {
+                        break;
+                    }
                     // the lock is held while waiting, so pages are numbered in arrival order
                     let next = source.lock().ok().and_then(|mut s| {
                         let page = s.0.blocking_recv()?;
                         s.1 += 1;
+                        taken.store(s.1, Ordering::Release);
                         Some((s.1 - 1, page))
                     });
                     let Some((seq, mut page)) = next else { break };
@@ -477,12 +501,22 @@ pub(crate) fn consume(
                 waiting.insert(seq, (page, out));
                 while let Some((page, out)) = waiting.remove(&next) {
                     next += 1;
-                    if step(&mut c, page, out) {
+                    let done = step(&mut c, page, out);
+                    written.store(next, Ordering::Release);
+                    if let Ok(_g) = gate.0.lock() {
+                        gate.1.notify_all();
+                    }
+                    if done {
                         break 'pages;
                     }
                 }
             }
-            // when the writer stopped early, each mapping thread ends on its next send
+            // when the writer stopped early, each mapping thread ends at the gate or on its
+            // next send
+            closed.store(true, Ordering::Release);
+            if let Ok(_g) = gate.0.lock() {
+                gate.1.notify_all();
+            }
             drop(mapped_rx);
         });
         // and the producer on its next page
