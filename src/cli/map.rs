@@ -96,28 +96,24 @@ fn memchr_last_newline(b: &[u8]) -> Option<usize> {
     b.iter().rposition(|c| *c == b'\n')
 }
 
-/// Compile the mapping set at `path`. With a schema inferred from `sampled` records, a source
-/// the sample did not show is read as text with a warning, not refused: a field can be null or
-/// absent in every record of a head and still come later.
+/// Compile the mapping set at `path` against `schema`. With a schema inferred from a `sample`
+/// (how many records, and what they showed), `schema` is the opened sample: a source the
+/// sample did not show is read as text with a warning, not refused, because a field can be
+/// absent from every record of a head and still come later.
 fn compile_mapping(
     path: &Path,
     schema: &StreamSchema,
-    sampled: Option<usize>,
+    sample: Option<(usize, &StreamSchema)>,
 ) -> Result<(MappingSet, CompiledMapping), String> {
     let set = MappingSet::from_file(path).map_err(|e| e.to_string())?;
-    let lenient = sampled.map(|_| schema.opened());
-    let out = compile(
-        &path.display().to_string(),
-        &set,
-        Some(lenient.as_ref().unwrap_or(schema)),
-    )
-    .map_err(|e| e.to_string())?;
+    let out =
+        compile(&path.display().to_string(), &set, Some(schema)).map_err(|e| e.to_string())?;
     for w in &out.warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
-    if let Some(records) = sampled {
-        for unseen in unseen_sources(&out.mapping, schema) {
-            let known = schema.leaf_paths();
+    if let Some((records, seen)) = sample {
+        let known = seen.leaf_paths();
+        for unseen in unseen_sources(&out.mapping, seen) {
             let hint = closest(&unseen, known.iter().map(String::as_str))
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
@@ -162,14 +158,13 @@ fn prepare(input: &Input, schema: Option<&Path>, mapping: &Path) -> Result<Prepa
     let (head, reader) = input
         .open_with_head(INFER_BYTES)
         .map_err(|e| e.to_string())?;
-    let (schema, sampled) = schema_for(schema, &head)?;
-    let (set, mapping) = compile_mapping(mapping, &schema, sampled)?;
-    // what the mapping was compiled against, for recompiling it (the bench's ablation)
-    let schema = if sampled.is_some() {
-        schema.opened()
-    } else {
-        schema
+    let (given, sampled) = schema_for(schema, &head)?;
+    // an inferred schema is a sample: its objects may hold fields the sample did not show
+    let (schema, sample) = match sampled {
+        Some(records) => (given.opened(), Some((records, given))),
+        None => (given, None),
     };
+    let (set, mapping) = compile_mapping(mapping, &schema, sample.as_ref().map(|(n, s)| (*n, s)))?;
     Ok(Prepared {
         head,
         reader,

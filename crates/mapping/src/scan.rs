@@ -425,14 +425,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// The value just scanned must be all of the buffer.
-    fn at_end(&mut self, what: &str) -> Result<(), RecordError> {
+    /// `what` names the value in the error; it is only built when there is one.
+    fn at_end(&mut self, what: impl FnOnce() -> String) -> Result<(), RecordError> {
         self.skip_ws();
         if self.pos == self.buf.len() {
             Ok(())
         } else {
             Err(malformed(
                 self.pos,
-                &format!("trailing characters after {what}"),
+                &format!("trailing characters after {}", what()),
             ))
         }
     }
@@ -585,7 +586,7 @@ pub(crate) fn scan<'a>(
         _ => return Err(malformed(s.pos, "expected a JSON object")),
     }
     s.object(trie, 0, cols, cells, unknown)?;
-    s.at_end("the record")
+    s.at_end(|| "the record".into())
 }
 
 /// Scan the members every item of a framed page shares (raw values in `body`) into `cells`,
@@ -609,7 +610,7 @@ pub(crate) fn scan_shared<'a>(
         let mut s = Scanner { buf: value, pos: 0 };
         s.member(trie, 0, key.as_bytes(), cols, cells, unknown)
             .map_err(|e| in_member(&what, e))?;
-        s.at_end(&what)?;
+        s.at_end(|| what)?;
     }
     Ok(())
 }
@@ -627,7 +628,7 @@ pub(crate) fn scan_item<'a>(
     let mut s = Scanner { buf: item, pos: 0 };
     s.member(trie, 0, key.as_bytes(), cols, cells, unknown)
         .map_err(|e| in_member(&format!("`{key}`"), e))?;
-    s.at_end(&format!("`{key}`"))
+    s.at_end(|| format!("`{key}`"))
 }
 
 /// Where a malformed value was: its byte offsets count from the start of `what`.

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -447,41 +446,26 @@ pub(crate) fn consume(
         // encodes, so every core works; the writer takes them back in page order
         let workers = mapping_threads();
         let source = Mutex::new((rx, 0u64));
-        // pages taken from the producer but not yet written stay under `ahead_limit` (plus one
-        // per thread racing the gate), so a slow page cannot let the others pile up
-        let ahead_limit = 2 * workers as u64;
-        let taken = AtomicU64::new(0);
-        let written = AtomicU64::new(0);
-        let closed = AtomicBool::new(false);
-        let gate = (Mutex::new(()), Condvar::new());
+        // a permit per page taken from the producer, returned once the page is written: at
+        // most two per thread wait for the writer, so one slow page cannot let others pile up
+        let (permit, permits) = std::sync::mpsc::sync_channel::<()>(2 * workers);
         std::thread::scope(|scope| {
             let (tx, mapped_rx) =
                 std::sync::mpsc::sync_channel::<(u64, Page, Option<MapOutput>)>(workers);
             for _ in 0..workers {
                 let tx = tx.clone();
+                let permit = permit.clone();
                 let mapping = ctx.mapping.clone();
-                let (source, taken, written, closed, gate) =
-                    (&source, &taken, &written, &closed, &gate);
+                let source = &source;
                 scope.spawn(move || loop {
-                    if let Ok(mut g) = gate.0.lock() {
-                        while !closed.load(Ordering::Acquire)
-                            && taken.load(Ordering::Acquire)
-                                >= written.load(Ordering::Acquire) + ahead_limit
-                        {
-                            match gate.1.wait(g) {
-                                Ok(next) => g = next,
-                                Err(_) => return,
-                            }
-                        }
-                    }
-                    if closed.load(Ordering::Acquire) {
+                    // fails once the writer is gone
+                    if permit.send(()).is_err() {
                         break;
                     }
                     // the lock is held while waiting, so pages are numbered in arrival order
                     let next = source.lock().ok().and_then(|mut s| {
                         let page = s.0.blocking_recv()?;
                         s.1 += 1;
-                        taken.store(s.1, Ordering::Release);
                         Some((s.1 - 1, page))
                     });
                     let Some((seq, mut page)) = next else { break };
@@ -494,7 +478,7 @@ pub(crate) fn consume(
                     }
                 });
             }
-            drop(tx);
+            drop((tx, permit));
             let mut waiting = BTreeMap::new();
             let mut next = 0u64;
             'pages: for (seq, page, out) in mapped_rx.iter() {
@@ -502,22 +486,16 @@ pub(crate) fn consume(
                 while let Some((page, out)) = waiting.remove(&next) {
                     next += 1;
                     let done = step(&mut c, page, out);
-                    written.store(next, Ordering::Release);
-                    if let Ok(_g) = gate.0.lock() {
-                        gate.1.notify_all();
-                    }
+                    // the written page's permit (taken before the page, so never waited for)
+                    let _ = permits.try_recv();
                     if done {
                         break 'pages;
                     }
                 }
             }
-            // when the writer stopped early, each mapping thread ends at the gate or on its
-            // next send
-            closed.store(true, Ordering::Release);
-            if let Ok(_g) = gate.0.lock() {
-                gate.1.notify_all();
-            }
-            drop(mapped_rx);
+            // when the writer stopped early, each mapping thread ends at its next permit or
+            // its next send
+            drop((mapped_rx, permits));
         });
         // and the producer on its next page
         drop(source);

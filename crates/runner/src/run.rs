@@ -519,15 +519,11 @@ pub(crate) async fn execute(
         &report_path,
         &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
     )?;
-    if ctx.lake.is_remote() {
-        // the lake keeps the run's report and rejects beside its data; the local copies are
-        // what `sluice runs` reads
-        let mut published = vec![report_path.clone()];
-        if ctx.rejects_path.exists() {
-            published.push(ctx.rejects_path.clone());
-        }
-        for p in published {
-            if let Err(e) = ctx.lake.publish(&p, &p) {
+    // an object store keeps the run's report and rejects beside its data (the local copies
+    // are what `sluice runs` reads); a local lake already has them in place
+    for p in [&report_path, &ctx.rejects_path] {
+        if p.exists() {
+            if let Err(e) = ctx.lake.publish(p) {
                 tracing::warn!(file = %p.display(), error = %e, "could not copy to the lake; the local copy stays");
             }
         }

@@ -179,21 +179,14 @@ impl Lake {
         Ok(())
     }
 
-    /// Copy the local file `local` to `target`, keeping the local file (run reports).
-    pub fn publish(&self, local: &Path, target: &Path) -> Result<(), SinkError> {
+    /// Copy the local file at `path` (under the root) to the same place in an object store,
+    /// keeping the local file (run reports). A local lake already holds it.
+    pub fn publish(&self, path: &Path) -> Result<(), SinkError> {
         match &self.remote {
-            None if local == target => Ok(()),
-            None => {
-                if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
-                }
-                fs::copy(local, target)
-                    .map(|_| ())
-                    .map_err(|e| SinkError::io(target, e))
-            }
+            None => Ok(()),
             Some(remote) => {
-                let key = self.key(remote, target)?;
-                remote.upload(local, &key)
+                let key = self.key(remote, path)?;
+                remote.upload(path, &key)
             }
         }
     }
@@ -363,10 +356,10 @@ mod tests {
         let target = lake.root().join("s/big.parquet");
         lake.promote(&temp, &target).expect("promote");
         assert_eq!(fs::read(store.join("s/big.parquet")).expect("read"), body);
-        let report = dir.path().join("r.json");
+        let report = lake.root().join("_runs/r.json");
+        fs::create_dir_all(report.parent().expect("parent")).expect("runs dir");
         fs::write(&report, b"{}").expect("report");
-        lake.publish(&report, &lake.root().join("_runs/r.json"))
-            .expect("publish");
+        lake.publish(&report).expect("publish");
         assert!(report.exists(), "the local report stays");
         assert_eq!(fs::read(store.join("_runs/r.json")).expect("read"), b"{}");
     }
