@@ -7,7 +7,7 @@ use sluice_runner::{
     check_flow, discover as discover_stream, run_flow, Flow, Overrides, RunError, RunOptions,
     RunStatus,
 };
-use sluice_state::StateStore;
+use sluice_state::{FileLocks, LockOwner, Locks, StateStore};
 
 use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD};
 
@@ -270,7 +270,16 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
             Err(c) => return c,
         };
         match store.runs(Some(&flow.name), limit) {
-            Ok(r) => all.extend(r),
+            Ok(mut r) => {
+                // a run whose process died without finishing its row holds no lock
+                let locks = FileLocks::beside(&flow.state_path);
+                for run in r.iter_mut().filter(|r| r.status == "running") {
+                    if !locks.is_alive(&flow.name, &run.run_id).unwrap_or(true) {
+                        run.status = "crashed".into();
+                    }
+                }
+                all.extend(r)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_FAILED;
@@ -342,13 +351,10 @@ pub fn state_show(path: &Path) -> u8 {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let connector = registry()
-        .build(&flow.connector, &flow.connector_config)
-        .ok();
-    let streams: Vec<String> = match (&flow.streams, connector) {
+    let streams: Vec<String> = match (&flow.streams, registry().streams(&flow.connector)) {
         (Some(s), _) => s.clone(),
-        (None, Some(c)) => c.streams().into_iter().map(|s| s.name).collect(),
-        (None, None) => Vec::new(),
+        (None, Ok(offered)) => offered.into_iter().map(|s| s.name).collect(),
+        (None, Err(_)) => Vec::new(),
     };
     let mut out = serde_json::Map::new();
     for s in streams {
@@ -371,12 +377,47 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
         Ok(x) => x,
         Err(c) => return c,
     };
-    match store.reset(&flow.name, stream) {
+    let offered: Vec<String> = match registry().streams(&flow.connector) {
+        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return EXIT_INVALID;
+        }
+    };
+    let pulled: Vec<String> = flow.streams.clone().unwrap_or_else(|| offered.clone());
+    let streams: Vec<&str> = match stream {
+        None => pulled.iter().map(String::as_str).collect(),
+        Some(s) if pulled.iter().any(|p| p == s) => vec![s],
+        Some(s) => {
+            eprintln!(
+                "error: --stream {s}: flow `{}` has no such stream; it pulls {}",
+                flow.name,
+                pulled.join(", ")
+            );
+            return EXIT_INVALID;
+        }
+    };
+    // no run or backfill may be holding a position while it is forgotten
+    let locks = FileLocks::beside(&flow.state_path);
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut held = Vec::new();
+    for mode in ["run", "backfill"] {
+        let owner = LockOwner::current(&format!("state-reset-{mode}"), &now);
+        match locks.acquire(&flow.name, mode, &owner) {
+            Ok(guard) => held.push(guard),
+            Err(e) => {
+                eprintln!("error: {e}; the state was not changed");
+                return EXIT_LOCKED;
+            }
+        }
+    }
+    match store.reset(&flow.name, &streams) {
         Ok(n) => {
             println!(
-                "{}: forgot {n} checkpoint{}",
+                "{}: forgot {n} checkpoint{} ({})",
                 flow.name,
-                if n == 1 { "" } else { "s" }
+                if n == 1 { "" } else { "s" },
+                streams.join(", ")
             );
             0
         }

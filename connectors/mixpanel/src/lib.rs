@@ -25,7 +25,7 @@ pub use dedup::DayDedup;
 pub const NAME: &str = "mixpanel";
 
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build);
+    registry.register(NAME, build, streams);
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {

@@ -23,7 +23,7 @@ pub const NAME: &str = "zendesk";
 
 /// Add this connector to a registry.
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build);
+    registry.register(NAME, build, streams);
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {

@@ -231,19 +231,37 @@ impl ConnectorConfig {
 
 pub type ConnectorFactory = fn(&ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError>;
 
+/// What a connector offers before it is configured: its stream table, for commands that need
+/// no credentials (`state`, listings).
+pub type StreamTable = fn() -> Vec<StreamSpec>;
+
 /// Connectors by name, registered explicitly by the binary.
 #[derive(Default)]
 pub struct Registry {
-    factories: BTreeMap<&'static str, ConnectorFactory>,
+    factories: BTreeMap<&'static str, (ConnectorFactory, StreamTable)>,
 }
 
 impl Registry {
-    pub fn register(&mut self, name: &'static str, factory: ConnectorFactory) {
-        self.factories.insert(name, factory);
+    pub fn register(
+        &mut self,
+        name: &'static str,
+        factory: ConnectorFactory,
+        streams: StreamTable,
+    ) {
+        self.factories.insert(name, (factory, streams));
     }
 
     pub fn names(&self) -> Vec<&'static str> {
         self.factories.keys().copied().collect()
+    }
+
+    fn entry(&self, name: &str) -> Result<&(ConnectorFactory, StreamTable), ConnectorError> {
+        self.factories.get(name).ok_or_else(|| {
+            ConnectorError::Config(format!(
+                "unknown connector `{name}`; known connectors: {}",
+                self.names().join(", ")
+            ))
+        })
     }
 
     pub fn build(
@@ -251,12 +269,11 @@ impl Registry {
         name: &str,
         config: &ConnectorConfig,
     ) -> Result<Arc<dyn Connector>, ConnectorError> {
-        let factory = self.factories.get(name).ok_or_else(|| {
-            ConnectorError::Config(format!(
-                "unknown connector `{name}`; known connectors: {}",
-                self.names().join(", ")
-            ))
-        })?;
-        factory(config)
+        (self.entry(name)?.0)(config)
+    }
+
+    /// The streams of connector `name`, without configuring it.
+    pub fn streams(&self, name: &str) -> Result<Vec<StreamSpec>, ConnectorError> {
+        Ok((self.entry(name)?.1)())
     }
 }

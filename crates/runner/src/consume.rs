@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sluice_core::{Page, Records};
 use sluice_mapping::{CompiledMapping, MapOutput, Reject};
 use sluice_sinks::{partition_dir, Format, Lake, ParquetOptions, PartFile, SinkError, StagedFile};
-use sluice_state::{Commit, NewFile, StateError, StateStore};
+use sluice_state::{Commit, Locks, NewFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
 use crate::progress::Progress;
@@ -28,6 +28,8 @@ pub(crate) struct SinkContext {
     pub stream: String,
     /// The task's key in the state store: the stream, or `stream@from..to` for a window.
     pub task: String,
+    /// The days of a backfill window task.
+    pub window: Option<(NaiveDate, NaiveDate)>,
     /// Files of an earlier pull of this task, replaced when this pull completes (`--force`).
     pub replaces: Vec<PathBuf>,
     /// Shared counters for a backfill's progress line.
@@ -258,6 +260,7 @@ impl Consumer<'_> {
             flow: &self.ctx.flow,
             task: &self.ctx.task,
             stream: &self.ctx.stream,
+            window: self.ctx.window,
             checkpoint: self.pending_checkpoint.take().as_ref(),
             files: &files,
             completes,
@@ -527,6 +530,7 @@ fn remove_doomed(store: &StateStore, lake: &Lake, path: &Path) -> Result<(), Con
 /// committed (staged files of runs that are no longer alive).
 pub(crate) fn recover(
     store: &StateStore,
+    locks: &dyn Locks,
     lake: &Lake,
     flow: &str,
     tmp_root: &Path,
@@ -540,11 +544,10 @@ pub(crate) fn recover(
     for old in store.doomed_files(flow)? {
         remove_doomed(store, lake, &old)?;
     }
-    let live = store.live_runs(flow)?;
     if let Ok(entries) = std::fs::read_dir(tmp_root) {
         for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !live.contains(&name) {
+            let run = e.file_name().to_string_lossy().into_owned();
+            if !locks.is_alive(flow, &run)? {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

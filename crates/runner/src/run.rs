@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
 use sluice_mapping::{compile_with_aliases, identity_mapping, CompiledMapping, MappingSet};
 use sluice_sinks::Lake;
-use sluice_state::{StateError, StateStore};
+use sluice_state::{FileLocks, LockGuard, LockOwner, Locks, StateError, StateStore};
 use tokio::sync::{mpsc, watch};
 
 use crate::consume::{consume, recover, ConsumeError, SinkContext};
@@ -30,6 +30,19 @@ pub enum RunError {
     State(StateError),
     #[error("{0}")]
     Io(String),
+}
+
+impl RunError {
+    /// A stable code for run reports, in the seeds' style.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RunError::Config(_) => "CONFIG-1000-400",
+            RunError::Connector(e) => e.code(),
+            RunError::Locked(_) => "STATE-4002-409",
+            RunError::State(_) => "STATE-4001-500",
+            RunError::Io(_) => "SINK-3003-500",
+        }
+    }
 }
 
 impl From<StateError> for RunError {
@@ -208,6 +221,8 @@ pub(crate) struct RunContext<'a> {
     pub rejects_path: PathBuf,
     pub progress_line: bool,
     pub counters: Option<Arc<crate::progress::Counters>>,
+    /// Held until the run is over; the kernel releases it if the process dies.
+    pub _lock: LockGuard,
 }
 
 async fn run_task(
@@ -267,6 +282,7 @@ async fn run_task(
         flow: flow.name.clone(),
         stream: spec.stream.name.clone(),
         task: spec.key.clone(),
+        window: spec.task.window.map(|w| (w.from, w.to)),
         replaces: spec.replaces,
         counters: ctx.counters.clone(),
         dest: flow.destination.path.clone(),
@@ -376,6 +392,12 @@ pub(crate) fn begin<'a>(
             .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?,
     );
     let mut store = StateStore::open(&flow.state_path)?;
+    let locks = FileLocks::beside(&flow.state_path);
+    let lock = locks.acquire(
+        &flow.name,
+        mode,
+        &LockOwner::current(&run_id, &started.to_rfc3339()),
+    )?;
     store.begin_run(
         &run_id,
         &flow.name,
@@ -385,7 +407,7 @@ pub(crate) fn begin<'a>(
     )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
     let mut errors = Vec::new();
-    match recover(&store, &lake, &flow.name, &tmp_root) {
+    match recover(&store, &locks, &lake, &flow.name, &tmp_root) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             files = n,
@@ -408,6 +430,7 @@ pub(crate) fn begin<'a>(
             tmp_root,
             progress_line,
             counters: None,
+            _lock: lock,
         },
         store,
         errors,
@@ -443,9 +466,17 @@ pub(crate) async fn execute(
             })
             .buffered(concurrency.max(1));
         while let Some(r) = stream.next().await {
-            match r? {
-                Some(r) => results.push(r),
-                None => status = RunStatus::Interrupted,
+            match r {
+                Ok(Some(r)) => results.push(r),
+                Ok(None) => status = RunStatus::Interrupted,
+                // the run goes on to its report: a failure never leaves it `running`
+                Err(e) => {
+                    errors.push(ErrorEntry {
+                        code: e.code().into(),
+                        message: e.to_string(),
+                    });
+                    status = RunStatus::Failed;
+                }
             }
         }
     }
@@ -513,12 +544,22 @@ pub(crate) async fn execute(
         warnings,
         rejects_file: (failed > 0).then(|| relative(&dest, &ctx.rejects_path)),
     };
-    let report_json = serde_json::to_value(&report).unwrap_or(Value::Null);
+    let mut report = report;
     let report_path = dest.join("_runs").join(format!("{}.json", ctx.run_id));
-    write_atomically(
+    let written = write_atomically(
         &report_path,
-        &serde_json::to_vec_pretty(&report_json).unwrap_or_default(),
-    )?;
+        &serde_json::to_vec_pretty(&report).unwrap_or_default(),
+    );
+    if let Err(e) = &written {
+        // a full or read-only disk: the history still says how the run ended
+        status = RunStatus::Failed;
+        report.metrics.status_summary.status = status;
+        report.metrics.status_summary.errors.push(ErrorEntry {
+            code: e.code().into(),
+            message: e.to_string(),
+        });
+    }
+    let report_json = serde_json::to_value(&report).unwrap_or(Value::Null);
     // an object store keeps the run's report and rejects beside its data (the local copies
     // are what `sluice runs` reads); a local lake already has them in place
     for p in [&report_path, &ctx.rejects_path] {
@@ -534,6 +575,7 @@ pub(crate) async fn execute(
         &completed.to_rfc3339(),
         &report_json,
     )?;
+    written?;
     let m = &report.metrics.record_summary;
     tracing::info!(flow = %flow.name, run = %ctx.run_id, status = status.as_str(), records_in = m.input_record_count, records_out = m.output_record_count, failed = m.failed_record_count, "run finished");
     Ok(RunOutcome {

@@ -15,11 +15,25 @@
 //! | `terminated-early` | (streams) status 200, then the body ends with a `terminated early` line halfway |
 //! | `split-record` | (streams) one record is split across two lines |
 //! | `misfit` | one record of the page carries a value of the wrong type (`locale_id: "en"`) |
+//! | `repeat-cursor` | (Zendesk) the page asked for, but the cursor handed out is the one the request sent (on a first page: one that leads to the first page again); `has_more` stays true |
+//! | `replay` | (Zendesk) the records of the export's first page again, with a fresh valid cursor (the real position advances); `has_more` true |
+//! | `huge-value=MB` | one record carries a string of MB MiB (1 to 1024): Zendesk's first record of the page as its `notes`, Mixpanel an extra event (not in the truth) as a `blob` property |
+//! | `echo-auth` | 500 whose JSON body echoes the request's headers, `Authorization` verbatim, as some proxies and debugging gateways do (Zendesk in `request.headers`, Mixpanel in the `error` text and `headers`) |
+//! | `bad-lines` | (Mixpanel) six extra lines in the middle of the body: `time` a string, no `time`, no `properties`, `event` a number, a JSON array, a line that is not JSON |
+//! | `huge-line=MB` | (Mixpanel) one extra line of MB MiB that is not JSON, in the middle of the body |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use axum::http::HeaderMap;
+use serde_json::{Map, Value};
+
+/// The largest `huge-value=MB` / `huge-line=MB`: the Zendesk page is built in memory.
+const MAX_MB: u64 = 1024;
+/// One `MB` of a fault: a mebibyte, so the size exceeds MB megabytes in either sense.
+pub(crate) const MEGABYTE: u64 = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
@@ -35,6 +49,12 @@ pub enum FaultKind {
     Misfit,
     TerminatedEarly,
     SplitRecord,
+    RepeatCursor,
+    Replay,
+    HugeValue { mb: u64 },
+    EchoAuth,
+    BadLines,
+    HugeLine { mb: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,25 +109,73 @@ impl FaultPlan {
                 "misfit" => FaultKind::Misfit,
                 "terminated-early" => FaultKind::TerminatedEarly,
                 "split-record" => FaultKind::SplitRecord,
-                other => match other.strip_prefix("slow=") {
-                    Some(ms) => FaultKind::Slow {
-                        ms: ms
-                            .trim_end_matches("ms")
-                            .parse()
-                            .map_err(|_| format!("fault `{item}`: slow=MS needs milliseconds"))?,
-                    },
-                    None => {
-                        return Err(format!(
-                            "unknown fault `{other}`; known: 429, 429ra0, 500, 503, truncate, \
-                             cut-json, slow=MS, expire-cursor, 401, misfit, terminated-early, split-record"
-                        ))
-                    }
-                },
+                "repeat-cursor" => FaultKind::RepeatCursor,
+                "replay" => FaultKind::Replay,
+                "echo-auth" => FaultKind::EchoAuth,
+                "bad-lines" => FaultKind::BadLines,
+                other => with_value(item, other)?,
             };
             specs.push(FaultSpec { kind, count, start });
         }
         Ok(Self { specs })
     }
+}
+
+/// The kinds that carry a value: `slow=MS`, `huge-value=MB`, `huge-line=MB`.
+fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
+    if let Some(ms) = kind.strip_prefix("slow=") {
+        return Ok(FaultKind::Slow {
+            ms: ms
+                .trim_end_matches("ms")
+                .parse()
+                .map_err(|_| format!("fault `{item}`: slow=MS needs milliseconds"))?,
+        });
+    }
+    if let Some(mb) = kind.strip_prefix("huge-value=") {
+        return Ok(FaultKind::HugeValue {
+            mb: megabytes(item, mb)?,
+        });
+    }
+    if let Some(mb) = kind.strip_prefix("huge-line=") {
+        return Ok(FaultKind::HugeLine {
+            mb: megabytes(item, mb)?,
+        });
+    }
+    Err(format!(
+        "unknown fault `{kind}`; known: 429, 429ra0, 500, 503, truncate, cut-json, slow=MS, \
+         expire-cursor, 401, misfit, terminated-early, split-record, repeat-cursor, replay, \
+         huge-value=MB, echo-auth, bad-lines, huge-line=MB"
+    ))
+}
+
+/// `MB` of `huge-value=MB` or `huge-line=MB` (an `mb` suffix is allowed), 1 to [`MAX_MB`].
+fn megabytes(item: &str, text: &str) -> Result<u64, String> {
+    let digits = text
+        .strip_suffix("mb")
+        .or_else(|| text.strip_suffix("MB"))
+        .unwrap_or(text);
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|mb| (1..=MAX_MB).contains(mb))
+        .ok_or_else(|| {
+            format!("fault `{item}`: MB must be a number of megabytes from 1 to {MAX_MB}")
+        })
+}
+
+/// The request's headers as a debugging proxy echoes them (`echo-auth`): lower-case names,
+/// values verbatim (repeated headers joined by `, `), `Authorization` included.
+pub(crate) fn echoed_headers(headers: &HeaderMap) -> Value {
+    let mut out = Map::new();
+    for name in headers.keys() {
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        out.insert(name.as_str().to_string(), Value::String(values.join(", ")));
+    }
+    Value::Object(out)
 }
 
 /// The plan in force and each vendor's request counter (reset when the plan is replaced).
@@ -177,6 +245,80 @@ mod tests {
         );
         assert!(FaultPlan::parse("boom").is_err());
         assert!(FaultPlan::parse("500@0").is_err());
+    }
+
+    #[test]
+    fn parses_the_hostile_server_kinds() {
+        let kinds = |text: &str| -> Vec<FaultKind> {
+            FaultPlan::parse(text)
+                .expect("parses")
+                .specs
+                .into_iter()
+                .map(|s| s.kind)
+                .collect()
+        };
+        assert_eq!(
+            kinds("repeat-cursor,replay,echo-auth,bad-lines,huge-value=200,huge-line=3mb"),
+            vec![
+                FaultKind::RepeatCursor,
+                FaultKind::Replay,
+                FaultKind::EchoAuth,
+                FaultKind::BadLines,
+                FaultKind::HugeValue { mb: 200 },
+                FaultKind::HugeLine { mb: 3 },
+            ]
+        );
+        let p = FaultPlan::parse("huge-value=2x3@4, replayx2").expect("parses");
+        assert_eq!(
+            p.specs,
+            vec![
+                FaultSpec {
+                    kind: FaultKind::HugeValue { mb: 2 },
+                    count: 3,
+                    start: 4
+                },
+                FaultSpec {
+                    kind: FaultKind::Replay,
+                    count: 2,
+                    start: 2
+                },
+            ]
+        );
+        for bad in [
+            "huge-value",
+            "huge-value=",
+            "huge-value=0",
+            "huge-value=big",
+            "huge-line=1025",
+            "repeat",
+        ] {
+            assert!(FaultPlan::parse(bad).is_err(), "{bad} must not parse");
+        }
+        let message = FaultPlan::parse("boom").expect_err("unknown");
+        for name in [
+            "repeat-cursor",
+            "replay",
+            "huge-value=MB",
+            "echo-auth",
+            "bad-lines",
+            "huge-line=MB",
+        ] {
+            assert!(message.contains(name), "{message} lists {name}");
+        }
+    }
+
+    #[test]
+    fn echoes_every_header_verbatim() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            axum::http::HeaderValue::from_static("Basic c2VjcmV0"),
+        );
+        h.append("accept", axum::http::HeaderValue::from_static("a"));
+        h.append("accept", axum::http::HeaderValue::from_static("b"));
+        let v = echoed_headers(&h);
+        assert_eq!(v["authorization"], "Basic c2VjcmV0");
+        assert_eq!(v["accept"], "a, b");
     }
 
     #[test]

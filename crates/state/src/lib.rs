@@ -5,24 +5,29 @@
 //! step finishes the renames) or neither did (the staged files are discarded and the data is
 //! pulled again). Nothing is lost and nothing is written twice.
 
+mod lock;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
+
+pub use lock::{FileLocks, LockGuard, LockOwner, Locks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state store {path}: {message}")]
     Sqlite { path: String, message: String },
-    #[error(
-        "flow `{flow}` is already running (run {run_id}, process {pid}); wait for it to finish"
-    )]
+    #[error("flow `{flow}` is already running in mode `{mode}`: {holder} holds its lock; wait for it to finish")]
     Locked {
         flow: String,
-        run_id: String,
-        pid: u32,
+        mode: String,
+        holder: String,
     },
+    #[error("lock file {path}: {message}")]
+    Lock { path: String, message: String },
     #[error("state store {path}: stored checkpoint of `{flow}`/`{stream}` is not JSON: {message}")]
     Corrupt {
         path: String,
@@ -110,6 +115,71 @@ CREATE TABLE IF NOT EXISTS doomed_files (
 );
 ";
 
+/// Changes to [`SCHEMA`], in order; `PRAGMA user_version` counts those applied. A store written
+/// by an older sluice is brought up to date when it is opened.
+const MIGRATIONS: &[fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>] = &[windows_table];
+
+/// Backfill windows with their days, so completion is known per day whatever window layout a
+/// later backfill asks for. Windows completed before this table existed are read from their keys.
+fn windows_table(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS windows (
+            flow TEXT NOT NULL,
+            task TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            day_from TEXT NOT NULL,
+            day_to TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (flow, task)
+        );
+        CREATE INDEX IF NOT EXISTS windows_by_stream ON windows (flow, stream, day_from);",
+    )?;
+    let done: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT flow, task FROM tasks WHERE task LIKE '%@%..%'")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (flow, task) in done {
+        if let Some((stream, from, to)) = parse_window_key(&task) {
+            tx.execute(
+                "INSERT OR IGNORE INTO windows (flow, task, stream, day_from, day_to, done)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                params![flow, task, stream, from.to_string(), to.to_string()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `stream@YYYY-MM-DD..YYYY-MM-DD` → its parts.
+fn parse_window_key(key: &str) -> Option<(&str, NaiveDate, NaiveDate)> {
+    let (stream, range) = key.rsplit_once('@')?;
+    let (from, to) = range.split_once("..")?;
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    Some((stream, day(from)?, day(to)?))
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        step(&tx)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A backfill window as the state knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRecord {
+    pub task: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Completed; otherwise some of it was committed and it resumes from its checkpoint.
+    pub done: bool,
+}
+
 /// One commit: the files a task finished, the checkpoint they bring it to, and, when the task
 /// completes, the files of an earlier pull of the same task that the new ones replace.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +189,8 @@ pub struct Commit<'a> {
     /// The task: a stream name for incremental runs, `stream@from..to` for a backfill window.
     pub task: &'a str,
     pub stream: &'a str,
+    /// The days of a backfill window task: recorded with the first commit, done with the last.
+    pub window: Option<(NaiveDate, NaiveDate)>,
     pub checkpoint: Option<&'a Value>,
     pub files: &'a [NewFile],
     pub completes: bool,
@@ -126,10 +198,6 @@ pub struct Commit<'a> {
     /// Partitions of the stream this commit holds whole: their files from earlier pulls (by
     /// any task) are retired.
     pub replace_partitions: &'a [String],
-}
-
-fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl StateStore {
@@ -151,6 +219,7 @@ impl StateStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        migrate(&conn).map_err(|e| err(&e))?;
         Ok(Self {
             conn,
             path: display,
@@ -232,6 +301,21 @@ impl StateStore {
                     params![c.flow, c.task, cp.to_string()],
                 )?;
             }
+            if let Some((from, to)) = c.window {
+                tx.execute(
+                    "INSERT INTO windows (flow, task, stream, day_from, day_to, done)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (flow, task) DO UPDATE SET done = max(done, excluded.done)",
+                    params![
+                        c.flow,
+                        c.task,
+                        c.stream,
+                        from.to_string(),
+                        to.to_string(),
+                        c.completes
+                    ],
+                )?;
+            }
             if c.completes {
                 tx.execute(
                     "INSERT OR REPLACE INTO tasks (flow, task) VALUES (?1, ?2)",
@@ -269,6 +353,46 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
+    /// The backfill windows of a stream that committed anything, oldest days first.
+    pub fn windows(&self, flow: &str, stream: &str) -> Result<Vec<WindowRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT task, day_from, day_to, done FROM windows WHERE flow = ?1 AND stream = ?2
+                 ORDER BY day_from, day_to",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow, stream], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (task, from, to, done) = row.map_err(|e| self.err(e))?;
+            let day = |s: &str| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StateError::Corrupt {
+                    path: self.path.clone(),
+                    flow: flow.into(),
+                    stream: task.clone(),
+                    message: format!("window day `{s}`: {e}"),
+                })
+            };
+            out.push(WindowRecord {
+                from: day(&from)?,
+                to: day(&to)?,
+                task,
+                done,
+            });
+        }
+        Ok(out)
+    }
+
     /// The output files a task has written so far.
     pub fn task_files(&self, flow: &str, task: &str) -> Result<Vec<PathBuf>, StateError> {
         let mut stmt = self
@@ -297,6 +421,12 @@ impl StateStore {
                     params![flow, task],
                 )
             })
+            .and_then(|_| {
+                self.conn.execute(
+                    "UPDATE windows SET done = 0 WHERE flow = ?1 AND task = ?2",
+                    params![flow, task],
+                )
+            })
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -321,25 +451,6 @@ impl StateStore {
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
-    }
-
-    /// Runs of `flow` recorded as running by a process that is still alive.
-    pub fn live_runs(&self, flow: &str) -> Result<Vec<String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT run_id, pid FROM runs WHERE flow = ?1 AND status = 'running'")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![flow], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        let all: Vec<(String, u32)> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
-        Ok(all
-            .into_iter()
-            .filter(|(_, pid)| process_alive(*pid))
-            .map(|(id, _)| id)
-            .collect())
     }
 
     /// Store a value under `key` (beside the checkpoints; read it back with
@@ -383,9 +494,9 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Start a run of `flow` in `mode` (`run`, `backfill`), refusing if a live process is
-    /// running the flow in the same mode. Runs left `running` by a dead process are marked
-    /// `crashed`.
+    /// Record the start of a run of `flow` in `mode`. The caller holds the (flow, mode) lock
+    /// ([`Locks::acquire`]), so any other row of that flow and mode still `running` was left by
+    /// a process that died: it is marked `crashed`.
     pub fn begin_run(
         &mut self,
         run_id: &str,
@@ -403,31 +514,11 @@ impl StateStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
-        let running: Vec<(String, u32)> = {
-            let mut stmt = tx
-                .prepare(
-                    "SELECT run_id, pid FROM runs WHERE flow = ?1 AND mode = ?2 AND status = 'running'",
-                )
-                .map_err(sql_err)?;
-            let rows = stmt
-                .query_map(params![flow, mode], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)?
-        };
-        for (other, other_pid) in running {
-            if process_alive(other_pid) {
-                return Err(StateError::Locked {
-                    flow: flow.into(),
-                    run_id: other,
-                    pid: other_pid,
-                });
-            }
-            tx.execute(
-                "UPDATE runs SET status = 'crashed' WHERE run_id = ?1",
-                params![other],
-            )
-            .map_err(sql_err)?;
-        }
+        tx.execute(
+            "UPDATE runs SET status = 'crashed' WHERE flow = ?1 AND mode = ?2 AND status = 'running'",
+            params![flow, mode],
+        )
+        .map_err(sql_err)?;
         tx.execute(
             "INSERT INTO runs (run_id, flow, mode, started_at, status, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
             params![run_id, flow, mode, started_at, pid],
@@ -478,14 +569,21 @@ impl StateStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Forget the checkpoints of a flow (all streams, or one), so the next run starts afresh.
-    pub fn reset(&self, flow: &str, stream: Option<&str>) -> Result<usize, StateError> {
-        self.conn
-            .execute(
-                "DELETE FROM checkpoints WHERE flow = ?1 AND (?2 IS NULL OR stream = ?2)",
-                params![flow, stream],
-            )
-            .map_err(|e| self.err(e))
+    /// Forget the incremental positions of `streams`, so their next run starts afresh. Backfill
+    /// windows keep their progress (`backfill --force` pulls them again), because a window
+    /// that forgot its position while keeping its files would write them twice.
+    pub fn reset(&self, flow: &str, streams: &[&str]) -> Result<usize, StateError> {
+        let mut forgot = 0;
+        for stream in streams {
+            forgot += self
+                .conn
+                .execute(
+                    "DELETE FROM checkpoints WHERE flow = ?1 AND stream = ?2",
+                    params![flow, stream],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(forgot)
     }
 }
 
@@ -513,6 +611,7 @@ mod tests {
             flow: "f",
             task: "users",
             stream: "users",
+            window: None,
             checkpoint: Some(&json!({"mark": 5})),
             files: std::slice::from_ref(&new),
             completes: false,
@@ -534,40 +633,29 @@ mod tests {
             s.checkpoint("f", "users").expect("read"),
             Some(json!({"mark": 5}))
         );
-        assert_eq!(s.reset("f", None).expect("reset"), 1);
+        assert_eq!(s.reset("f", &["other"]).expect("reset"), 0);
+        assert_eq!(s.reset("f", &["users"]).expect("reset"), 1);
         assert_eq!(s.checkpoint("f", "users").expect("read"), None);
     }
 
     #[test]
-    fn a_live_run_locks_the_flow_and_a_dead_one_is_marked_crashed() {
+    fn a_row_left_running_is_marked_crashed_whatever_its_pid() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
-        s.begin_run("r1", "f", "run", "2024-01-01T00:00:00Z", std::process::id())
+        // pid 1 is alive in every container: a pid check would take this row for a live run
+        s.begin_run("r1", "f", "run", "2024-01-01T00:00:00Z", 1)
             .expect("first run");
-        let err = s
-            .begin_run("r2", "f", "run", "2024-01-01T00:00:01Z", std::process::id())
-            .unwrap_err();
-        assert!(matches!(err, StateError::Locked { .. }), "{err}");
-        s.begin_run(
-            "r3",
-            "other",
-            "run",
-            "2024-01-01T00:00:02Z",
-            std::process::id(),
-        )
-        .expect("another flow is free");
+        s.begin_run("b1", "f", "backfill", "2024-01-01T00:00:01Z", 1)
+            .expect("a backfill row");
+        s.begin_run("r2", "f", "run", "2024-01-01T00:00:02Z", 1)
+            .expect("the caller holds the lock, so r1 is dead");
         s.finish_run(
-            "r1",
+            "r2",
             "success",
             "2024-01-01T00:00:05Z",
             &json!({"ok": true}),
         )
         .expect("finish");
-        // a run left `running` by a dead process does not block
-        s.begin_run("r4", "f", "run", "2024-01-01T00:00:06Z", u32::MAX - 1)
-            .expect("dead pid row");
-        s.begin_run("r5", "f", "run", "2024-01-01T00:00:07Z", std::process::id())
-            .expect("dead run does not lock");
         let runs = s.runs(Some("f"), 10).expect("runs");
         let statuses: Vec<(&str, &str)> = runs
             .iter()
@@ -575,18 +663,10 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            [("r5", "running"), ("r4", "crashed"), ("r1", "success")]
+            [("r2", "success"), ("b1", "running"), ("r1", "crashed")],
+            "a backfill row is another mode's"
         );
-        assert_eq!(runs[2].report, Some(json!({"ok": true})));
-        // a backfill of the same flow is another lock
-        s.begin_run(
-            "b1",
-            "f",
-            "backfill",
-            "2024-01-01T00:00:08Z",
-            std::process::id(),
-        )
-        .expect("backfill beside a run");
+        assert_eq!(runs[0].report, Some(json!({"ok": true})));
     }
 
     #[test]
@@ -606,6 +686,7 @@ mod tests {
             flow: "f",
             task,
             stream: "users",
+            window: None,
             checkpoint: None,
             files,
             completes,
@@ -650,6 +731,7 @@ mod tests {
             flow: "f",
             task: "events@2024-05-01..2024-05-07",
             stream: "events",
+            window: None,
             checkpoint: None,
             files: &[],
             completes: true,
@@ -689,5 +771,65 @@ mod tests {
             vec![PathBuf::from("/o/a1")],
             "the other day is untouched"
         );
+    }
+
+    #[test]
+    fn windows_are_known_by_their_days_and_a_forced_one_is_open_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = StateStore::open(&dir.path().join("state.db")).expect("open");
+        let d = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").expect("day");
+        let task = "users@2024-01-01..2024-01-07";
+        let commit = |completes| Commit {
+            run_id: "r",
+            flow: "f",
+            task,
+            stream: "users",
+            window: Some((d("2024-01-01"), d("2024-01-07"))),
+            checkpoint: None,
+            files: &[],
+            completes,
+            replaces: &[],
+            replace_partitions: &[],
+        };
+        s.commit(commit(false)).expect("progress");
+        let open = s.windows("f", "users").expect("windows");
+        assert_eq!(
+            open,
+            [WindowRecord {
+                task: task.into(),
+                from: d("2024-01-01"),
+                to: d("2024-01-07"),
+                done: false
+            }]
+        );
+        s.commit(commit(true)).expect("done");
+        s.commit(commit(false))
+            .expect("a later commit does not undo completion");
+        assert!(s.windows("f", "users").expect("windows")[0].done);
+        s.restart_task("f", task).expect("force");
+        assert!(!s.windows("f", "users").expect("windows")[0].done);
+        assert!(s.windows("f", "other").expect("windows").is_empty());
+    }
+
+    #[test]
+    fn a_store_of_an_older_version_is_migrated_with_its_done_windows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(SCHEMA).expect("old schema");
+            conn.execute(
+                "INSERT INTO tasks (flow, task) VALUES ('f', 'users@2024-02-01..2024-02-14'), ('f', 'users')",
+                [],
+            )
+            .expect("old rows");
+        }
+        let s = StateStore::open(&path).expect("migrates");
+        let w = s.windows("f", "users").expect("windows");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].done);
+        assert_eq!(w[0].to.to_string(), "2024-02-14");
+        drop(s);
+        StateStore::open(&path).expect("reopens without migrating twice");
     }
 }

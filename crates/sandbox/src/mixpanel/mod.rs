@@ -3,7 +3,7 @@
 
 mod data;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,11 +16,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use crate::faults::FaultKind;
+use crate::faults::{echoed_headers, FaultKind, MEGABYTE};
 use crate::limiter::{QuotaSpec, Window};
 use crate::Shared;
 
@@ -29,6 +29,8 @@ const ROUTE: &str = "/api/2.0/export";
 /// The export refuses ranges past this many records per request.
 const MAX_LIMIT: u64 = 100_000;
 const MAX_CONCURRENT: usize = 100;
+/// Plain bytes the body is produced in, a chunk at a time.
+const CHUNK: usize = 60 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct MixpanelConfig {
@@ -258,6 +260,7 @@ async fn serve(shared: &Shared, headers: &HeaderMap, raw: &str) -> Response {
                     "Unable to authenticate request",
                 )
             }
+            FaultKind::EchoAuth => return echo_auth(&request, headers),
             _ => {}
         }
     }
@@ -312,6 +315,134 @@ async fn serve(shared: &Shared, headers: &HeaderMap, raw: &str) -> Response {
     r
 }
 
+/// `echo-auth`: a 500 from a debugging gateway that tells all, the request's headers (credentials
+/// included) both in the error text, where a client's error message picks them up, and as a field.
+fn echo_auth(request: &str, headers: &HeaderMap) -> Response {
+    let echoed = echoed_headers(headers);
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({
+            "request": request,
+            "error": format!("upstream failed; request headers: {echoed}"),
+            "headers": echoed,
+        })),
+    )
+        .into_response()
+}
+
+/// The faults that strike a streamed body at a line, about its middle.
+fn strikes_a_line(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::Truncate
+            | FaultKind::TerminatedEarly
+            | FaultKind::SplitRecord
+            | FaultKind::BadLines
+            | FaultKind::HugeLine { .. }
+            | FaultKind::HugeValue { .. }
+    )
+}
+
+/// The strikes that add lines rather than spoil the body: a body shorter than the middle
+/// (filtered, or today's) still gets them, at its end.
+fn adds_lines(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::BadLines | FaultKind::HugeLine { .. } | FaultKind::HugeValue { .. }
+    )
+}
+
+/// What a strike leaves the stream to do.
+enum Strike {
+    Continue,
+    /// The body ends after this chunk.
+    End,
+    /// The connection drops after this chunk.
+    Cut,
+}
+
+/// A line too large to build at once, written a piece per chunk: `prefix`, `left` bytes of `x`,
+/// `suffix` (which ends the line).
+struct LongLine {
+    prefix: Vec<u8>,
+    left: u64,
+    suffix: Vec<u8>,
+}
+
+impl LongLine {
+    /// Write the next piece, filler up to `out` holding `chunk` bytes; true once the line is
+    /// complete.
+    fn write_into(&mut self, out: &mut Vec<u8>, chunk: usize) -> bool {
+        out.append(&mut self.prefix);
+        let n = self.left.min(chunk.saturating_sub(out.len()).max(1) as u64);
+        out.resize(out.len() + n as usize, b'x');
+        self.left -= n;
+        if self.left > 0 {
+            return false;
+        }
+        out.append(&mut self.suffix);
+        true
+    }
+
+    /// `huge-line=MB`: MB MiB that are not JSON.
+    fn garbage(mb: u64) -> Self {
+        Self {
+            prefix: Vec::new(),
+            left: mb.saturating_mul(MEGABYTE),
+            suffix: b"\n".to_vec(),
+        }
+    }
+
+    /// `huge-value=MB`: a valid event at `time` whose `blob` property is a string of MB MiB.
+    fn event_with_blob(mb: u64, time: i64) -> Self {
+        let text = json!({"event": "Page view", "properties": {
+            "time": time,
+            "distinct_id": "huge-value@example.com",
+            "$insert_id": "sandbox-huge-value",
+            "blob": "",
+        }})
+        .to_string();
+        const BLOB: &str = "\"blob\":\"";
+        // split inside the empty string, whatever order the properties serialize in
+        let at = text
+            .find("\"blob\":\"\"")
+            .map_or(text.len(), |i| i + BLOB.len());
+        let (prefix, suffix) = text.split_at(at);
+        Self {
+            prefix: prefix.as_bytes().to_vec(),
+            left: mb.saturating_mul(MEGABYTE),
+            suffix: format!("{suffix}\n").into_bytes(),
+        }
+    }
+}
+
+/// `bad-lines`: one line of each kind a reader must survive, in this order: `time` a string, no
+/// `time`, no `properties`, `event` a number, a JSON array, a line that is not JSON. Their times
+/// are `time` (inside the requested range), so only their shape is wrong.
+fn bad_lines(time: i64) -> Vec<u8> {
+    let properties = |n: u32, time: Option<Value>| {
+        let mut p = serde_json::Map::new();
+        if let Some(t) = time {
+            p.insert("time".into(), t);
+        }
+        p.insert("distinct_id".into(), json!("bad-lines@example.com"));
+        p.insert("$insert_id".into(), json!(format!("sandbox-bad-line-{n}")));
+        Value::Object(p)
+    };
+    let lines = [
+        json!({"event": "Sign in", "properties": properties(1, Some(json!(time.to_string())))})
+            .to_string(),
+        json!({"event": "Sign in", "properties": properties(2, None)}).to_string(),
+        json!({"event": "Sign in"}).to_string(),
+        json!({"event": 42, "properties": properties(4, Some(json!(time)))}).to_string(),
+        "[1,2,3]".to_string(),
+        "this is not json".to_string(),
+    ];
+    let mut out = lines.join("\n").into_bytes();
+    out.push(b'\n');
+    out
+}
+
 /// The export body, produced lazily in chunks: the sandbox never holds a whole range.
 struct EventStream {
     days: Vec<NaiveDate>,
@@ -319,9 +450,15 @@ struct EventStream {
     config: MixpanelConfig,
     events: Option<HashSet<String>>,
     since: Option<i64>,
-    /// Lines emitted so far, and where a fault strikes (a line number).
+    /// Events emitted so far, the line the faults strike at and the strikes still to come.
     emitted: u64,
-    strike: Option<(u64, FaultKind)>,
+    strike_at: u64,
+    strikes: VecDeque<FaultKind>,
+    /// A line being written a piece per chunk (`huge-line`, `huge-value`).
+    long_line: Option<LongLine>,
+    /// The time of the last event emitted (or the range's start): lines a fault adds carry it,
+    /// so they fall inside the requested range.
+    last_time: i64,
     gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
     done: bool,
     now: i64,
@@ -350,15 +487,12 @@ impl EventStream {
         }
         // about the middle of the body
         let total = sim.config.events_per_day * days.len() as u64;
-        let strike = faults
-            .iter()
-            .find(|f| {
-                matches!(
-                    f,
-                    FaultKind::Truncate | FaultKind::TerminatedEarly | FaultKind::SplitRecord
-                )
-            })
-            .map(|f| ((total / 2).max(1), *f));
+        let now = Utc::now().timestamp();
+        let range_start = q
+            .from
+            .and_hms_opt(0, 0, 0)
+            .and_then(|d| sim.config.timezone.from_local_datetime(&d).earliest())
+            .map_or(0, |d| d.timestamp());
         Self {
             days,
             day: None,
@@ -366,11 +500,14 @@ impl EventStream {
             events: q.events,
             since: q.since,
             emitted: 0,
-            strike,
+            strike_at: (total / 2).max(1),
+            strikes: faults.iter().copied().filter(strikes_a_line).collect(),
+            long_line: None,
+            last_time: range_start.max(q.since.unwrap_or(i64::MIN)).min(now),
             gzip: gzip
                 .then(|| flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())),
             done: false,
-            now: Utc::now().timestamp(),
+            now,
             _guard: InFlight(sim.in_flight.clone()),
         }
     }
@@ -396,6 +533,7 @@ impl EventStream {
                         self.day = None;
                         break;
                     }
+                    self.last_time = time;
                     return Some(e);
                 }
             }
@@ -411,34 +549,23 @@ impl EventStream {
 
     /// The next chunk of plain text, and whether the connection is to be cut after it.
     fn plain_chunk(&mut self) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(64 * 1024);
-        while out.len() < 60 * 1024 {
-            if let Some((at, kind)) = self.strike {
-                if self.emitted == at {
-                    self.strike = None;
-                    match kind {
-                        FaultKind::TerminatedEarly => {
-                            out.extend_from_slice(b"terminated early\n");
+        let mut out = Vec::with_capacity(CHUNK + 4 * 1024);
+        while out.len() < CHUNK {
+            if let Some(line) = self.long_line.as_mut() {
+                if line.write_into(&mut out, CHUNK) {
+                    self.long_line = None;
+                }
+                continue;
+            }
+            if self.emitted >= self.strike_at {
+                if let Some(kind) = self.strikes.pop_front() {
+                    match self.strike(kind, &mut out) {
+                        Strike::Continue => continue,
+                        Strike::End => {
                             self.done = true;
                             return (out, false);
                         }
-                        FaultKind::Truncate => return (out, true),
-                        FaultKind::SplitRecord => {
-                            if let Some(e) = self.next_event() {
-                                let line = e.to_string();
-                                let mid = line.len() / 2;
-                                let cut = (mid..line.len())
-                                    .find(|i| line.is_char_boundary(*i))
-                                    .unwrap_or(mid);
-                                out.extend_from_slice(&line.as_bytes()[..cut]);
-                                out.push(b'\n');
-                                out.extend_from_slice(&line.as_bytes()[cut..]);
-                                out.push(b'\n');
-                                self.emitted += 1;
-                            }
-                            continue;
-                        }
-                        _ => {}
+                        Strike::Cut => return (out, true),
                     }
                 }
             }
@@ -448,6 +575,11 @@ impl EventStream {
                     out.push(b'\n');
                     self.emitted += 1;
                 }
+                None if self.strikes.iter().any(adds_lines) => {
+                    // the body ended before its middle: the added lines come now
+                    self.strikes.retain(adds_lines);
+                    self.strike_at = 0;
+                }
                 None => {
                     self.done = true;
                     break;
@@ -455,6 +587,38 @@ impl EventStream {
             }
         }
         (out, false)
+    }
+
+    /// Apply one fault at the strike line, writing what it adds to `out`.
+    fn strike(&mut self, kind: FaultKind, out: &mut Vec<u8>) -> Strike {
+        match kind {
+            FaultKind::TerminatedEarly => {
+                out.extend_from_slice(b"terminated early\n");
+                return Strike::End;
+            }
+            FaultKind::Truncate => return Strike::Cut,
+            FaultKind::SplitRecord => {
+                if let Some(e) = self.next_event() {
+                    let line = e.to_string();
+                    let mid = line.len() / 2;
+                    let cut = (mid..line.len())
+                        .find(|i| line.is_char_boundary(*i))
+                        .unwrap_or(mid);
+                    out.extend_from_slice(&line.as_bytes()[..cut]);
+                    out.push(b'\n');
+                    out.extend_from_slice(&line.as_bytes()[cut..]);
+                    out.push(b'\n');
+                    self.emitted += 1;
+                }
+            }
+            FaultKind::BadLines => out.extend_from_slice(&bad_lines(self.last_time)),
+            FaultKind::HugeLine { mb } => self.long_line = Some(LongLine::garbage(mb)),
+            FaultKind::HugeValue { mb } => {
+                self.long_line = Some(LongLine::event_with_blob(mb, self.last_time))
+            }
+            _ => {}
+        }
+        Strike::Continue
     }
 }
 
@@ -546,4 +710,76 @@ async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
         }
     }
     ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain chunks of one day's export (20 events) with `faults`, keeping `events` only.
+    fn chunks(faults: &[FaultKind], events: Option<&[&str]>) -> Vec<Vec<u8>> {
+        let sim = MixpanelSim::new(MixpanelConfig {
+            events_per_day: 20,
+            ..Default::default()
+        });
+        let day = NaiveDate::from_ymd_opt(2024, 5, 1).expect("date");
+        let q = Query {
+            from: day,
+            to: day,
+            events: events.map(|e| e.iter().map(|s| s.to_string()).collect()),
+            since: None,
+        };
+        let mut stream = EventStream::new(&sim, q, faults, false);
+        let mut out = Vec::new();
+        while !stream.done {
+            let (chunk, cut) = stream.plain_chunk();
+            assert!(!cut);
+            out.push(chunk);
+        }
+        out
+    }
+
+    fn lines(chunks: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        chunks
+            .concat()
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn huge_lines_are_produced_a_chunk_at_a_time() {
+        for fault in [
+            FaultKind::HugeLine { mb: 2 },
+            FaultKind::HugeValue { mb: 2 },
+        ] {
+            let chunks = chunks(&[fault], None);
+            assert!(chunks.len() > 30, "{fault:?}: {} chunks", chunks.len());
+            // a chunk may finish the event or line it started, never much more
+            assert!(chunks.iter().all(|c| c.len() < CHUNK + 4 * 1024));
+            let lines = lines(&chunks);
+            let long: Vec<&Vec<u8>> = lines
+                .iter()
+                .filter(|l| l.len() >= 2 * 1024 * 1024)
+                .collect();
+            assert_eq!(long.len(), 1, "{fault:?}");
+            let parsed = serde_json::from_slice::<Value>(long[0]);
+            assert_eq!(parsed.is_ok(), matches!(fault, FaultKind::HugeValue { .. }));
+        }
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_middle_still_gets_the_added_lines_at_its_end() {
+        let clean = lines(&chunks(&[], Some(&["Sign in"])));
+        let faulted = lines(&chunks(&[FaultKind::BadLines], Some(&["Sign in"])));
+        assert_eq!(faulted.len(), clean.len() + 6);
+        assert_eq!(&faulted[..clean.len()], &clean[..]);
+        assert_eq!(
+            faulted.last().map(Vec::as_slice),
+            Some(&b"this is not json"[..])
+        );
+        let nothing = lines(&chunks(&[FaultKind::BadLines], Some(&["No such event"])));
+        assert_eq!(nothing.len(), 6);
+    }
 }

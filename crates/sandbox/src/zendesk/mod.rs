@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::faults::FaultKind;
+use crate::faults::{echoed_headers, FaultKind, MEGABYTE};
 use crate::limiter::{QuotaSpec, Window};
 use crate::Shared;
 
@@ -204,6 +204,14 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
                     json!({"error": "Couldn't authenticate you"}),
                 )
             }
+            FaultKind::EchoAuth => {
+                // a debugging gateway that tells all: the credentials come back in the body
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "InternalError", "description": "upstream failed",
+                           "request": {"headers": echoed_headers(headers)}}),
+                );
+            }
             FaultKind::Unavailable => {
                 let mut r = error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -231,13 +239,7 @@ async fn serve_export(shared: &Shared, headers: &HeaderMap, raw_query: &str) -> 
         w.accept(now);
     }
 
-    let mut r = match page(
-        sim,
-        headers,
-        raw_query,
-        faults.contains(&FaultKind::ExpireCursor),
-        faults.contains(&FaultKind::Misfit),
-    ) {
+    let mut r = match page(sim, headers, raw_query, PageFaults::from_kinds(&faults)) {
         Ok(body) => apply_body_faults(body, &faults),
         Err(r) => r.into_response(),
     };
@@ -303,13 +305,55 @@ fn bad_request(error: &'static str, description: &str) -> BadRequest {
     }
 }
 
-fn page(
-    sim: &ZendeskSim,
-    headers: &HeaderMap,
-    raw_query: &str,
+/// What the faults in force do to a page (the status faults replace it instead).
+#[derive(Debug, Clone, Copy, Default)]
+struct PageFaults {
+    /// `expire-cursor`: the cursor handed out is already expired.
     expire: bool,
+    /// `misfit`: the first record has a value of the wrong type.
     misfit: bool,
-) -> Result<Vec<u8>, BadRequest> {
+    /// `repeat-cursor`: the cursor handed out is the one the request sent.
+    repeat_cursor: bool,
+    /// `replay`: the first page's records again, behind a fresh cursor.
+    replay: bool,
+    /// `huge-value=MB`: MiB of the `notes` string the first record carries.
+    huge_value: Option<u64>,
+}
+
+impl PageFaults {
+    fn from_kinds(faults: &[FaultKind]) -> Self {
+        let mut p = Self::default();
+        for f in faults {
+            match f {
+                FaultKind::ExpireCursor => p.expire = true,
+                FaultKind::Misfit => p.misfit = true,
+                FaultKind::RepeatCursor => p.repeat_cursor = true,
+                FaultKind::Replay => p.replay = true,
+                FaultKind::HugeValue { mb } => p.huge_value = Some(*mb),
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// A validated export request.
+struct PageRequest {
+    query: String,
+    filter_type: String,
+    terms: Vec<query::Term>,
+    size: usize,
+    /// `page[after]` exactly as sent (`repeat-cursor` hands it back), and what it decodes to.
+    after: Option<(String, Cursor)>,
+}
+
+impl PageRequest {
+    fn cursor(&self) -> Option<&Cursor> {
+        self.after.as_ref().map(|(_, c)| c)
+    }
+}
+
+fn parse_request(sim: &ZendeskSim, raw_query: &str) -> Result<PageRequest, BadRequest> {
     let mut query = None;
     let mut filter_type = None;
     let mut size = None;
@@ -335,11 +379,11 @@ fn page(
             }
         },
     };
-    let cursor = match &after {
+    let after = match after {
         None => None,
         Some(text) => {
             let decoded = base64::engine::general_purpose::STANDARD
-                .decode(text)
+                .decode(&text)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok());
             match decoded {
@@ -352,11 +396,12 @@ fn page(
                 Some(c) if now_s() - c.iat > sim.config.cursor_ttl.as_secs() as i64 => {
                     return Err(bad_request("InvalidPaginationParameter", "cursor expired"))
                 }
-                Some(c) => Some(c),
+                Some(c) => Some((text, c)),
             }
         }
     };
-    let query = match (query, &cursor) {
+    let cursor = after.as_ref().map(|(_, c)| c);
+    let query = match (query, cursor) {
         (Some(q), Some(c)) if q != c.q => {
             return Err(bad_request(
                 "InvalidPaginationParameter",
@@ -367,7 +412,7 @@ fn page(
         (None, Some(c)) => c.q.clone(),
         (None, None) => return Err(bad_request("InvalidQuery", "query is required")),
     };
-    let filter_type = match (filter_type, &cursor) {
+    let filter_type = match (filter_type, cursor) {
         (Some(t), _) => t,
         (None, Some(c)) => c.t.clone(),
         (None, None) => {
@@ -384,7 +429,130 @@ fn page(
         ));
     }
     let terms = query::parse(&query).map_err(|e| bad_request("InvalidQuery", &e))?;
+    Ok(PageRequest {
+        query,
+        filter_type,
+        terms,
+        size,
+        after,
+    })
+}
 
+/// The sort key (created_at, id) records are served in.
+fn key(u: &data::User) -> (i64, u64) {
+    (u.created, u.id)
+}
+
+/// A position before every record, for the export's order: a cursor carrying it leads to the
+/// first page (what `repeat-cursor` hands out on a first page).
+fn start_position(descending: bool) -> (i64, u64) {
+    if descending {
+        (i64::MAX, u64::MAX)
+    } else {
+        (i64::MIN, 0)
+    }
+}
+
+/// Up to `size` users of the request after `position` (the sort key of the last record served),
+/// and whether more follow.
+fn select<'a>(
+    users: &'a [data::User],
+    req: &PageRequest,
+    position: (i64, u64),
+    descending: bool,
+) -> (Vec<&'a data::User>, bool) {
+    // users are stored in (created, id) order; find where the position leaves off
+    let candidates: Box<dyn Iterator<Item = &data::User>> = if req.filter_type != "user" {
+        Box::new(std::iter::empty())
+    } else if descending {
+        let end = users.partition_point(|u| key(u) < position);
+        Box::new(users[..end].iter().rev())
+    } else {
+        let start = users.partition_point(|u| key(u) <= position);
+        Box::new(users[start..].iter())
+    };
+    let now = now_s();
+    let mut selected: Vec<&data::User> = Vec::with_capacity(req.size + 1);
+    for u in candidates
+        .filter(|u| u.indexed_from <= now && query::matches(&req.terms, u.created, u.updated))
+    {
+        selected.push(u);
+        if selected.len() > req.size {
+            break;
+        }
+    }
+    let has_more = selected.len() > req.size;
+    selected.truncate(req.size);
+    (selected, has_more)
+}
+
+/// Each user's JSON, from the cache when it is current. The first is rendered afresh for the
+/// faults that change it: `misfit` spoils a value, `huge-value` drops `notes` for [`assemble`] to
+/// write (the key once, as users carry `notes` already).
+fn render(
+    sim: &ZendeskSim,
+    selected: &[&data::User],
+    base: &str,
+    faults: PageFaults,
+) -> Vec<Arc<str>> {
+    let mut cache = sim.rendered.lock().unwrap_or_else(|p| p.into_inner());
+    let mut host = sim.rendered_host.lock().unwrap_or_else(|p| p.into_inner());
+    if *host != base {
+        cache.iter_mut().for_each(|c| *c = None);
+        *host = base.to_string();
+    }
+    selected
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            if i == 0 && (faults.misfit || faults.huge_value.is_some()) {
+                let mut v = data::to_json(u, sim.config.seed, base);
+                if let Value::Object(o) = &mut v {
+                    if faults.misfit {
+                        o.insert("locale_id".into(), json!("en"));
+                    }
+                    if faults.huge_value.is_some() {
+                        o.remove("notes");
+                    }
+                }
+                return Arc::from(v.to_string());
+            }
+            match cache.get_mut(u.index as usize) {
+                Some(Some((updated, text))) if *updated == u.updated => text.clone(),
+                Some(slot) => {
+                    let text: Arc<str> =
+                        Arc::from(data::to_json(u, sim.config.seed, base).to_string());
+                    *slot = Some((u.updated, text.clone()));
+                    text
+                }
+                None => Arc::from(data::to_json(u, sim.config.seed, base).to_string()),
+            }
+        })
+        .collect()
+}
+
+fn encode_cursor(c: &Cursor) -> String {
+    base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+/// `links.next`: the request's own parameters with `page[after]` set to `token`.
+fn next_link(base: &str, req: &PageRequest, token: &str) -> String {
+    let next: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("filter[type]", &req.filter_type)
+        .append_pair("page[after]", token)
+        .append_pair("page[size]", &req.size.to_string())
+        .append_pair("query", &req.query)
+        .finish();
+    format!("{base}/api/v2/search/export.json?{next}")
+}
+
+fn page(
+    sim: &ZendeskSim,
+    headers: &HeaderMap,
+    raw_query: &str,
+    faults: PageFaults,
+) -> Result<Vec<u8>, BadRequest> {
+    let req = parse_request(sim, raw_query)?;
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -392,93 +560,40 @@ fn page(
     let base = format!("http://{host}");
     let users = sim.users.read().unwrap_or_else(|p| p.into_inner());
     let descending = sim.config.order == ExportOrder::Descending;
-    let key = |u: &data::User| (u.created, u.id);
-    // users are stored in (created, id) order; find where the cursor left off
-    let candidates: Box<dyn Iterator<Item = &data::User>> = if filter_type != "user" {
-        Box::new(std::iter::empty())
+    let start = start_position(descending);
+    let position = req.cursor().map_or(start, |c| (c.c, c.i));
+    // the page the request asked for, which also says where the next cursor points
+    let (asked, asked_more) = select(&users, &req, position, descending);
+    // `replay` serves the first page's records whatever the request asked for
+    let served = if faults.replay {
+        select(&users, &req, start, descending).0
     } else {
-        match (&cursor, descending) {
-            (None, false) => Box::new(users.iter()),
-            (None, true) => Box::new(users.iter().rev()),
-            (Some(c), false) => {
-                let start = users.partition_point(|u| key(u) <= (c.c, c.i));
-                Box::new(users[start..].iter())
-            }
-            (Some(c), true) => {
-                let end = users.partition_point(|u| key(u) < (c.c, c.i));
-                Box::new(users[..end].iter().rev())
-            }
-        }
+        asked.clone()
     };
-    let now = now_s();
-    let mut selected: Vec<&data::User> = Vec::with_capacity(size + 1);
-    for u in
-        candidates.filter(|u| u.indexed_from <= now && query::matches(&terms, u.created, u.updated))
-    {
-        selected.push(u);
-        if selected.len() > size {
-            break;
+    let has_more = asked_more || faults.repeat_cursor || faults.replay;
+    let results = render(sim, &served, &base, faults);
+    // records exported so far; a replayed page counts at least one, so its cursor always differs
+    let exported =
+        req.cursor().map_or(0, |c| c.n) + (results.len() as u64).max(u64::from(faults.replay));
+    let token = match &req.after {
+        Some((sent, _)) if faults.repeat_cursor => Some(sent.clone()),
+        _ if has_more => {
+            let (c, i) = asked.last().map_or(position, |u| key(u));
+            let position = if faults.repeat_cursor { start } else { (c, i) };
+            Some(encode_cursor(&Cursor {
+                q: req.query.clone(),
+                t: req.filter_type.clone(),
+                c: position.0,
+                i: position.1,
+                iat: if faults.expire { 0 } else { now_s() },
+                n: if faults.repeat_cursor { 0 } else { exported },
+            }))
         }
-    }
-    let has_more = selected.len() > size;
-    selected.truncate(size);
-    let results: Vec<Arc<str>> = {
-        let mut cache = sim.rendered.lock().unwrap_or_else(|p| p.into_inner());
-        let mut host = sim.rendered_host.lock().unwrap_or_else(|p| p.into_inner());
-        if *host != base {
-            cache.iter_mut().for_each(|c| *c = None);
-            *host = base.clone();
-        }
-        selected
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                if misfit && i == 0 {
-                    let mut v = data::to_json(u, sim.config.seed, &base);
-                    if let Value::Object(o) = &mut v {
-                        o.insert("locale_id".into(), json!("en"));
-                    }
-                    return Arc::from(v.to_string());
-                }
-                let slot = cache.get_mut(u.index as usize);
-                match slot {
-                    Some(Some((updated, text))) if *updated == u.updated => text.clone(),
-                    Some(slot) => {
-                        let text: Arc<str> =
-                            Arc::from(data::to_json(u, sim.config.seed, &base).to_string());
-                        *slot = Some((u.updated, text.clone()));
-                        text
-                    }
-                    None => Arc::from(data::to_json(u, sim.config.seed, &base).to_string()),
-                }
-            })
-            .collect()
+        _ => None,
     };
-    let exported = cursor.as_ref().map_or(0, |c| c.n) + results.len() as u64;
-    let (after_cursor, next) = match selected.last() {
-        Some(last) if has_more => {
-            let c = Cursor {
-                q: query.clone(),
-                t: filter_type.clone(),
-                c: last.created,
-                i: last.id,
-                iat: if expire { 0 } else { now_s() },
-                n: exported,
-            };
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(serde_json::to_vec(&c).unwrap_or_default());
-            let next: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("filter[type]", &filter_type)
-                .append_pair("page[after]", &token)
-                .append_pair("page[size]", &size.to_string())
-                .append_pair("query", &query)
-                .finish();
-            (
-                json!(token),
-                json!(format!("{base}/api/v2/search/export.json?{next}")),
-            )
-        }
-        _ => (Value::Null, Value::Null),
+    let (after_cursor, next) = match &token {
+        Some(t) => (json!(t), json!(next_link(&base, &req, t))),
+        None => (Value::Null, Value::Null),
     };
     let tail = json!({
         "facets": null,
@@ -486,19 +601,36 @@ fn page(
         "links": {"prev": null, "next": next},
     })
     .to_string();
-    let mut body =
-        Vec::with_capacity(results.iter().map(|r| r.len() + 1).sum::<usize>() + tail.len() + 16);
+    Ok(assemble(&results, &tail, faults.huge_value))
+}
+
+/// The page's JSON from the rendered records and the envelope's `tail` (an object whose members
+/// follow `results`). `huge_mb` gives the first record (rendered without `notes`) a `notes` string
+/// of that many MiB, written straight into the body so the page is never held twice.
+fn assemble(results: &[Arc<str>], tail: &str, huge_mb: Option<u64>) -> Vec<u8> {
+    const NOTES: &[u8] = b",\"notes\":\"";
+    let huge = huge_mb.map_or(0, |mb| mb.saturating_mul(MEGABYTE) as usize);
+    let capacity = results.iter().map(|r| r.len() + 1).sum::<usize>() + tail.len() + 16;
+    let mut body = Vec::with_capacity(capacity + huge + NOTES.len() + 2);
     body.extend_from_slice(b"{\"results\":[");
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(r.as_bytes());
+        match r.strip_suffix('}') {
+            Some(open) if i == 0 && huge_mb.is_some() => {
+                body.extend_from_slice(open.as_bytes());
+                body.extend_from_slice(NOTES);
+                body.resize(body.len() + huge, b'x');
+                body.extend_from_slice(b"\"}");
+            }
+            _ => body.extend_from_slice(r.as_bytes()),
+        }
     }
     body.extend_from_slice(b"],");
     // the rest of the envelope, without its opening brace
-    body.extend_from_slice(&tail.as_bytes()[1..]);
-    Ok(body)
+    body.extend_from_slice(tail.as_bytes().get(1..).unwrap_or_default());
+    body
 }
 
 fn apply_body_faults(body: Vec<u8>, faults: &[FaultKind]) -> Response {
