@@ -235,11 +235,16 @@ async fn the_seed_mapping_writes_one_partition_per_day_without_duplicates() {
     assert_eq!(days.len(), 10, "one partition per day");
     // one request asked for the ten days and was split into days while streaming
     assert_eq!(mp.stats().await["vendors"]["mixpanel"]["requests"], 1);
-    // the simulator sent exact duplicates, which are one event
+    // the simulator sent exact duplicates, which are one event: counted as skipped
     let report = reports(&mp.dest()).remove(0);
+    let summary = &report["metrics"]["recordSummary"];
+    let n = |k: &str| summary[k].as_u64().expect(k);
+    assert_eq!(n("outputRecordCount"), 4_000);
+    assert!(n("skippedRecordCount") > 0, "{summary}");
     assert_eq!(
-        report["metrics"]["recordSummary"]["inputRecordCount"],
-        4_000
+        n("inputRecordCount"),
+        4_000 + n("skippedRecordCount"),
+        "issue9: rows dropped on purpose are counted in records in: {summary}"
     );
 }
 
@@ -542,4 +547,158 @@ async fn a_backfill_stays_within_the_default_quotas() {
         "paced at 3 a second at most: {span:.2} s"
     );
     assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+}
+
+/// The rejects file of the run, one JSON value per line.
+fn rejects(dest: &Path) -> Vec<Value> {
+    let dir = dest.join("_runs");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("_runs").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("rejects-") {
+            let text = std::fs::read_to_string(e.path()).expect("rejects");
+            out.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).expect("reject line")),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_lines_that_are_not_events_are_rejected_and_the_export_completes() {
+    let mp = mixpanel(MixpanelConfig::default(), "bad-lines@1").await;
+    let flow = mp.flow("events", true, "", "");
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(2));
+    let out = mp.backfill(&flow, from, to, "3d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+    assert_eq!(
+        mp.stats().await["vendors"]["mixpanel"]["requests"],
+        1,
+        "a bad line is the server's record, not a broken body: no re-pull"
+    );
+    let rejected = rejects(&mp.dest());
+    assert_eq!(rejected.len(), 6, "{rejected:?}");
+    for r in &rejected {
+        assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
+        assert!(!r["record"].is_null(), "the record is kept: {r}");
+    }
+    assert!(rejected.iter().any(|r| r["record"] == "this is not json"));
+    let report = reports(&mp.dest()).remove(0);
+    assert_eq!(report["metrics"]["recordSummary"]["failedRecordCount"], 6);
+    assert!(report["rejectsFile"].as_str().is_some(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_tripped_threshold_reports_the_real_counts_and_keeps_every_reject() {
+    let mp = mixpanel(MixpanelConfig::default(), "bad-lines@1").await;
+    // 6 bad lines in some 1,200 events is 0.5 %: over a threshold of 0.1 %
+    let flow = mp.flow("events", true, "", "error_threshold = 0.001");
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(2));
+    let out = mp.backfill(&flow, from, to, "3d").await;
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(!out.stderr.contains("0 of 0"), "{}", out.stderr);
+    let message = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("failed mapping") || l.contains("error threshold"))
+        .unwrap_or_else(|| panic!("no threshold error: {}", out.stderr))
+        .to_string();
+    assert!(message.contains("6 of "), "{message}");
+    let rejected = rejects(&mp.dest());
+    assert_eq!(
+        rejected.len(),
+        6,
+        "every rejected record is kept: {message}"
+    );
+    let report = reports(&mp.dest()).remove(0);
+    let summary = &report["metrics"]["recordSummary"];
+    assert_eq!(summary["failedRecordCount"], 6, "{summary}");
+    assert!(
+        summary["inputRecordCount"].as_u64().expect("n") > 1_000,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["outputRecordCount"], 0,
+        "nothing written: {summary}"
+    );
+    assert!(parquet_files(&mp.dest().join("events")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_huge_line_is_rejected_once_with_memory_bounded() {
+    let mp = mixpanel(MixpanelConfig::default(), "huge-line=200@1").await;
+    let flow = mp.flow("events", true, "", "");
+    let day = day_with(2).to_string();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "-q",
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &day,
+            "--to",
+            &day,
+        ])
+        .current_dir(mp.dir.path())
+        .env("MIXPANEL_API_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (peak, status) = peak_rss_kib(child).await;
+    eprintln!("peak RSS {peak} KiB");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        mp.stats().await["vendors"]["mixpanel"]["requests"],
+        1,
+        "the 200 MB line is downloaded once"
+    );
+    let d = day_with(2);
+    assert_equals_truth(&mp.dest(), &mp.truth(d, d).await);
+    let rejected = rejects(&mp.dest());
+    assert_eq!(rejected.len(), 1);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("max_page_bytes")),
+        "{}",
+        rejected[0]
+    );
+    assert!(
+        peak < 150 * 1024,
+        "peak RSS {peak} KiB for a 200 MB line: it was held"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_huge_value_is_rejected_with_memory_bounded() {
+    let mp = mixpanel(MixpanelConfig::default(), "huge-value=100@1").await;
+    let flow = mp.flow("events", true, "", "");
+    let day = day_with(2).to_string();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "-q",
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &day,
+            "--to",
+            &day,
+        ])
+        .current_dir(mp.dir.path())
+        .env("MIXPANEL_API_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (peak, status) = peak_rss_kib(child).await;
+    eprintln!("peak RSS {peak} KiB");
+    assert!(status.success(), "{status:?}");
+    let d = day_with(2);
+    assert_equals_truth(&mp.dest(), &mp.truth(d, d).await);
+    assert_eq!(rejects(&mp.dest()).len(), 1);
+    assert!(peak < 150 * 1024, "peak RSS {peak} KiB for a 100 MB value");
 }

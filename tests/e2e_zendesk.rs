@@ -307,3 +307,114 @@ async fn an_object_store_destination_gets_the_files_and_the_reports() {
     assert_eq!(rows.len(), 1_200 + touched.len());
     assert_eq!(reports(&lake).len(), 3);
 }
+
+/// Each id at most once in the output.
+fn assert_no_duplicates(rows: &[Row]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        assert!(seen.insert(r.id), "user {} written twice", r.id);
+    }
+}
+
+/// A server that loops stops the run with `says` in the error, writes nothing twice, and once
+/// it behaves, the next run finishes the export.
+async fn a_looping_server_stops_and_resumes(faults: &str, says: &str) {
+    let h = harness(3_000, faults).await;
+    let flow = h.flow("users", "", "");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 1, "{faults}: {}", out.all());
+    assert!(out.stderr.contains(says), "{faults}: {}", out.stderr);
+    let requests = h.stats().await["vendors"]["zendesk"]["requests"]
+        .as_u64()
+        .expect("n");
+    assert!(
+        requests < 20,
+        "{faults}: {requests} requests: it was paged on"
+    );
+    let rows = read_rows(&h.dest());
+    assert_no_duplicates(&rows);
+    h.set_faults("").await;
+    let again = h.run(&flow, &[]).await;
+    assert_eq!(again.code, 0, "{faults}: {}", again.all());
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_cursor_that_does_not_advance_stops_the_export() {
+    a_looping_server_stops_and_resumes("repeat-cursorx100000@3", "cursor it had already given")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_pages_of_records_already_sent_stop_the_export() {
+    a_looping_server_stops_and_resumes("replayx100000@3", "it is looping").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_page_larger_than_max_page_bytes_is_refused_unread() {
+    let h = harness(1_000, "huge-value=200@2").await;
+    let flow = h.flow("users", "", "");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", flow.to_str().expect("path")])
+        .current_dir(h.dir.path())
+        .env("ZENDESK_EMAIL", EMAIL)
+        .env("ZENDESK_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id().expect("pid");
+    let watch = tokio::spawn(async move {
+        let mut peak = 0u64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        peak
+    });
+    let out = child.wait_with_output().await.expect("output");
+    let peak = watch.await.expect("peak");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("max_page_bytes") && stderr.contains("page_size"),
+        "the error says what to do: {stderr}"
+    );
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        2,
+        "the 200 MB page is not asked for again"
+    );
+    assert!(peak < 150 * 1024, "peak RSS {peak} KiB: the page was read");
+    assert_no_duplicates(&read_rows(&h.dest()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_value_larger_than_max_value_bytes_is_rejected_not_written() {
+    let h = harness(600, "huge-value=20@1").await;
+    let flow = h.flow("users", "", "");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = reports(&h.dest()).remove(0);
+    assert_eq!(report["metrics"]["recordSummary"]["failedRecordCount"], 1);
+    let rejects = h
+        .dest()
+        .join(report["rejectsFile"].as_str().expect("rejects file"));
+    let text = std::fs::read_to_string(rejects).expect("rejects");
+    assert!(text.contains("max_value_bytes"), "{}", &text[..300]);
+    assert_eq!(read_rows(&h.dest()).len(), 599);
+
+    // raised, it is written
+    let h = harness(600, "huge-value=20@1").await;
+    let flow = h.flow("users", "", "max_value_bytes = \"32 MiB\"");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}

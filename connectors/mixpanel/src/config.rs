@@ -27,6 +27,8 @@ pub struct MixpanelSettings {
     pub lookback_days: u32,
     /// Records per page handed to the mapper.
     pub page_records: usize,
+    /// The longest line (one event) held in memory; a longer one is rejected unread.
+    pub max_page_bytes: usize,
     pub quotas: Vec<Quota>,
 }
 
@@ -150,6 +152,7 @@ impl MixpanelSettings {
             initial_days: initial_days as u32,
             lookback_days: lookback_days as u32,
             page_records,
+            max_page_bytes: config.max_page_bytes(),
             quotas,
         })
     }

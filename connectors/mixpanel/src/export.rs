@@ -7,12 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, Days, NaiveDate};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use sluice_core::{ConnectorError, Page, PullContext};
+use sluice_core::{ConnectorError, Page, PullContext, RejectedRecord};
 use sluice_http::{HttpClient, HttpError};
 
 use crate::config::MixpanelSettings;
 use crate::dedup::DayDedup;
-use crate::lines::{EventKeys, LineDecoder, StreamError};
+use crate::lines::{Decoded, EventKeys, LineDecoder};
 
 /// Committed state of an incremental stream.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ struct State {
     /// The last day pulled after it ended (so it was whole then).
     complete_through: Option<NaiveDate>,
 }
+
+/// A page of lines handed to the mapper holds at most this much, whatever size the events are.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Attempts at one range before the task fails (each a full re-pull of the range).
 const MAX_ATTEMPTS: u32 = 5;
@@ -193,9 +196,11 @@ async fn pull_range(
         .await
         .map_err(|e| Failure::Fatal(connector_error(settings, e)))?;
     let mut body = response.bytes_stream();
-    let mut decoder = LineDecoder::default();
+    let mut decoder = LineDecoder::new(settings.max_page_bytes);
     let mut days: BTreeMap<NaiveDate, DayBuffer> = BTreeMap::new();
     let mut ready: Vec<(NaiveDate, Vec<u8>, usize, u64)> = Vec::new();
+    let mut rejected: Vec<RejectedRecord> = Vec::new();
+    let mut rejected_bytes = 0usize;
     let mut outside = 0u64;
     let mut duplicates = 0u64;
     let tz = settings.timezone;
@@ -211,7 +216,15 @@ async fn pull_range(
             }
         };
         http.note_received(chunk.len());
-        let mut emit = |line: &[u8], keys: EventKeys<'_>| {
+        let mut emit = |item: Decoded<'_>| {
+            let (line, keys) = match item {
+                Decoded::Event { line, keys } => (line, keys),
+                Decoded::Rejected(r) => {
+                    rejected_bytes += r.record.len();
+                    rejected.push(r);
+                    return;
+                }
+            };
             let Some(day) = day_of(&keys, tz).filter(|d| *d >= from && *d <= to) else {
                 outside += 1;
                 return;
@@ -237,7 +250,8 @@ async fn pull_range(
             buf.lines.push(b'\n');
             buf.count += 1;
             buf.bytes += line.len() as u64 + 1;
-            if buf.count >= page_records {
+            // a page is bounded by records and by bytes, whatever size the events are
+            if buf.count >= page_records || buf.lines.len() >= PAGE_BYTES {
                 ready.push((day, std::mem::take(&mut buf.lines), buf.count, buf.bytes));
                 buf.count = 0;
                 buf.bytes = 0;
@@ -248,16 +262,15 @@ async fn pull_range(
         } else {
             decoder.feed(&chunk, &mut emit)
         };
-        match decoded {
-            Ok(()) => {}
-            Err(
-                e @ (StreamError::TerminatedEarly
-                | StreamError::EndedInsideRecord
-                | StreamError::Malformed(_)),
-            ) => return Err(Failure::Retry(e.to_string())),
+        if let Err(e) = decoded {
+            return Err(Failure::Retry(e.to_string()));
         }
         for (day, records, count, bytes) in ready.drain(..) {
             send(ctx, day, records, count, bytes).await?;
+        }
+        if rejected.len() >= 1_000 || rejected_bytes >= PAGE_BYTES {
+            send_rejected(ctx, std::mem::take(&mut rejected), 0).await?;
+            rejected_bytes = 0;
         }
     }
     for (day, buf) in days.iter_mut() {
@@ -272,17 +285,43 @@ async fn pull_range(
             .await?;
         }
     }
+    if !rejected.is_empty() || duplicates > 0 || outside > 0 {
+        let failed = rejected.len();
+        send_rejected(ctx, rejected, duplicates + outside).await?;
+        if failed > 0 {
+            tracing::warn!(
+                events = failed,
+                "lines that are not events of the export went to the rejects file"
+            );
+        }
+    }
     let index_bytes: usize = days.values().map(|b| b.dedup.memory_bytes()).sum();
     let kept: usize = days.values().map(|b| b.dedup.len()).sum();
     tracing::info!(from = %from, to = %to, events = kept, duplicates, dedup_index_bytes = index_bytes, "mixpanel export complete");
     if outside > 0 {
         tracing::warn!(
             events = outside,
-            "events whose time falls outside the requested days (in {tz}) were left out; if this \
-             recurs, the project's timezone is probably not {tz}"
+            "events whose time falls outside the requested days (in {tz}) were left out (counted \
+             as skipped); if this recurs, the project's timezone is probably not {tz}"
         );
     }
     Ok(())
+}
+
+/// Records of rejected lines and skipped events, in a page of their own (they belong to no day).
+async fn send_rejected(
+    ctx: &PullContext,
+    rejected: Vec<RejectedRecord>,
+    skipped: u64,
+) -> Result<(), Failure> {
+    ctx.pages
+        .send(Page {
+            rejected,
+            skipped,
+            ..Page::default()
+        })
+        .await
+        .map_err(|_| Failure::Fatal(ConnectorError::Stopped))
 }
 
 async fn send(

@@ -29,6 +29,8 @@ pub struct ZendeskSettings {
     pub overlap: Duration,
     /// Where the first run starts (records updated at or after this time).
     pub start: DateTime<Utc>,
+    /// The largest page read into memory.
+    pub max_page_bytes: usize,
 }
 
 fn config_err(msg: impl Into<String>) -> ConnectorError {
@@ -120,6 +122,7 @@ impl ZendeskSettings {
             page_size: page_size as u32,
             overlap,
             start,
+            max_page_bytes: config.max_page_bytes(),
         })
     }
 
@@ -127,6 +130,7 @@ impl ZendeskSettings {
         HttpConfig {
             connection: format!("zendesk connection of flow `{}`", self.flow),
             quotas: self.quotas.clone(),
+            max_body_bytes: self.max_page_bytes,
             ..HttpConfig::default()
         }
     }

@@ -48,8 +48,7 @@ pub struct Progress {
     pub max_updated: Option<i64>,
     /// (id, updated_at) emitted by this export within the overlap of `max_updated`.
     pub recent: Vec<(u64, i64)>,
-    /// True once the export was restarted: records on the emitted side of the position are
-    /// skipped from then on.
+    /// True once the export was restarted: its query starts at the position.
     pub restarted: bool,
 }
 
@@ -69,13 +68,13 @@ impl Progress {
         }
     }
 
+    /// Whether a record is on the emitted side of the position: the export is ordered by
+    /// `created_at`, so such a record was sent before (after a restart, or by a server that
+    /// sends records again).
     fn already_emitted(&self, created: i64, id: u64) -> bool {
         let Some(last) = self.last_created else {
             return false;
         };
-        if !self.restarted {
-            return false;
-        }
         let tie = created == last && self.tie_ids.contains(&id);
         match self.direction() {
             Direction::Ascending => created < last || tie,
@@ -278,6 +277,15 @@ fn connector_error(settings: &ZendeskSettings, e: HttpError) -> ConnectorError {
     }
 }
 
+/// Pages in a row that bring nothing new before an export is taken for a loop. A sound server
+/// never sends one (an export is ordered by `created_at`); a few allow for empty pages.
+const MAX_PAGES_WITHOUT_NEWS: u32 = 5;
+
+fn hash_of(text: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text)
+}
+
 /// Consecutive restarts without a single page in between before the export gives up.
 const MAX_RESTARTS_WITHOUT_PROGRESS: u32 = 3;
 
@@ -333,6 +341,10 @@ pub async fn run(
     'export: loop {
         let query = progress.query();
         let mut cursor: Option<String> = None;
+        // a server that hands back a cursor it gave before, or pages of records already sent,
+        // would be paged forever: both are noticed before anything of the loop is written
+        let mut followed: HashSet<u64> = HashSet::new();
+        let mut pages_without_news = 0u32;
         loop {
             let mut url = settings.base_url.clone();
             url.set_path("/api/v2/search/export.json");
@@ -363,19 +375,26 @@ pub async fn run(
             };
             failed_restarts = 0;
             let mut items = Vec::with_capacity(page.results.len());
+            let (mut news, mut resent, mut skipped) = (0u64, 0u64, 0u64);
             for (range, keys) in &page.results {
                 if let Some((id, created, updated)) = *keys {
                     if progress.already_emitted(created, id) {
+                        resent += 1;
                         continue;
                     }
+                    news += 1;
                     progress.observe(created, id, updated, overlap);
                     if written.contains(&(id, updated)) {
+                        skipped += 1;
                         continue;
                     }
                 } else {
                     tracing::warn!(stream = %ctx.task.stream, "a result without id, created_at or updated_at; written as is");
                 }
                 items.push(range.clone());
+            }
+            if resent > 0 {
+                tracing::warn!(stream = %ctx.task.stream, records = resent, "the server sent records of this export again; they are skipped");
             }
             let done = !page.has_more;
             let next_state = if done {
@@ -404,10 +423,27 @@ pub async fn run(
                     ..state.clone()
                 }
             };
+            if news == 0 && !done {
+                pages_without_news += 1;
+                if pages_without_news >= MAX_PAGES_WITHOUT_NEWS {
+                    return Err(ConnectorError::Protocol {
+                        endpoint: "search/export".into(),
+                        message: format!(
+                            "{MAX_PAGES_WITHOUT_NEWS} pages in a row brought no record this \
+                             export had not sent already, yet the server says there are more: \
+                             it is looping. Stopped before writing anything twice; what came \
+                             before is committed and the next run resumes from there"
+                        ),
+                    });
+                }
+            } else {
+                pages_without_news = 0;
+            }
             let checkpoint = serde_json::to_value(&next_state)
                 .map_err(|e| ConnectorError::Config(format!("cannot encode state: {e}")))?;
             ctx.pages
                 .send(Page {
+                    skipped: skipped + resent,
                     record_count: items.len(),
                     records: Records::Framed(Framed {
                         body: page.body.clone(),
@@ -427,7 +463,18 @@ pub async fn run(
                 return Ok(());
             }
             match page.next_cursor {
-                Some(c) => cursor = Some(c),
+                Some(c) => {
+                    if !followed.insert(hash_of(&c)) {
+                        return Err(ConnectorError::Protocol {
+                            endpoint: "search/export".into(),
+                            message: "the server handed back a cursor it had already given \
+                                      (the export does not advance): following it would loop. \
+                                      Stopped; what came before is committed"
+                                .into(),
+                        });
+                    }
+                    cursor = Some(c)
+                }
                 None => {
                     return Err(ConnectorError::Protocol {
                         endpoint: "search/export".into(),
@@ -446,13 +493,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_restarted_ascending_export_skips_what_it_emitted() {
+    fn an_ascending_export_skips_what_it_emitted_and_restarts_after_it() {
         let mut p = Progress::default();
         p.observe(100, 1, 500, 300);
         p.observe(200, 2, 500, 300);
         p.observe(200, 3, 500, 300);
         assert_eq!(p.direction(), Direction::Ascending);
-        assert!(!p.already_emitted(150, 1), "no skipping before a restart");
+        assert!(
+            !p.query().contains("created"),
+            "the query moves only at a restart"
+        );
         p.restarted = true;
         assert!(p.already_emitted(150, 9));
         assert!(p.already_emitted(200, 3));

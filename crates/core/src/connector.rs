@@ -71,6 +71,20 @@ pub struct Page {
     /// Throw away everything sent since the last checkpoint (a retried request will send it
     /// again). Such a page carries no records.
     pub discard_uncommitted: bool,
+    /// Records the connector received but cannot hand over (not in the stream's record shape,
+    /// too large): they count as failed, like mapping rejects, and go to the rejects file.
+    pub rejected: Vec<RejectedRecord>,
+    /// Records the connector dropped on purpose (duplicates, re-reads of records already
+    /// written): counted in the report as skipped, never written.
+    pub skipped: u64,
+}
+
+/// A record a connector could not use, as the rejects file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    /// The record as received (a prefix of it when it was too large to keep).
+    pub record: Vec<u8>,
+    pub reason: String,
 }
 
 pub type PageSender = tokio::sync::mpsc::Sender<Page>;
@@ -181,9 +195,20 @@ pub struct ConnectorConfig {
     pub source: BTreeMap<String, Value>,
     /// Request quota override from the flow: (count, period in seconds).
     pub quota: Option<(u32, u64)>,
+    /// `[connection] max_page_bytes`: the most of one response a connector holds in memory.
+    pub max_page_bytes: Option<u64>,
 }
 
+/// The default of `max_page_bytes`: far above any page a vendor sends at its largest page size
+/// (Zendesk's 1,000 users are about 1 MB), far below what would strain a small pod.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
+
 impl ConnectorConfig {
+    /// The most of one response (a page, or one line of a streamed body) a connector may hold.
+    pub fn max_page_bytes(&self) -> usize {
+        usize::try_from(self.max_page_bytes.unwrap_or(DEFAULT_MAX_PAGE_BYTES)).unwrap_or(usize::MAX)
+    }
+
     pub fn plain_str(&self, key: &str) -> Result<Option<&str>, ConnectorError> {
         match self.connection.get(key) {
             None => Ok(None),

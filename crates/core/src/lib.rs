@@ -9,7 +9,8 @@ pub mod secret;
 
 pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow, Page, PageSender,
-    Param, PullContext, QuotaInfo, Registry, RequestMetricsSnapshot, StreamSpec, Task,
+    Param, PullContext, QuotaInfo, Registry, RejectedRecord, RequestMetricsSnapshot, StreamSpec,
+    StreamTable, Task, DEFAULT_MAX_PAGE_BYTES,
 };
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};

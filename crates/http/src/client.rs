@@ -110,6 +110,9 @@ pub struct HttpConfig {
     /// no bursts, at [`PACE`] of the strictest).
     pub quotas: Vec<Quota>,
     pub classifier: Option<Classifier>,
+    /// The largest body read into memory: a bigger one fails at once (asking again would
+    /// bring the same), so memory is bounded by this, not by what a server sends.
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -125,8 +128,45 @@ impl Default for HttpConfig {
             max_backoff: Duration::from_secs(60),
             quotas: Vec::new(),
             classifier: None,
+            max_body_bytes: usize::try_from(sluice_core::DEFAULT_MAX_PAGE_BYTES)
+                .unwrap_or(usize::MAX),
         }
     }
+}
+
+/// Of an error response, only this much is read: enough for the message, never a flood.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Read a body up to `cap` bytes. `Ok(None)` when it is larger (what is past the cap is never
+/// read, so a hostile size costs nothing).
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// An error body, cut at [`MAX_ERROR_BODY`].
+async fn read_error_body(mut response: reqwest::Response) -> bytes::Bytes {
+    let mut body = bytes::BytesMut::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    body.freeze()
 }
 
 /// A floor under every retry wait, so that `Retry-After: 0` or an unlucky full jitter draw never
@@ -332,7 +372,7 @@ impl HttpClient {
         if decision == Decision::Success {
             return Ok(response);
         }
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_error_body(response).await;
         inner.metrics.received(body.len());
         let error = HttpError::Status {
             status,
@@ -429,15 +469,36 @@ impl HttpClient {
         let response = request.send().await.map_err(|e| transport(describe(&e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| Attempt {
-            error: HttpError::Body {
-                url: redact(url),
-                message: format!("response cut short: {}", describe(&e)),
-            },
-            retryable: true,
-            after: None,
-            rate_limited: false,
-        })?;
+        let body = if (200..300).contains(&status) {
+            let cap = inner.config.max_body_bytes;
+            match read_capped(response, cap).await {
+                Ok(Some(body)) => body,
+                Ok(None) => {
+                    return Err(Attempt {
+                        error: HttpError::TooLarge {
+                            url: redact(url),
+                            limit: cap,
+                        },
+                        retryable: false,
+                        after: None,
+                        rate_limited: false,
+                    })
+                }
+                Err(e) => {
+                    return Err(Attempt {
+                        error: HttpError::Body {
+                            url: redact(url),
+                            message: format!("response cut short: {}", describe(&e)),
+                        },
+                        retryable: true,
+                        after: None,
+                        rate_limited: false,
+                    })
+                }
+            }
+        } else {
+            read_error_body(response).await
+        };
         inner.metrics.received(body.len());
         self.note_budget(&headers);
         let info = ResponseInfo {

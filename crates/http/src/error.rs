@@ -22,6 +22,8 @@ pub enum HttpError {
         waited: Duration,
         last: Box<HttpError>,
     },
+    #[error("the response from {url} is larger than max_page_bytes ({limit} bytes), so it was not read; ask for smaller pages ([source] page_size) or raise [connection] max_page_bytes")]
+    TooLarge { url: String, limit: usize },
     #[error("invalid HTTP client setup: {0}")]
     Setup(String),
 }

@@ -310,7 +310,10 @@ impl<'m, 'a> MapRun<'m, 'a> {
         record: impl FnOnce() -> String,
     ) {
         self.input_records += 1;
-        match scanned.and_then(|()| self.evaluate()) {
+        match scanned
+            .and_then(|()| self.evaluate())
+            .and_then(|()| self.check_sizes())
+        {
             Ok(()) => {
                 // appending empties the cells for the next record
                 for (i, (b, c)) in self.builders.iter_mut().zip(&mut self.cells).enumerate() {
@@ -328,6 +331,29 @@ impl<'m, 'a> MapRun<'m, 'a> {
                 self.reject(e, line, record);
             }
         }
+    }
+
+    /// No value past `max_value_bytes`: one giant field must not blow up the batch.
+    fn check_sizes(&self) -> Result<(), RecordError> {
+        fn size(c: &Cell<'_>) -> usize {
+            match c {
+                Cell::Str(s) => s.len(),
+                Cell::List(items) => items.iter().map(size).sum(),
+                _ => 0,
+            }
+        }
+        let max = self.mapping.max_value_bytes;
+        for (cell, column) in self.cells.iter().zip(&self.mapping.columns) {
+            let n = size(cell);
+            if n > max {
+                return Err(RecordError::Misfit(format!(
+                    "`{}`: a value of {n} bytes is larger than max_value_bytes ({max} bytes); \
+                     raise max_value_bytes in the flow to keep it",
+                    column.destination.join(".")
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn reject(&mut self, e: RecordError, line: usize, record: impl FnOnce() -> String) {

@@ -19,6 +19,6 @@ pub use compile::{
     CompileOutcome, Issue,
 };
 pub use execute::{MapOutput, Reject};
-pub use plan::{ColumnSource, CompiledMapping, ValueType};
+pub use plan::{ColumnSource, CompiledMapping, ValueType, DEFAULT_MAX_VALUE_BYTES};
 pub use set::{Mapping, MappingSet, SetError, SourceType};
 pub use suggest::closest;

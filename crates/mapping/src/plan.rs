@@ -179,7 +179,13 @@ pub struct CompiledMapping {
     /// The scanner's view of the plan, derived from `columns` and `tracked`.
     pub(crate) trie: crate::scan::Trie,
     pub(crate) meta: Vec<crate::scan::ColMeta>,
+    /// The largest value a column takes; a record with a larger one is rejected.
+    pub(crate) max_value_bytes: usize,
 }
+
+/// The default of `max_value_bytes`: larger than any sane field (a ticket description, an event
+/// property), small enough that one value cannot blow up a batch and its Parquet page.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
 impl CompiledMapping {
     pub(crate) fn new(columns: Vec<ColumnPlan>, roots: Vec<(String, DestNode)>) -> Self {
@@ -195,6 +201,7 @@ impl CompiledMapping {
             tracked: Vec::new(),
             trie: crate::scan::Trie::build(&[], &[]),
             meta: Vec::new(),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
         };
         m.derive_scanner();
         m
@@ -286,8 +293,15 @@ impl CompiledMapping {
             }
         }
         extended.tracked = tracked;
+        extended.max_value_bytes = self.max_value_bytes;
         extended.derive_scanner();
         extended
+    }
+
+    /// This mapping, rejecting records with a value larger than `bytes`.
+    pub fn with_max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes.max(1);
+        self
     }
 
     /// The Arrow schema of every batch this mapping produces.

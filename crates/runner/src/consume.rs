@@ -55,6 +55,8 @@ pub(crate) struct StreamTotals {
     pub input: u64,
     pub output: u64,
     pub failed: u64,
+    /// Dropped on purpose by the connector (duplicates, re-reads): in `input`, never written.
+    pub skipped: u64,
     pub pages: u64,
     pub input_bytes: u64,
     pub output_bytes: u64,
@@ -102,6 +104,7 @@ struct Pending {
     input: u64,
     output: u64,
     failed: u64,
+    skipped: u64,
 }
 
 /// Records that failed mapping, held until their pull commits (a discarded attempt's rejects
@@ -233,8 +236,7 @@ impl Consumer<'_> {
     /// promote them and retire what they replace.
     fn commit(&mut self, completes: bool, partitions: &[NaiveDate]) -> Result<(), ConsumeError> {
         if self.over_threshold() {
-            self.discard();
-            return Err(self.threshold_error());
+            return Err(self.fail_threshold());
         }
         self.stage_all_open()?;
         if self.staged.is_empty()
@@ -284,8 +286,23 @@ impl Consumer<'_> {
         self.totals.input += self.pending.input;
         self.totals.output += self.pending.output;
         self.totals.failed += self.pending.failed;
+        self.totals.skipped += self.pending.skipped;
         self.pending = Pending::default();
         Ok(())
+    }
+
+    /// Stop on the error threshold: nothing since the last commit is written, but the counts
+    /// say what was read and the rejects file holds every rejected record, the evidence.
+    fn fail_threshold(&mut self) -> ConsumeError {
+        let mut error = self.threshold_error();
+        if let Err(e) = self.flush_rejects() {
+            error = e;
+        }
+        self.totals.input += self.pending.input;
+        self.totals.failed += self.pending.failed;
+        self.totals.skipped += self.pending.skipped;
+        self.discard();
+        error
     }
 
     fn map_records(
@@ -342,10 +359,29 @@ impl Consumer<'_> {
             self.pending.output += rows;
         }
         if self.pending.failed >= EARLY_THRESHOLD_CHECK && self.over_threshold() {
-            self.discard();
-            return Err(self.threshold_error());
+            return Err(self.fail_threshold());
         }
         Ok(())
+    }
+
+    /// What the connector could not hand over or dropped on purpose, counted like the records
+    /// the mapper reads.
+    fn connector_records(&mut self, rejected: &[sluice_core::RejectedRecord], skipped: u64) {
+        self.pending.input += rejected.len() as u64 + skipped;
+        self.pending.failed += rejected.len() as u64;
+        self.pending.skipped += skipped;
+        for r in rejected {
+            self.pending_rejects.push(
+                json!({
+                    "runId": self.ctx.run_id,
+                    "stream": self.ctx.stream,
+                    "page": self.totals.pages,
+                    "reason": r.reason,
+                    "record": record_value(&r.record),
+                })
+                .to_string(),
+            );
+        }
     }
 
     fn page(&mut self, page: Page, mapped: Option<MapOutput>) -> Result<bool, ConsumeError> {
@@ -357,6 +393,7 @@ impl Consumer<'_> {
         }
         self.totals.pages += 1;
         self.totals.input_bytes += page.input_bytes;
+        self.connector_records(&page.rejected, page.skipped);
         if !page.records.is_empty() || mapped.is_some() {
             self.map_records(&page.records, page.partition, mapped)?;
         }
@@ -392,9 +429,15 @@ fn reject_line(run_id: &str, stream: &str, page: u64, r: &Reject) -> String {
         "page": page,
         "line": r.line,
         "reason": r.reason,
-        "record": serde_json::from_str::<Value>(&r.record).unwrap_or_else(|_| Value::String(r.record.clone())),
+        "record": record_value(r.record.as_bytes()),
     })
     .to_string()
+}
+
+/// A rejected record as the rejects file keeps it: its JSON if it is JSON, else its text.
+fn record_value(raw: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(raw)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(raw).into_owned()))
 }
 
 /// Threads that map pages of a fixed mapping: one per core (mapping is the heaviest stage of a

@@ -48,6 +48,9 @@ struct FlowFile {
     /// What a new field does when the flow has no mapping set: evolve, ignore or fail.
     #[serde(default)]
     schema_policy: Option<String>,
+    /// The largest value a column takes (bytes, or "16 MiB"); a larger one is rejected.
+    #[serde(default)]
+    max_value_bytes: Option<toml::Value>,
     #[serde(default)]
     schedule: Option<toml::Table>,
 }
@@ -161,6 +164,8 @@ pub struct Flow {
     pub destination: Destination,
     pub state_path: PathBuf,
     pub error_threshold: f64,
+    /// A record with a larger value goes to the rejects file.
+    pub max_value_bytes: usize,
     pub schema_policy: crate::schema_policy::SchemaPolicy,
     pub schedule: Option<crate::Schedule>,
 }
@@ -289,6 +294,7 @@ impl Flow {
 
         let mut connector = None;
         let mut quota = None;
+        let mut max_page_bytes = None;
         let mut connection = BTreeMap::new();
         for (key, value) in &raw.connection {
             let full_key = format!("connection.{key}");
@@ -311,6 +317,9 @@ impl Flow {
                         &full_key,
                         "must be \"COUNT/SECONDS\", e.g. \"100/60\"".into(),
                     ))
+                }
+                ("max_page_bytes", v) => {
+                    max_page_bytes = Some(parse_size(v).map_err(|m| invalid(&full_key, m))?)
                 }
                 (_, toml::Value::String(s)) if s.contains("${") => {
                     let value = string_param(s, env).map_err(|m| invalid(&full_key, m))?;
@@ -452,6 +461,11 @@ impl Flow {
                 format!("{error_threshold} must be a fraction from 0 to 1 (0.05 = 5 %)"),
             ));
         }
+        let max_value_bytes = match &raw.max_value_bytes {
+            None => sluice_mapping::DEFAULT_MAX_VALUE_BYTES,
+            Some(v) => usize::try_from(parse_size(v).map_err(|m| invalid("max_value_bytes", m))?)
+                .unwrap_or(usize::MAX),
+        };
         let schema_policy = match &raw.schema_policy {
             None => crate::schema_policy::SchemaPolicy::Evolve,
             Some(p) => crate::schema_policy::SchemaPolicy::parse(p)
@@ -468,6 +482,7 @@ impl Flow {
                 connection,
                 source,
                 quota,
+                max_page_bytes,
             },
             name: raw.name,
             file: path.to_path_buf(),
@@ -484,6 +499,7 @@ impl Flow {
             },
             state_path,
             error_threshold,
+            max_value_bytes,
             schema_policy,
             schedule: raw
                 .schedule
@@ -496,6 +512,40 @@ impl Flow {
                 })?,
         })
     }
+}
+
+/// A size in bytes: a whole number, or a string with a unit (`"64 MiB"`, `"200MB"`, `"1GiB"`).
+pub fn parse_size(v: &toml::Value) -> Result<u64, String> {
+    let bad = |found: String| {
+        format!("{found} must be a size above 0: bytes, or a string such as \"64 MiB\"")
+    };
+    let n = match v {
+        toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| bad(n.to_string()))?,
+        toml::Value::String(text) => {
+            let t = text.trim();
+            let split = t
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .unwrap_or(t.len());
+            let (number, unit) = t.split_at(split);
+            let number: f64 = number.parse().map_err(|_| bad(format!("\"{text}\"")))?;
+            let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1,
+                "kb" => 1_000,
+                "kib" => 1 << 10,
+                "mb" => 1_000_000,
+                "mib" => 1 << 20,
+                "gb" => 1_000_000_000,
+                "gib" => 1 << 30,
+                _ => return Err(bad(format!("\"{text}\""))),
+            };
+            (number * scale as f64) as u64
+        }
+        other => return Err(bad(other.to_string())),
+    };
+    if n == 0 {
+        return Err(bad("0".into()));
+    }
+    Ok(n)
 }
 
 /// `COUNT/SECONDS` → (count, seconds).

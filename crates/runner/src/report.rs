@@ -58,9 +58,14 @@ pub struct SizeSummary {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordSummary {
+    /// Every record received: written, failed or skipped.
     pub input_record_count: u64,
     pub output_record_count: u64,
+    /// Records that failed (in the rejects file with their reasons).
     pub failed_record_count: u64,
+    /// Records the connector dropped on purpose (duplicates, re-reads of records already
+    /// written).
+    pub skipped_record_count: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -124,7 +124,10 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
         for n in outcome.notes {
             notes.push(format!("{file}: {n}"));
         }
-        streams.push((spec, Arc::new(outcome.mapping)));
+        streams.push((
+            spec,
+            Arc::new(outcome.mapping.with_max_value_bytes(flow.max_value_bytes)),
+        ));
     }
     Ok(Prepared {
         connector,
@@ -362,6 +365,7 @@ async fn run_task(
                 input_record_count: totals.input,
                 output_record_count: totals.output,
                 failed_record_count: totals.failed,
+                skipped_record_count: totals.skipped,
             },
             pages: totals.pages,
             files: totals.files.iter().map(|f| relative(dest, f)).collect(),
@@ -509,6 +513,7 @@ pub(crate) async fn execute(
         record_summary.input_record_count += r.report.record_summary.input_record_count;
         record_summary.output_record_count += r.report.record_summary.output_record_count;
         record_summary.failed_record_count += r.report.record_summary.failed_record_count;
+        record_summary.skipped_record_count += r.report.record_summary.skipped_record_count;
         pages += r.report.pages;
         bytes_in += r.input_bytes;
         bytes_out += r.output_bytes;
