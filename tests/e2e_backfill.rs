@@ -279,3 +279,140 @@ async fn the_scheduler_runs_flows_when_due_and_stops_cleanly_on_sigterm() {
         .all(|r| r["metrics"]["statusSummary"]["status"] == "success"));
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
 }
+
+/// Users of the truth updated within `from..=to` (inclusive days).
+fn updated_within(truth: &[serde_json::Value], from: &str, to: &str) -> Vec<serde_json::Value> {
+    let end = (chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").expect("day")
+        + chrono::Days::new(1))
+    .to_string();
+    truth
+        .iter()
+        .filter(|u| {
+            let t = u["updated_at"].as_str().expect("updated_at");
+            t >= from && t < end.as_str()
+        })
+        .cloned()
+        .collect()
+}
+
+async fn backfill_range(
+    h: &Harness,
+    flow: &std::path::Path,
+    from: &str,
+    to: &str,
+    window: &str,
+) -> Output {
+    let args = [
+        "backfill",
+        flow.to_str().expect("path"),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--window",
+        window,
+    ];
+    run_binary(&args, h.dir.path()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_another_window_layout_or_a_longer_range_pulls_only_days_not_done() {
+    let h = harness(4_000, "").await;
+    let flow = h.flow("users", "", "");
+    let weeks = backfill_range(&h, &flow, "2023-01-01", "2023-01-31", "7d").await;
+    assert_eq!(weeks.code, 0, "{}", weeks.all());
+    let requests = |v: serde_json::Value| v["vendors"]["zendesk"]["requests"].as_u64().expect("n");
+    let after_weeks = requests(h.stats().await);
+    // the same days in fortnights: every day is done
+    let fortnights = backfill_range(&h, &flow, "2023-01-01", "2023-01-31", "14d").await;
+    assert_eq!(fortnights.code, 0, "{}", fortnights.all());
+    assert!(
+        fortnights.stdout.contains(" 0 to run"),
+        "{}",
+        fortnights.stdout
+    );
+    assert_eq!(
+        requests(h.stats().await),
+        after_weeks,
+        "no request for done days"
+    );
+    // a longer range: only February and March are pulled
+    let longer = backfill_range(&h, &flow, "2023-01-01", "2023-03-31", "14d").await;
+    assert_eq!(longer.code, 0, "{}", longer.all());
+    assert!(
+        longer.stdout.contains("5 done, 5 to run"),
+        "{}",
+        longer.stdout
+    );
+    let truth = h.truth().await;
+    assert_equals_truth(
+        &read_rows(&h.dest()),
+        &updated_within(&truth, "2023-01-01", "2023-03-31"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_days_that_are_not_over_are_never_recorded_done() {
+    let h = harness(300, "").await;
+    let flow = h.flow("users", "", "");
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today - chrono::Days::new(1);
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let future = backfill_range(&h, &flow, &day(0), &day(5), "7d").await;
+    assert_eq!(future.code, 2, "{}", future.all());
+    assert!(
+        future.stderr.contains("last complete day"),
+        "{}",
+        future.stderr
+    );
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0);
+    let clamped = backfill_range(&h, &flow, &day(-3), &day(3), "7d").await;
+    assert_eq!(clamped.code, 0, "{}", clamped.all());
+    assert!(
+        clamped.all().contains(&format!("stops at {yesterday}")),
+        "{}",
+        clamped.all()
+    );
+    // what was recorded done ends yesterday: today is pulled by a later backfill
+    let later = backfill_range(&h, &flow, &day(-3), &yesterday.to_string(), "7d").await;
+    assert!(
+        later.stdout.contains("1 done, 0 to run"),
+        "{}",
+        later.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_backfill_killed_then_rerun_with_other_windows_writes_each_user_once() {
+    // each request 700 ms late: the first layout's windows take several pages each
+    let h = harness(6_000, "slow=700x100000@1").await;
+    let flow = h.flow_with("users", "page_size = 50", "", "file_rows = 50");
+    for (ms, window) in [(1_200, "7d"), (2_500, "30d")] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([
+                "backfill",
+                flow.to_str().expect("path"),
+                "--from",
+                FROM,
+                "--to",
+                TO,
+                "--window",
+                window,
+            ])
+            .current_dir(h.dir.path())
+            .env("ZENDESK_EMAIL", EMAIL)
+            .env("ZENDESK_API_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        child.start_kill().expect("SIGKILL");
+        let _ = child.wait().await;
+    }
+    h.set_faults("").await;
+    let out = backfill_range(&h, &flow, FROM, TO, "7d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("resumed"), "{}", out.stdout);
+    assert_equals_truth(&read_rows(&h.dest()), &in_range(&h.truth().await));
+}

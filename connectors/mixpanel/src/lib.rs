@@ -53,6 +53,7 @@ pub fn streams() -> Vec<StreamSpec> {
         schema: schema::events(),
         supports_day_windows: true,
         max_window_days: None,
+        day_partitioned: true,
         // the seed's mapping set names `data.*` paths that are not in the raw shape: its author
         // meant the event name and the (reserved `$` or custom) properties
         aliases: vec![
@@ -75,6 +76,12 @@ impl Connector for MixpanelConnector {
             return Err(ConnectorError::UnknownStream(ctx.task.stream.clone()));
         }
         export::run(&self.settings, &self.http, ctx).await
+    }
+
+    /// Days are the project's: yesterday there is the last whole one.
+    fn last_complete_day(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        let today = now.with_timezone(&self.settings.timezone).date_naive();
+        today.pred_opt().unwrap_or(today)
     }
 
     fn request_metrics(&self) -> RequestMetricsSnapshot {

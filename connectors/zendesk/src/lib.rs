@@ -47,6 +47,7 @@ pub fn streams() -> Vec<StreamSpec> {
         schema: schema::users(),
         supports_day_windows: true,
         max_window_days: None,
+        day_partitioned: false,
         aliases: Vec::new(),
     }]
 }

@@ -27,6 +27,10 @@ pub struct StreamSpec {
     /// The longest day range one request may cover (an API's range cap), if any: backfill
     /// windows are cut to it.
     pub max_window_days: Option<u32>,
+    /// Records are partitioned by their own day, and a pull of a day replaces that day's files
+    /// (event streams). Otherwise a window's files hold all of its days together (entity
+    /// streams partitioned by extraction date), so a window is redone only whole.
+    pub day_partitioned: bool,
     /// Other names mapping sets use for this stream's fields, tried in order: `(alias, path)`.
     /// An alias ending in `.` is a prefix. A rule applies when its result is a declared field;
     /// the last matching rule applies regardless.
@@ -157,6 +161,12 @@ pub trait Connector: Send + Sync {
     /// The fewest requests a task needs (a backfill plan's estimate; paged APIs need more).
     fn min_requests(&self, _task: &Task) -> u64 {
         1
+    }
+
+    /// The last day whose data is final at `now`: a backfill never records a later day done.
+    /// Yesterday in UTC unless the API counts days in another timezone.
+    fn last_complete_day(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.date_naive().pred_opt().unwrap_or(NaiveDate::MIN)
     }
 }
 

@@ -35,7 +35,13 @@ pub struct PlannedWindow {
     pub stream: String,
     pub window: DayWindow,
     pub key: String,
+    /// Completed by an earlier backfill.
     pub done: bool,
+    /// Pulled by this backfill: a new window, one resumed from its checkpoint, or (`--force`)
+    /// one pulled again whole.
+    pub run: bool,
+    /// Started by an earlier backfill (some of it is committed): resumed with its own days.
+    pub resumed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -58,19 +64,18 @@ pub struct Plan {
 
 impl Plan {
     pub fn to_run(&self) -> usize {
-        self.windows
-            .iter()
-            .filter(|w| self.force || !w.done)
-            .count()
+        self.windows.iter().filter(|w| w.run).count()
     }
 
     /// The plan as printed before a backfill starts.
     pub fn describe(&self) -> String {
         let mut streams: Vec<&str> = self.windows.iter().map(|w| w.stream.as_str()).collect();
         streams.dedup();
-        let done = self.windows.iter().filter(|w| w.done).count();
+        let done = self.windows.iter().filter(|w| w.done && !w.run).count();
+        let resumed = self.windows.iter().filter(|w| w.resumed && w.run).count();
+        let redone = self.windows.iter().filter(|w| w.done && w.run).count();
         let mut out = format!(
-            "backfill {}: {}..{} in windows of {} day{}, streams {}\n  {} windows: {} done, {} to run{}\n",
+            "backfill {}: {}..{} in windows of {} day{}, streams {}\n  {} windows: {} done, {} to run{}{}\n",
             self.flow,
             self.from,
             self.to,
@@ -80,7 +85,8 @@ impl Plan {
             self.windows.len(),
             done,
             self.to_run(),
-            if self.force && done > 0 { " (--force: done windows are pulled again and their files replaced)" } else { "" },
+            if resumed > 0 { format!(" ({resumed} resumed with the days they were started with)") } else { String::new() },
+            if redone > 0 { format!(" (--force: {redone} done pulled again, their files replaced)") } else { String::new() },
         );
         let quota = if self.quotas.is_empty() {
             "no quota".to_string()
@@ -149,6 +155,108 @@ fn window_key(stream: &str, w: &DayWindow) -> String {
     format!("{stream}@{}..{}", w.from, w.to)
 }
 
+/// Whether two inclusive day ranges share a day.
+fn overlaps(a: &DayWindow, from: NaiveDate, to: NaiveDate) -> bool {
+    a.from <= to && from <= a.to
+}
+
+/// One stream's windows over `from..=to`. Completion is per day, whatever window layout an
+/// earlier backfill used: a day inside a done window is done, a window started and not finished
+/// is resumed with its own days (its committed part would otherwise be written twice), and only
+/// the remaining days get new windows. With `force`, an event stream's days are pulled again
+/// in new windows (each day's files are replaced); an entity stream's earlier windows are pulled
+/// again whole, because their files hold all their days together.
+#[allow(clippy::too_many_arguments)]
+fn plan_stream(
+    spec: &sluice_core::StreamSpec,
+    known: &[sluice_state::WindowRecord],
+    from: NaiveDate,
+    to: NaiveDate,
+    days: u32,
+    force: bool,
+    last: NaiveDate,
+    notes: &mut Vec<String>,
+) -> Vec<PlannedWindow> {
+    let mut out = Vec::new();
+    let mut taken: Vec<DayWindow> = Vec::new();
+    let redo_whole = force && !spec.day_partitioned;
+    for k in known {
+        let window = DayWindow {
+            from: k.from,
+            to: k.to,
+        };
+        if !overlaps(&window, from, to) {
+            continue;
+        }
+        let run = !k.done || redo_whole;
+        if run && k.to > last {
+            notes.push(format!(
+                "stream `{}`: window {}..{} holds days not complete yet; it runs once they are",
+                spec.name, k.from, k.to
+            ));
+            taken.push(window);
+            continue;
+        }
+        if force && spec.day_partitioned && k.done {
+            // its days in range are pulled again by the new windows below
+            continue;
+        }
+        if run && (k.from < from || k.to > to) {
+            notes.push(format!(
+                "stream `{}`: window {}..{} is {} whole, with the days it was {}",
+                spec.name,
+                k.from,
+                k.to,
+                if k.done { "pulled again" } else { "resumed" },
+                if k.done {
+                    "pulled with"
+                } else {
+                    "started with"
+                }
+            ));
+        }
+        taken.push(window);
+        out.push(PlannedWindow {
+            stream: spec.name.clone(),
+            window,
+            key: k.task.clone(),
+            done: k.done,
+            run,
+            resumed: !k.done,
+        });
+    }
+    // the days left, in runs of consecutive days, cut into windows
+    let free = |d: NaiveDate| !taken.iter().any(|w| w.from <= d && d <= w.to);
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut day = from;
+    while day <= to {
+        if free(day) {
+            match runs.last_mut() {
+                Some((_, end)) if *end + Days::new(1) == day => *end = day,
+                _ => runs.push((day, day)),
+            }
+        }
+        day = day + Days::new(1);
+    }
+    for (start, end) in runs {
+        for w in windows(start, end, days) {
+            let key = window_key(&spec.name, &w);
+            // a window of these very days may be known from an earlier layout
+            let done = known.iter().any(|k| k.task == key && k.done);
+            out.push(PlannedWindow {
+                stream: spec.name.clone(),
+                window: w,
+                key,
+                done,
+                run: true,
+                resumed: false,
+            });
+        }
+    }
+    out.sort_by_key(|w| (w.window.from, w.window.to));
+    out
+}
+
 /// Plan a backfill without running anything (no network).
 pub fn plan_backfill(
     flow: &Flow,
@@ -194,8 +302,28 @@ pub fn plan_backfill(
     } else {
         None
     };
-    let mut planned = Vec::new();
+    // a day is final only once it has ended: nothing later is ever recorded done
+    let last = prepared.connector.last_complete_day(chrono::Utc::now());
+    if req.from > last {
+        return Err(RunError::Config(format!(
+            "--from {} is after {last}, the last complete day of connector `{}`: its data is \
+             not final yet (incremental runs pull the days in progress)",
+            req.from, flow.connector
+        )));
+    }
     let mut notes = Vec::new();
+    let to = if req.to > last {
+        let note = format!(
+            "--to {} is after {last}, the last complete day: the backfill stops at {last}",
+            req.to
+        );
+        tracing::warn!("{note}");
+        notes.push(note);
+        last
+    } else {
+        req.to
+    };
+    let mut planned = Vec::new();
     let mut min_requests = 0;
     for (spec, _) in selected {
         if !spec.supports_day_windows {
@@ -215,25 +343,22 @@ pub fn plan_backfill(
             }
             _ => req.window_days,
         };
-        for w in windows(req.from, req.to, days) {
-            let key = window_key(&spec.name, &w);
-            let done = match &store {
-                Some(s) => s.task_done(&flow.name, &key)?,
-                None => false,
-            };
-            if req.force || !done {
+        let known = match &store {
+            Some(s) => s.windows(&flow.name, &spec.name)?,
+            None => Vec::new(),
+        };
+        let windows = plan_stream(
+            spec, &known, req.from, to, days, req.force, last, &mut notes,
+        );
+        for w in &windows {
+            if w.run {
                 min_requests += prepared.connector.min_requests(&Task {
                     stream: spec.name.clone(),
-                    window: Some(w),
+                    window: Some(w.window),
                 });
             }
-            planned.push(PlannedWindow {
-                stream: spec.name.clone(),
-                window: w,
-                key,
-                done,
-            });
         }
+        planned.extend(windows);
     }
     let quotas = prepared.connector.quotas();
     let min_duration = quotas
@@ -244,7 +369,7 @@ pub fn plan_backfill(
     Ok(Plan {
         flow: flow.name.clone(),
         from: req.from,
-        to: req.to,
+        to,
         window_days: req.window_days,
         windows: planned,
         force: req.force,
@@ -269,12 +394,12 @@ pub async fn run_backfill(
     let prepared = prepare(flow, registry)?;
     let (mut ctx, store, errors) = begin(flow, prepared.connector.clone(), "backfill", false)?;
     let mut tasks = Vec::new();
-    for w in plan.windows.iter().filter(|w| plan.force || !w.done) {
+    for w in plan.windows.iter().filter(|w| w.run) {
         let Some((spec, mapping)) = prepared.streams.iter().find(|(s, _)| s.name == w.stream)
         else {
             continue;
         };
-        let replaces = if plan.force {
+        let replaces = if plan.force && !w.resumed {
             // under the lock now: forget the window's progress, keep its files until the new
             // pull of the window completes
             store.restart_task(&flow.name, &w.key)?;
@@ -421,6 +546,122 @@ mod tests {
                 .last()
                 .map(|w| w.to),
             Some(d("2024-01-10"))
+        );
+    }
+
+    fn spec(day_partitioned: bool) -> sluice_core::StreamSpec {
+        sluice_core::StreamSpec {
+            name: "s".into(),
+            primary_key: Vec::new(),
+            cursor_field: None,
+            schema: sluice_core::StreamSchema::default(),
+            supports_day_windows: true,
+            max_window_days: None,
+            day_partitioned,
+            aliases: Vec::new(),
+        }
+    }
+
+    fn known(from: &str, to: &str, done: bool) -> sluice_state::WindowRecord {
+        sluice_state::WindowRecord {
+            task: format!("s@{from}..{to}"),
+            from: d(from),
+            to: d(to),
+            done,
+        }
+    }
+
+    /// (from, to, run, resumed) of each planned window.
+    fn plan(
+        day_partitioned: bool,
+        k: &[sluice_state::WindowRecord],
+        range: (&str, &str),
+        days: u32,
+        force: bool,
+    ) -> Vec<(String, String, bool, bool)> {
+        let mut notes = Vec::new();
+        plan_stream(
+            &spec(day_partitioned),
+            k,
+            d(range.0),
+            d(range.1),
+            days,
+            force,
+            d("2099-01-01"),
+            &mut notes,
+        )
+        .into_iter()
+        .map(|w| {
+            (
+                w.window.from.to_string(),
+                w.window.to.to_string(),
+                w.run,
+                w.resumed,
+            )
+        })
+        .collect()
+    }
+
+    fn w(from: &str, to: &str, run: bool, resumed: bool) -> (String, String, bool, bool) {
+        (from.into(), to.into(), run, resumed)
+    }
+
+    #[test]
+    fn issue9_completion_is_per_day_whatever_the_window_layout() {
+        let weeks = [
+            known("2024-01-01", "2024-01-07", true),
+            known("2024-01-08", "2024-01-14", true),
+        ];
+        // the same days in another layout: nothing to pull
+        assert_eq!(
+            plan(false, &weeks, ("2024-01-01", "2024-01-14"), 14, false),
+            [
+                w("2024-01-01", "2024-01-07", false, false),
+                w("2024-01-08", "2024-01-14", false, false)
+            ]
+        );
+        // a longer range: only the new days
+        assert_eq!(
+            plan(false, &weeks, ("2024-01-03", "2024-01-31"), 14, false),
+            [
+                w("2024-01-01", "2024-01-07", false, false),
+                w("2024-01-08", "2024-01-14", false, false),
+                w("2024-01-15", "2024-01-28", true, false),
+                w("2024-01-29", "2024-01-31", true, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_started_window_resumes_with_its_own_days() {
+        let k = [known("2024-01-01", "2024-01-14", false)];
+        assert_eq!(
+            plan(false, &k, ("2024-01-08", "2024-01-20"), 7, false),
+            [
+                w("2024-01-01", "2024-01-14", true, true),
+                w("2024-01-15", "2024-01-20", true, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn force_redoes_entity_windows_whole_and_event_days_in_new_windows() {
+        let k = [known("2024-01-01", "2024-01-14", true)];
+        assert_eq!(
+            plan(false, &k, ("2024-01-10", "2024-01-20"), 7, true),
+            [
+                w("2024-01-01", "2024-01-14", true, false),
+                w("2024-01-15", "2024-01-20", true, false)
+            ],
+            "an entity window's files hold all its days: it is pulled again whole"
+        );
+        assert_eq!(
+            plan(true, &k, ("2024-01-10", "2024-01-20"), 7, true),
+            [
+                w("2024-01-10", "2024-01-16", true, false),
+                w("2024-01-17", "2024-01-20", true, false)
+            ],
+            "an event stream's days are replaced day by day"
         );
     }
 }

@@ -134,17 +134,22 @@ fn windows_table(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
         );
         CREATE INDEX IF NOT EXISTS windows_by_stream ON windows (flow, stream, day_from);",
     )?;
-    let done: Vec<(String, String)> = {
-        let mut stmt = tx.prepare("SELECT flow, task FROM tasks WHERE task LIKE '%@%..%'")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let done: Vec<(String, String, String)> = {
+        let mut stmt =
+            tx.prepare("SELECT flow, task, completed_at FROM tasks WHERE task LIKE '%@%..%'")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    for (flow, task) in done {
+    for (flow, task, completed_at) in done {
         if let Some((stream, from, to)) = parse_window_key(&task) {
+            // a window that held its own completion day (or later days) was not complete:
+            // older versions recorded those done
+            let completed = completed_at.get(..10).unwrap_or_default();
+            let whole = to.to_string().as_str() < completed;
             tx.execute(
                 "INSERT OR IGNORE INTO windows (flow, task, stream, day_from, day_to, done)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-                params![flow, task, stream, from.to_string(), to.to_string()],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![flow, task, stream, from.to_string(), to.to_string(), whole],
             )?;
         }
     }
@@ -819,16 +824,23 @@ mod tests {
             let conn = Connection::open(&path).expect("open");
             conn.execute_batch(SCHEMA).expect("old schema");
             conn.execute(
-                "INSERT INTO tasks (flow, task) VALUES ('f', 'users@2024-02-01..2024-02-14'), ('f', 'users')",
+                "INSERT INTO tasks (flow, task, completed_at) VALUES
+                 ('f', 'users@2024-02-01..2024-02-14', '2024-03-01T00:00:00Z'),
+                 ('f', 'users@2024-02-15..2024-02-28', '2024-02-20T10:00:00Z'),
+                 ('f', 'users', '2024-03-01T00:00:00Z')",
                 [],
             )
             .expect("old rows");
         }
         let s = StateStore::open(&path).expect("migrates");
         let w = s.windows("f", "users").expect("windows");
-        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].done);
         assert_eq!(w[0].to.to_string(), "2024-02-14");
+        assert!(
+            !w[1].done,
+            "a window completed before its last day ended was not whole"
+        );
         drop(s);
         StateStore::open(&path).expect("reopens without migrating twice");
     }
