@@ -702,3 +702,41 @@ async fn issue9_a_huge_value_is_rejected_with_memory_bounded() {
     assert_eq!(rejects(&mp.dest()).len(), 1);
     assert!(peak < 150 * 1024, "peak RSS {peak} KiB for a 100 MB value");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_lost_day_file_names_the_backfill_of_that_day() {
+    let mp = mixpanel(MixpanelConfig::default(), "").await;
+    let flow = mp.flow("events", true, "", "");
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(2));
+    assert_eq!(mp.backfill(&flow, from, to, "3d").await.code, 0);
+    let lost_day = from + chrono::Days::new(1);
+    let files = parquet_files(&mp.dest().join("events").join(format!("date={lost_day}")));
+    std::fs::remove_file(&files[0]).expect("deleted by hand");
+    let out = mp.backfill(&flow, from, to, "3d").await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    let expected = format!("--from {lost_day} --to {lost_day}");
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    let restore = mp.backfill(&flow, lost_day, lost_day, "1d").await;
+    assert_eq!(
+        restore.code,
+        2,
+        "without --force the day is done: {}",
+        restore.all()
+    );
+    let d = lost_day.to_string();
+    let forced = mp
+        .sluice(&[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--streams",
+            "events",
+            "--from",
+            &d,
+            "--to",
+            &d,
+            "--force",
+        ])
+        .await;
+    assert_eq!(forced.code, 0, "{}", forced.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+}

@@ -407,3 +407,117 @@ async fn a_failed_upload_loses_nothing_and_the_next_run_finishes_it() {
         "staged files left behind: {leftovers:?}"
     );
 }
+
+/// The command the error names to restore lost files (the first `sluice backfill` line), as
+/// arguments.
+fn restore_command(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("sluice backfill"))
+        .unwrap_or_else(|| panic!("no restore command in: {stderr}"));
+    line.split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_lost_state_beside_a_lake_with_data_stops_the_run() {
+    for object_store in [false, true] {
+        let h = harness(1_200, "").await;
+        let flow = h.flow("users", "", "");
+        let lake = if object_store {
+            to_object_store(&flow, &h.dir.path().join("lake"))
+        } else {
+            h.dest()
+        };
+        assert_eq!(h.run(&flow, &[]).await.code, 0);
+        let files = files_under(&lake);
+        let state_dir = if object_store {
+            h.dir.path().join(".sluice/users/_sluice")
+        } else {
+            h.dest().join("_sluice")
+        };
+        std::fs::remove_dir_all(&state_dir).expect("state deleted");
+        let out = h.run(&flow, &[]).await;
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(
+            out.stderr.contains("deleted or emptied") && out.stderr.contains("state.db"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(files_under(&lake), files, "nothing was written");
+        assert_eq!(
+            h.stats().await["vendors"]["zendesk"]["requests"],
+            3,
+            "nothing was requested"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_committed_file_deleted_by_hand_is_noticed_and_restored_by_the_named_backfill() {
+    let h = harness(4_000, "").await;
+    let flow = h.flow("users", "", "");
+    let path = flow.to_str().expect("path");
+    let args = [
+        "backfill",
+        path,
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-03-31",
+        "--window",
+        "30d",
+    ];
+    assert_eq!(run_binary(&args, h.dir.path()).await.code, 0);
+    let parts = parquet_files(&h.dest().join("users"));
+    std::fs::remove_file(&parts[0]).expect("deleted by hand");
+    let name = parts[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    for attempt in [vec!["run", path], args.to_vec()] {
+        let out = run_binary(&attempt, h.dir.path()).await;
+        assert_eq!(out.code, 2, "{attempt:?}: {}", out.all());
+        assert!(out.stderr.contains(&name), "{}", out.stderr);
+        assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    }
+    let restore = restore_command(&run_binary(&["run", path], h.dir.path()).await.stderr);
+    let restore: Vec<&str> = restore.iter().map(String::as_str).collect();
+    let out = run_binary(&restore, h.dir.path()).await;
+    assert_eq!(out.code, 0, "{restore:?}: {}", out.all());
+    let truth: Vec<serde_json::Value> = h
+        .truth()
+        .await
+        .into_iter()
+        .filter(|u| {
+            let t = u["updated_at"].as_str().expect("updated_at");
+            ("2023-01-01".."2023-04-01").contains(&t)
+        })
+        .collect();
+    assert_equals_truth(&read_rows(&h.dest()), &truth);
+    let after = h.run(&flow, &[]).await;
+    assert_eq!(
+        after.code,
+        0,
+        "the lake and the state agree again: {}",
+        after.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_loss_can_be_accepted_and_runs_go_on() {
+    let h = harness(500, "").await;
+    let flow = h.flow("users", "", "");
+    let path = flow.to_str().expect("path");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let parts = parquet_files(&h.dest().join("users"));
+    std::fs::remove_file(&parts[0]).expect("deleted by hand");
+    assert_eq!(h.run(&flow, &[]).await.code, 2);
+    let forget = run_binary(&["state", "forget-missing", path], h.dir.path()).await;
+    assert_eq!(forget.code, 0, "{}", forget.all());
+    assert!(forget.stdout.contains("forgot 1 file"), "{}", forget.stdout);
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+}

@@ -38,7 +38,7 @@ fn exit_for_status(status: RunStatus) -> u8 {
 
 fn exit_for(e: &RunError) -> u8 {
     match e {
-        RunError::Config(_) => EXIT_INVALID,
+        RunError::Config(_) | RunError::Disagrees(_) => EXIT_INVALID,
         RunError::Locked(_) => EXIT_LOCKED,
         _ => EXIT_FAILED,
     }
@@ -246,8 +246,9 @@ fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
         EXIT_INVALID
     })?;
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Flow::parse(&absolute, &text, &Overrides::default(), &|_| {
-        Some("unused".into())
+    // the real value where there is one (an object store's keys), a stand-in elsewhere
+    Flow::parse(&absolute, &text, &Overrides::default(), &|name| {
+        std::env::var(name).ok().or_else(|| Some("unused".into()))
     })
     .map_err(|e| {
         eprintln!("error: {e}");
@@ -424,6 +425,31 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_FAILED
+        }
+    }
+}
+
+pub fn state_forget_missing(path: &Path) -> u8 {
+    let flow = match load_without_credentials(path) {
+        Ok(f) => f,
+        Err(c) => return c,
+    };
+    match sluice_runner::agreement::forget_missing(&flow, &registry()) {
+        Ok(lost) => {
+            for p in &lost {
+                println!("forgot {}", p.display());
+            }
+            println!(
+                "{}: the state forgot {} file{} the lake no longer holds",
+                flow.name,
+                lost.len(),
+                if lost.len() == 1 { "" } else { "s" }
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_for(&e)
         }
     }
 }
@@ -605,13 +631,6 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
     if args.dry_run {
         return 0;
     }
-    if plan.to_run() == 0 {
-        println!(
-            "{}: every window is already done; nothing to do (use --force to pull them again)",
-            flow.name
-        );
-        return 0;
-    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -648,7 +667,13 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             }
             exit_for_status(outcome.status)
         }
-        Ok(None) => 0,
+        Ok(None) => {
+            println!(
+                "{}: every window is already done; nothing to do (use --force to pull them again)",
+                flow.name
+            );
+            0
+        }
         Err(e) => {
             eprintln!("error: {e}");
             exit_for(&e)

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | 0 | success, including a run with nothing new, or a run stopped by a signal after committing |
 //! | 1 | the run failed (API, network, disk); committed progress is kept |
-//! | 2 | invalid command line, flow file or mapping set; nothing was run |
+//! | 2 | invalid command line, flow file or mapping set, or a state that disagrees with the lake; nothing was run |
 //! | 3 | more records failed mapping than the flow's `error_threshold` allows |
 //! | 4 | another run of the same flow (in the same mode: run or backfill) is in progress |
 //! | 5 | a vendor's daily quota ran out; committed progress is kept, the next run continues |
@@ -145,12 +145,16 @@ enum Command {
 enum StateAction {
     /// Print the stored checkpoints of a flow as JSON.
     Show { flow: PathBuf },
-    /// Forget a flow's checkpoints (all streams, or one) so the next run starts afresh.
+    /// Forget a flow's incremental positions (all streams, or one) so the next run starts
+    /// afresh; backfill windows keep theirs.
     Reset {
         flow: PathBuf,
         #[arg(long)]
         stream: Option<String>,
     },
+    /// Accept that the lake lost committed files (deleted by hand, expired by a lifecycle
+    /// rule): the state forgets them, and runs stop refusing to start.
+    ForgetMissing { flow: PathBuf },
 }
 
 fn init_logging(format: LogFormat, quiet: bool) {
@@ -233,6 +237,7 @@ pub fn main() -> ExitCode {
                 StateAction::Reset { flow, stream } => {
                     commands::state_reset(&flow, stream.as_deref())
                 }
+                StateAction::ForgetMissing { flow } => commands::state_forget_missing(&flow),
             },
             Command::Sandbox(args) => sandbox::serve(args).await,
             Command::Map(args) => tokio::task::block_in_place(|| map::map(args)),

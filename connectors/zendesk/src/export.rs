@@ -277,6 +277,19 @@ fn connector_error(settings: &ZendeskSettings, e: HttpError) -> ConnectorError {
     }
 }
 
+/// The days an incremental export selects records by (updated since its lower bound, up to
+/// the run): what a backfill pulls to restore its files.
+fn covers(ctx: &PullContext, progress: &Progress) -> Option<sluice_core::DayWindow> {
+    if ctx.task.window.is_some() {
+        return None;
+    }
+    let from = DateTime::<Utc>::from_timestamp(progress.since, 0)?.date_naive();
+    Some(sluice_core::DayWindow {
+        from,
+        to: ctx.run_started.date_naive().max(from),
+    })
+}
+
 /// Pages in a row that bring nothing new before an export is taken for a loop. A sound server
 /// never sends one (an export is ordered by `created_at`); a few allow for empty pages.
 const MAX_PAGES_WITHOUT_NEWS: u32 = 5;
@@ -444,6 +457,7 @@ pub async fn run(
             ctx.pages
                 .send(Page {
                     skipped: skipped + resent,
+                    covers: covers(&ctx, &progress),
                     record_count: items.len(),
                     records: Records::Framed(Framed {
                         body: page.body.clone(),

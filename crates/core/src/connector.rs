@@ -78,6 +78,10 @@ pub struct Page {
     /// Records the connector received but cannot hand over (not in the stream's record shape,
     /// too large): they count as failed, like mapping rejects, and go to the rejects file.
     pub rejected: Vec<RejectedRecord>,
+    /// The days this page's records were selected by, when neither a day partition nor a
+    /// backfill window says (an incremental pull of records updated since a mark): kept with
+    /// the files, so a lost file names the backfill that pulls it again.
+    pub covers: Option<DayWindow>,
     /// Records the connector dropped on purpose (duplicates, re-reads of records already
     /// written): counted in the report as skipped, never written.
     pub skipped: u64,

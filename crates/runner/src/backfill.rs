@@ -381,25 +381,40 @@ pub fn plan_backfill(
     })
 }
 
-/// Run a planned backfill. Returns `None` when every window is already done.
+/// Run a planned backfill. Returns `None` when every window is already done (and the lake
+/// holds every file the state committed).
 pub async fn run_backfill(
     flow: &Flow,
     registry: &Registry,
     plan: &Plan,
     options: RunOptions,
 ) -> Result<Option<RunOutcome>, RunError> {
+    let prepared = prepare(flow, registry)?;
+    let specs: Vec<sluice_core::StreamSpec> =
+        prepared.streams.iter().map(|(s, _)| s.clone()).collect();
+    let begun = begin(flow, prepared.connector.clone(), "backfill", false, &specs)?;
+    let (mut ctx, store, errors) = (begun.ctx, begun.store, begun.errors);
+    // a lost file is restored by a window that pulls all of its days again
+    let pulls = |w: &&PlannedWindow| w.run && !w.resumed;
+    let (restored, lost): (Vec<_>, Vec<_>) = begun.lost.into_iter().partition(|f| {
+        plan.windows
+            .iter()
+            .filter(pulls)
+            .any(|w| crate::agreement::restores(f, &w.stream, w.window.from, w.window.to))
+    });
+    if !lost.is_empty() {
+        return Err(crate::agreement::lost_error(flow, &lost));
+    }
     if plan.to_run() == 0 {
         return Ok(None);
     }
-    let prepared = prepare(flow, registry)?;
-    let (mut ctx, store, errors) = begin(flow, prepared.connector.clone(), "backfill", false)?;
     let mut tasks = Vec::new();
     for w in plan.windows.iter().filter(|w| w.run) {
         let Some((spec, mapping)) = prepared.streams.iter().find(|(s, _)| s.name == w.stream)
         else {
             continue;
         };
-        let replaces = if plan.force && !w.resumed {
+        let mut replaces = if plan.force && !w.resumed {
             // under the lock now: forget the window's progress, keep its files until the new
             // pull of the window completes
             store.restart_task(&flow.name, &w.key)?;
@@ -407,6 +422,17 @@ pub async fn run_backfill(
         } else {
             Vec::new()
         };
+        if !w.resumed {
+            // the lost files this window pulls again leave the manifest when it completes
+            replaces.extend(
+                restored
+                    .iter()
+                    .filter(|f| {
+                        crate::agreement::restores(f, &w.stream, w.window.from, w.window.to)
+                    })
+                    .map(|f| f.path.clone()),
+            );
+        }
         tasks.push(TaskSpec {
             stream: spec.clone(),
             mapping: mapping.clone(),

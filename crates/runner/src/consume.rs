@@ -30,6 +30,8 @@ pub(crate) struct SinkContext {
     pub task: String,
     /// The days of a backfill window task.
     pub window: Option<(NaiveDate, NaiveDate)>,
+    /// Records carry their own day partition, which is the day they were pulled for.
+    pub day_partitioned: bool,
     /// Files of an earlier pull of this task, replaced when this pull completes (`--force`).
     pub replaces: Vec<PathBuf>,
     /// Shared counters for a backfill's progress line.
@@ -116,8 +118,8 @@ struct Consumer<'a> {
     store: &'a mut StateStore,
     mapping: Arc<CompiledMapping>,
     dynamic: Option<DynamicColumns>,
-    open: BTreeMap<NaiveDate, PartFile>,
-    staged: Vec<(NaiveDate, StagedFile)>,
+    open: BTreeMap<NaiveDate, (PartFile, Option<Days>)>,
+    staged: Vec<(NaiveDate, StagedFile, Option<Days>)>,
     pending_checkpoint: Option<Value>,
     pending: Pending,
     pending_rejects: Vec<String>,
@@ -129,8 +131,23 @@ struct Consumer<'a> {
     totals: StreamTotals,
 }
 
+/// An inclusive range of days.
+type Days = (NaiveDate, NaiveDate);
+
+/// The days two ranges cover together.
+fn union(a: Option<Days>, b: Option<Days>) -> Option<Days> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Consumer<'_> {
-    fn file_for(&mut self, date: NaiveDate) -> Result<&mut PartFile, SinkError> {
+    fn file_for(
+        &mut self,
+        date: NaiveDate,
+        days: Option<Days>,
+    ) -> Result<&mut PartFile, SinkError> {
         if !self.open.contains_key(&date) {
             self.seq += 1;
             // the task names the file, so concurrent windows of one run never collide and a
@@ -162,17 +179,19 @@ impl Consumer<'_> {
                 self.mapping.schema(),
                 self.ctx.parquet,
             )?;
-            self.open.insert(date, file);
+            self.open.insert(date, (file, None));
         }
-        self.open.get_mut(&date).ok_or_else(|| SinkError::Io {
+        let (file, covered) = self.open.get_mut(&date).ok_or_else(|| SinkError::Io {
             path: date.to_string(),
             message: "partition file vanished".into(),
-        })
+        })?;
+        *covered = union(*covered, days);
+        Ok(file)
     }
 
     fn stage_all_open(&mut self) -> Result<(), SinkError> {
-        for (date, f) in std::mem::take(&mut self.open) {
-            self.staged.push((date, f.finish()?));
+        for (date, (f, days)) in std::mem::take(&mut self.open) {
+            self.staged.push((date, f.finish()?, days));
         }
         Ok(())
     }
@@ -194,12 +213,12 @@ impl Consumer<'_> {
 
     /// Everything since the last commit goes: open and staged files, counts, rejects.
     fn discard(&mut self) {
-        for (_, f) in std::mem::take(&mut self.open) {
+        for (_, (f, _)) in std::mem::take(&mut self.open) {
             if let Ok(staged) = f.finish() {
                 let _ = std::fs::remove_file(&staged.temp);
             }
         }
-        for (_, s) in self.staged.drain(..) {
+        for (_, s, _) in self.staged.drain(..) {
             let _ = std::fs::remove_file(&s.temp);
         }
         self.pending = Pending::default();
@@ -249,10 +268,11 @@ impl Consumer<'_> {
         let files: Vec<NewFile> = self
             .staged
             .iter()
-            .map(|(date, s)| NewFile {
+            .map(|(date, s, days)| NewFile {
                 temp: s.temp.clone(),
                 target: s.target.clone(),
                 partition: date.to_string(),
+                days: *days,
             })
             .collect();
         let replace_partitions: Vec<String> = partitions.iter().map(NaiveDate::to_string).collect();
@@ -269,7 +289,7 @@ impl Consumer<'_> {
             replaces: if completes { &self.ctx.replaces } else { &[] },
             replace_partitions: &replace_partitions,
         })?;
-        for (_, s) in std::mem::take(&mut self.staged) {
+        for (_, s, _) in std::mem::take(&mut self.staged) {
             self.ctx.lake.promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
             self.totals.output_bytes += s.bytes;
@@ -309,6 +329,7 @@ impl Consumer<'_> {
         &mut self,
         records: &Records,
         partition: Option<NaiveDate>,
+        days: Option<Days>,
         mapped: Option<MapOutput>,
     ) -> Result<(), ConsumeError> {
         // a page mapped ahead on the mapping thread (only when the mapping cannot change)
@@ -349,11 +370,11 @@ impl Consumer<'_> {
         let rows = out.batch.num_rows() as u64;
         if rows > 0 {
             let date = partition.unwrap_or(self.ctx.run_date);
-            let file = self.file_for(date)?;
+            let file = self.file_for(date, days)?;
             file.write(&out.batch)?;
             if file.rows() >= self.ctx.file_rows {
-                if let Some(f) = self.open.remove(&date) {
-                    self.staged.push((date, f.finish()?));
+                if let Some((f, days)) = self.open.remove(&date) {
+                    self.staged.push((date, f.finish()?, days));
                 }
             }
             self.pending.output += rows;
@@ -395,7 +416,12 @@ impl Consumer<'_> {
         self.totals.input_bytes += page.input_bytes;
         self.connector_records(&page.rejected, page.skipped);
         if !page.records.is_empty() || mapped.is_some() {
-            self.map_records(&page.records, page.partition, mapped)?;
+            let days = match (self.ctx.day_partitioned, page.partition, self.ctx.window) {
+                (true, Some(day), _) => Some((day, day)),
+                (_, _, Some(window)) => Some(window),
+                _ => page.covers.map(|w| (w.from, w.to)),
+            };
+            self.map_records(&page.records, page.partition, days, mapped)?;
         }
         if let Some(c) = &self.ctx.counters {
             c.add_records(page.record_count as u64);

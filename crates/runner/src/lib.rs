@@ -1,6 +1,7 @@
 //! Runs flows: loads and validates them, drives a connector's pages through the mapper into the
 //! sink, commits checkpoints only after the data they cover is safely written, and reports.
 
+pub mod agreement;
 pub mod backfill;
 mod consume;
 pub mod flow;

@@ -30,6 +30,9 @@ pub enum RunError {
     State(StateError),
     #[error("{0}")]
     Io(String),
+    /// The state and the lake disagree; nothing was requested or written.
+    #[error("{0}")]
+    Disagrees(String),
 }
 
 impl RunError {
@@ -41,6 +44,7 @@ impl RunError {
             RunError::Locked(_) => "STATE-4002-409",
             RunError::State(_) => "STATE-4001-500",
             RunError::Io(_) => "SINK-3003-500",
+            RunError::Disagrees(_) => "STATE-4003-409",
         }
     }
 }
@@ -220,6 +224,8 @@ pub(crate) struct RunContext<'a> {
     pub connector: Arc<dyn Connector>,
     pub run_id: String,
     pub started: DateTime<Utc>,
+    /// `run` or `backfill`: each holds its own lock.
+    pub mode: &'static str,
     pub tmp_root: PathBuf,
     pub rejects_path: PathBuf,
     pub progress_line: bool,
@@ -286,6 +292,7 @@ async fn run_task(
         stream: spec.stream.name.clone(),
         task: spec.key.clone(),
         window: spec.task.window.map(|w| (w.from, w.to)),
+        day_partitioned: spec.stream.day_partitioned,
         replaces: spec.replaces,
         counters: ctx.counters.clone(),
         dest: flow.destination.path.clone(),
@@ -381,12 +388,24 @@ async fn run_task(
 }
 
 /// Start a run: lock the flow (per mode), finish what a crashed run left, and build the context.
+/// Start a run: lock the flow (per mode), finish what a crashed run left, compare the state with
+/// the lake, and build the context. The run is recorded in the history only by [`execute`], so
+/// a caller that stops here (the lake lost files, say) leaves no trace but its message.
+pub(crate) struct Begun<'a> {
+    pub ctx: RunContext<'a>,
+    pub store: StateStore,
+    pub errors: Vec<ErrorEntry>,
+    /// Committed files the lake no longer holds.
+    pub lost: Vec<sluice_state::ManifestFile>,
+}
+
 pub(crate) fn begin<'a>(
     flow: &'a Flow,
     connector: Arc<dyn Connector>,
-    mode: &str,
+    mode: &'static str,
     progress_line: bool,
-) -> Result<(RunContext<'a>, StateStore, Vec<ErrorEntry>), RunError> {
+    streams: &[StreamSpec],
+) -> Result<Begun<'a>, RunError> {
     let started = Utc::now();
     let run_id = new_run_id(started);
     let dest = flow.destination.path.clone();
@@ -395,19 +414,12 @@ pub(crate) fn begin<'a>(
             .lake()
             .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?,
     );
-    let mut store = StateStore::open(&flow.state_path)?;
+    let store = StateStore::open(&flow.state_path)?;
     let locks = FileLocks::beside(&flow.state_path);
     let lock = locks.acquire(
         &flow.name,
         mode,
         &LockOwner::current(&run_id, &started.to_rfc3339()),
-    )?;
-    store.begin_run(
-        &run_id,
-        &flow.name,
-        mode,
-        &started.to_rfc3339(),
-        std::process::id(),
     )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
     let mut errors = Vec::new();
@@ -422,15 +434,16 @@ pub(crate) fn begin<'a>(
             message: e.to_string(),
         }),
     }
-    tracing::info!(flow = %flow.name, run = %run_id, mode, destination = %lake.describe(), "run started");
-    Ok((
-        RunContext {
+    let lost = crate::agreement::lost_files(flow, &store, &lake, streams)?;
+    Ok(Begun {
+        ctx: RunContext {
             flow,
             lake,
             connector,
             rejects_path: dest.join("_runs").join(format!("rejects-{run_id}.jsonl")),
             run_id,
             started,
+            mode,
             tmp_root,
             progress_line,
             counters: None,
@@ -438,13 +451,14 @@ pub(crate) fn begin<'a>(
         },
         store,
         errors,
-    ))
+        lost,
+    })
 }
 
 /// Run `tasks` (at most `concurrency` at a time), then write the report and finish the run.
 pub(crate) async fn execute(
     ctx: RunContext<'_>,
-    store: StateStore,
+    mut store: StateStore,
     mut errors: Vec<ErrorEntry>,
     tasks: Vec<TaskSpec>,
     concurrency: usize,
@@ -452,6 +466,14 @@ pub(crate) async fn execute(
     warnings: Vec<String>,
 ) -> Result<RunOutcome, RunError> {
     use futures::StreamExt;
+    store.begin_run(
+        &ctx.run_id,
+        &ctx.flow.name,
+        ctx.mode,
+        &ctx.started.to_rfc3339(),
+        std::process::id(),
+    )?;
+    tracing::info!(flow = %ctx.flow.name, run = %ctx.run_id, mode = ctx.mode, destination = %ctx.lake.describe(), "run started");
     let mut status = if errors.is_empty() {
         RunStatus::Success
     } else {
@@ -614,11 +636,21 @@ pub async fn run_flow(
             replaces: Vec::new(),
         })
         .collect();
-    let (ctx, store, errors) = begin(flow, prepared.connector.clone(), "run", options.progress)?;
+    let specs: Vec<StreamSpec> = prepared.streams.iter().map(|(s, _)| s.clone()).collect();
+    let begun = begin(
+        flow,
+        prepared.connector.clone(),
+        "run",
+        options.progress,
+        &specs,
+    )?;
+    if !begun.lost.is_empty() {
+        return Err(crate::agreement::lost_error(flow, &begun.lost));
+    }
     execute(
-        ctx,
-        store,
-        errors,
+        begun.ctx,
+        begun.store,
+        begun.errors,
         tasks,
         1,
         options.stop,

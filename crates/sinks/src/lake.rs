@@ -191,6 +191,31 @@ impl Lake {
         }
     }
 
+    /// Every file below `dir` (a path under the root), as paths under the root: what the lake
+    /// really holds, to compare with what the state says it committed.
+    pub fn list_files(&self, dir: &Path) -> Result<Vec<PathBuf>, SinkError> {
+        let Some(remote) = &self.remote else {
+            let mut out = Vec::new();
+            walk(dir, &mut out)?;
+            return Ok(out);
+        };
+        use futures::TryStreamExt;
+        let prefix = self.key(remote, dir)?;
+        let listed: Vec<object_store::ObjectMeta> = remote
+            .call(remote.store.list(Some(&prefix)).try_collect())
+            .map_err(|e| remote.error(&prefix, e))?;
+        Ok(listed
+            .iter()
+            .map(|m| {
+                let mut path = self.root.clone();
+                for part in relative(&remote.prefix, &m.location).split('/') {
+                    path.push(part);
+                }
+                path
+            })
+            .collect())
+    }
+
     /// Delete `target`; one already gone is fine.
     pub fn remove(&self, target: &Path) -> Result<(), SinkError> {
         let Some(remote) = &self.remote else {
@@ -225,6 +250,28 @@ impl Lake {
         }
         Ok(key)
     }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SinkError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(SinkError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| SinkError::io(dir, e))?;
+        let path = entry.path();
+        if entry
+            .file_type()
+            .map_err(|e| SinkError::io(&path, e))?
+            .is_dir()
+        {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn relative(prefix: &Key, key: &Key) -> String {

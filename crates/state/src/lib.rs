@@ -50,6 +50,18 @@ pub struct NewFile {
     pub temp: PathBuf,
     pub target: PathBuf,
     pub partition: String,
+    /// The days its records were pulled for, when known: what a backfill pulls to restore it.
+    pub days: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// A committed file, as the manifest knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub path: PathBuf,
+    pub task: String,
+    pub stream: String,
+    pub partition: String,
+    pub days: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// One row of run history.
@@ -117,7 +129,16 @@ CREATE TABLE IF NOT EXISTS doomed_files (
 
 /// Changes to [`SCHEMA`], in order; `PRAGMA user_version` counts those applied. A store written
 /// by an older sluice is brought up to date when it is opened.
-const MIGRATIONS: &[fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>] = &[windows_table];
+const MIGRATIONS: &[fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>] =
+    &[windows_table, manifest_days];
+
+/// The days of each committed file, so a lost file names the backfill that restores it.
+fn manifest_days(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE task_files ADD COLUMN day_from TEXT;
+         ALTER TABLE task_files ADD COLUMN day_to TEXT;",
+    )
+}
 
 /// Backfill windows with their days, so completion is known per day whatever window layout a
 /// later backfill asks for. Windows completed before this table existed are read from their keys.
@@ -289,8 +310,17 @@ impl StateStore {
                     params![f.temp.to_string_lossy(), f.target.to_string_lossy(), c.flow, c.run_id],
                 )?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO task_files (path, flow, task, stream, partition) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![f.target.to_string_lossy(), c.flow, c.task, c.stream, f.partition],
+                    "INSERT OR REPLACE INTO task_files (path, flow, task, stream, partition, day_from, day_to)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        f.target.to_string_lossy(),
+                        c.flow,
+                        c.task,
+                        c.stream,
+                        f.partition,
+                        f.days.map(|d| d.0.to_string()),
+                        f.days.map(|d| d.1.to_string())
+                    ],
                 )?;
                 // a file of this very commit is never retired by it
                 tx.execute(
@@ -396,6 +426,63 @@ impl StateStore {
             });
         }
         Ok(out)
+    }
+
+    /// Every committed file of `flow` (the manifest), oldest first.
+    pub fn manifest(&self, flow: &str) -> Result<Vec<ManifestFile>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, task, stream, partition, day_from, day_to FROM task_files
+                 WHERE flow = ?1 ORDER BY rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow], |r| {
+                let day = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
+                    Ok(r.get::<_, Option<String>>(i)?
+                        .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()))
+                };
+                Ok(ManifestFile {
+                    path: PathBuf::from(r.get::<_, String>(0)?),
+                    task: r.get(1)?,
+                    stream: r.get(2)?,
+                    partition: r.get(3)?,
+                    days: day(4)?.zip(day(5)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Drop files from the manifest (the lake lost them and their loss is accepted).
+    pub fn forget_files(&self, flow: &str, paths: &[PathBuf]) -> Result<usize, StateError> {
+        let mut forgot = 0;
+        for p in paths {
+            forgot += self
+                .conn
+                .execute(
+                    "DELETE FROM task_files WHERE flow = ?1 AND path = ?2",
+                    params![flow, p.to_string_lossy()],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(forgot)
+    }
+
+    /// Whether the store holds anything of `flow` (positions, files, windows, finished runs):
+    /// a store that holds nothing beside a lake with data was lost or emptied.
+    pub fn knows(&self, flow: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE flow = ?1)
+                     OR EXISTS (SELECT 1 FROM task_files WHERE flow = ?1)
+                     OR EXISTS (SELECT 1 FROM windows WHERE flow = ?1)
+                     OR EXISTS (SELECT 1 FROM runs WHERE flow = ?1 AND status != 'running')",
+                params![flow],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// The output files a task has written so far.
@@ -610,6 +697,7 @@ mod tests {
             temp: file.temp.clone(),
             target: file.target.clone(),
             partition: "2024-01-01".into(),
+            days: None,
         };
         s.commit(Commit {
             run_id: "r1",
@@ -682,6 +770,7 @@ mod tests {
             temp: t.into(),
             target: p.into(),
             partition: "2026-01-01".into(),
+            days: None,
         };
         let old = file("/t/1", "/o/old.parquet");
         let new = file("/t/2", "/o/new.parquet");
@@ -730,6 +819,7 @@ mod tests {
             temp: format!("/t/{p}").into(),
             target: format!("/o/{p}").into(),
             partition: day.into(),
+            days: None,
         };
         let base = Commit {
             run_id: "r",

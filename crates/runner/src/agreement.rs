@@ -1,0 +1,175 @@
+//! The state and the lake must agree, or a run says so before it writes anything.
+//!
+//! Two ways they drift apart, both seen in operators' trials:
+//! - the state store was deleted or emptied while the lake kept its files: pulling "from the
+//!   start" would write every record a second time;
+//! - a committed file was deleted by hand: its records are gone, and no later run would notice.
+//!
+//! The manifest of committed files (with the days each file was pulled for) is what the lake is
+//! compared with.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use sluice_core::StreamSpec;
+use sluice_sinks::Lake;
+use sluice_state::{ManifestFile, StateStore};
+
+use crate::flow::Flow;
+use crate::run::RunError;
+
+/// Whether `path` is a data file sluice wrote (not a temporary, not a stray file of the user).
+fn is_part_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("part-") && !n.ends_with(".tmp"))
+}
+
+/// Compare the state with the lake for `streams`: the committed files the lake lost. A store
+/// that knows nothing of the flow beside a lake holding its files is an error.
+pub(crate) fn lost_files(
+    flow: &Flow,
+    store: &StateStore,
+    lake: &Lake,
+    streams: &[StreamSpec],
+) -> Result<Vec<ManifestFile>, RunError> {
+    let dest = &flow.destination.path;
+    let listing_error = |e: sluice_sinks::SinkError| {
+        RunError::Io(format!(
+            "cannot list {} to compare it with the state: {e}",
+            lake.describe()
+        ))
+    };
+    let mut present: HashSet<PathBuf> = HashSet::new();
+    for s in streams {
+        present.extend(
+            lake.list_files(&dest.join(&s.name))
+                .map_err(listing_error)?
+                .into_iter()
+                .filter(|p| is_part_file(p)),
+        );
+    }
+    if !store.knows(&flow.name)? {
+        if let Some(example) = present.iter().min() {
+            return Err(RunError::Disagrees(format!(
+                "{lake} already holds {n} file{s} of flow `{flow}` (such as {example}), but its \
+                 state store {state} knows none of them: it was deleted or emptied. Pulling \
+                 again would write every record a second time. Restore {state} from a backup, \
+                 or move the flow's files out of {lake} to pull everything afresh",
+                lake = lake.describe(),
+                n = present.len(),
+                s = if present.len() == 1 { "" } else { "s" },
+                flow = flow.name,
+                example = relative(dest, example),
+                state = flow.state_path.display(),
+            )));
+        }
+        return Ok(Vec::new());
+    }
+    let names: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+    Ok(store
+        .manifest(&flow.name)?
+        .into_iter()
+        .filter(|f| names.contains(f.stream.as_str()) && !present.contains(&f.path))
+        .collect())
+}
+
+fn relative(dest: &Path, p: &Path) -> String {
+    p.strip_prefix(dest).unwrap_or(p).display().to_string()
+}
+
+/// The error for files the lake lost, with the commands that pull them again.
+pub(crate) fn lost_error(flow: &Flow, lost: &[ManifestFile]) -> RunError {
+    let dest = &flow.destination.path;
+    let mut listed: Vec<String> = lost
+        .iter()
+        .take(5)
+        .map(|f| format!("  {}", relative(dest, &f.path)))
+        .collect();
+    if lost.len() > 5 {
+        listed.push(format!("  … and {} more", lost.len() - 5));
+    }
+    let mut commands: Vec<String> = Vec::new();
+    for f in lost {
+        let command = match f.days {
+            Some((from, to)) => format!(
+                "  sluice backfill {} --streams {} --from {from} --to {to} --window {}d --force",
+                flow.file.display(),
+                f.stream,
+                (to - from).num_days() + 1
+            ),
+            None => continue,
+        };
+        if !commands.contains(&command) {
+            commands.push(command);
+        }
+    }
+    let restore = if commands.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Pull their days again (this replaces what is left of them):\n{}\n",
+            commands.join("\n")
+        )
+    };
+    RunError::Disagrees(format!(
+        "{lake} lost {n} file{s} that flow `{name}` committed (deleted by hand, or by a lifecycle \
+         rule?):\n{files}\n{restore}Or accept the loss: `sluice state forget-missing {file}`",
+        lake = flow.destination.describe(),
+        n = lost.len(),
+        s = if lost.len() == 1 { "" } else { "s" },
+        name = flow.name,
+        files = listed.join("\n"),
+        file = flow.file.display(),
+    ))
+}
+
+/// Whether a backfill window of `stream` over `from..=to` pulls a lost file's records again.
+pub(crate) fn restores(
+    f: &ManifestFile,
+    stream: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> bool {
+    f.stream == stream && f.days.is_some_and(|(a, b)| from <= a && b <= to)
+}
+
+/// `sluice state forget-missing`: accept that the lake lost files; the manifest forgets them.
+/// Holds both locks, so no run commits meanwhile. Returns the files forgotten.
+pub fn forget_missing(
+    flow: &Flow,
+    registry: &sluice_core::Registry,
+) -> Result<Vec<PathBuf>, RunError> {
+    use sluice_state::{FileLocks, LockOwner, Locks};
+    let streams = registry.streams(&flow.connector)?;
+    let streams: Vec<StreamSpec> = match &flow.streams {
+        Some(names) => streams
+            .into_iter()
+            .filter(|s| names.contains(&s.name))
+            .collect(),
+        None => streams,
+    };
+    let locks = FileLocks::beside(&flow.state_path);
+    let now = chrono::Utc::now().to_rfc3339();
+    let _held = ["run", "backfill"]
+        .into_iter()
+        .map(|mode| {
+            locks.acquire(
+                &flow.name,
+                mode,
+                &LockOwner::current(&format!("forget-missing-{mode}"), &now),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = StateStore::open(&flow.state_path)?;
+    let lake = flow
+        .destination
+        .lake()
+        .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
+    let lost: Vec<PathBuf> = lost_files(flow, &store, &lake, &streams)?
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    store.forget_files(&flow.name, &lost)?;
+    Ok(lost)
+}
