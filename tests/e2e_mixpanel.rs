@@ -740,3 +740,44 @@ async fn issue9_a_lost_day_file_names_the_backfill_of_that_day() {
     assert_eq!(forced.code, 0, "{}", forced.all());
     assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_an_error_body_that_echoes_the_secret_is_relayed_masked() {
+    use base64::Engine;
+    let mp = mixpanel(MixpanelConfig::default(), "echo-authx100@1").await;
+    let flow = mp.flow("events", true, "", "");
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("quota = \"50/1\"", "quota = \"50/1\"\nmax_retries = 1");
+    std::fs::write(&flow, text).expect("flow");
+    let out = mp.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("upstream failed"), "{}", out.stderr);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET}:"));
+    let mut texts = vec![out.all().into_bytes()];
+    for f in walk(&mp.dest()) {
+        texts.push(std::fs::read(f).expect("read"));
+    }
+    for t in &texts {
+        for needle in [SECRET, encoded.as_str()] {
+            assert!(
+                !t.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "a secret leaked: {}",
+                String::from_utf8_lossy(t)
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -521,3 +521,74 @@ async fn issue9_a_loss_can_be_accepted_and_runs_go_on() {
     assert!(forget.stdout.contains("forgot 1 file"), "{}", forget.stdout);
     assert_eq!(h.run(&flow, &[]).await.code, 0);
 }
+
+/// Whether `needle` appears in `hay` as is, or in a form a server or a log may turn it into.
+fn leaks(hay: &[u8], needle: &str) -> bool {
+    let forms = [needle.to_string(), needle.replace('/', "\\/")];
+    forms
+        .iter()
+        .any(|f| hay.windows(f.len()).any(|w| w == f.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_vendor_body_that_echoes_the_credentials_is_relayed_masked() {
+    use base64::Engine;
+    let h = harness(300, "echo-authx100@1").await;
+    let flow = h.flow("users", "", "");
+    // every retry relays the body again: two of them, and the run fails with it
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "quota = \"6000/60\"",
+        "quota = \"6000/60\"\nmax_retries = 2",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    let mut logs = String::new();
+    for format in ["text", "json"] {
+        let out = run_binary(
+            &["--log-format", format, "run", flow.to_str().expect("path")],
+            h.dir.path(),
+        )
+        .await;
+        assert_eq!(out.code, 1, "{}", out.all());
+        assert!(
+            out.stderr.contains("upstream failed") && out.stderr.contains("***"),
+            "the body is relayed, masked: {}",
+            out.stderr
+        );
+        logs.push_str(&out.all());
+    }
+    let runs = run_binary(
+        &["runs", flow.to_str().expect("path"), "--json"],
+        h.dir.path(),
+    )
+    .await;
+    logs.push_str(&runs.all());
+    let header = base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}/token:{TOKEN}"));
+    for needle in [TOKEN, header.as_str()] {
+        assert!(!leaks(logs.as_bytes(), needle), "a secret leaked: {logs}");
+        for f in files_under(&h.dest()) {
+            let bytes = std::fs::read(&f).expect("read");
+            assert!(
+                !leaks(&bytes, needle),
+                "a secret leaked into {}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_base_url_with_a_password_is_refused_without_echoing_it() {
+    let h = harness(10, "").await;
+    let flow = h.flow("users", "", "");
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "base_url = \"http://",
+        "base_url = \"http://agent:hunter2-PW@",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    for verb in ["check", "run"] {
+        let out = run_binary(&[verb, flow.to_str().expect("path")], h.dir.path()).await;
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains("base_url"), "{}", out.stderr);
+        assert!(!out.all().contains("hunter2-PW"), "{}", out.all());
+    }
+}

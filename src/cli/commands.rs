@@ -21,7 +21,7 @@ pub fn registry() -> Registry {
 
 fn load(path: &Path, overrides: &Overrides) -> Result<Flow, u8> {
     Flow::load(path, overrides).map_err(|e| {
-        eprintln!("error: {e}");
+        crate::cli::print_error(&e.to_string());
         EXIT_INVALID
     })
 }
@@ -48,7 +48,7 @@ fn exit_for(e: &RunError) -> u8 {
 pub fn parse_quota_arg(text: Option<&str>) -> Result<Option<(u32, u64)>, u8> {
     text.map(|t| {
         sluice_runner::flow::parse_quota(t).map_err(|e| {
-            eprintln!("error: --quota {e}");
+            crate::cli::print_error(&format!("--quota {e}"));
             EXIT_INVALID
         })
     })
@@ -81,7 +81,7 @@ async fn with_sandbox(
             Ok((Some(s), o))
         }
         Err(e) => {
-            eprintln!("error: {}: --sandbox: {e}", path.display());
+            crate::cli::print_error(&format!("{}: --sandbox: {e}", path.display()));
             Err(EXIT_INVALID)
         }
     }
@@ -145,12 +145,12 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
                 outcome.report_path.display(),
             );
             for e in &m.status_summary.errors {
-                eprintln!("error: {} {}", e.code, e.message);
+                crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
             exit_for_status(outcome.status)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
     }
@@ -203,7 +203,7 @@ pub fn check(path: &Path) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
     }
@@ -224,7 +224,7 @@ pub async fn discover(path: &Path, stream: Option<&str>, limit: usize, use_sandb
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
     }
@@ -234,7 +234,7 @@ fn open_state(path: &Path) -> Result<(Flow, StateStore), u8> {
     // state commands need no credentials: resolve the flow with its connection ignored
     let flow = load_without_credentials(path)?;
     let store = StateStore::open(&flow.state_path).map_err(|e| {
-        eprintln!("error: {e}");
+        crate::cli::print_error(&e.to_string());
         EXIT_FAILED
     })?;
     Ok((flow, store))
@@ -242,7 +242,7 @@ fn open_state(path: &Path) -> Result<(Flow, StateStore), u8> {
 
 fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: {}: {e}", path.display());
+        crate::cli::print_error(&format!("{}: {e}", path.display()));
         EXIT_INVALID
     })?;
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -251,7 +251,7 @@ fn load_without_credentials(path: &Path) -> Result<Flow, u8> {
         std::env::var(name).ok().or_else(|| Some("unused".into()))
     })
     .map_err(|e| {
-        eprintln!("error: {e}");
+        crate::cli::print_error(&e.to_string());
         EXIT_INVALID
     })
 }
@@ -260,7 +260,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
     let files = match flow_files(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
@@ -282,7 +282,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
                 all.extend(r)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::cli::print_error(&e.to_string());
                 return EXIT_FAILED;
             }
         }
@@ -364,7 +364,7 @@ pub fn state_show(path: &Path) -> u8 {
                 out.insert(s, v.unwrap_or(serde_json::Value::Null));
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::cli::print_error(&e.to_string());
                 return EXIT_FAILED;
             }
         }
@@ -381,7 +381,7 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
     let offered: Vec<String> = match registry().streams(&flow.connector) {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            crate::cli::print_error(&format!("{}: {e}", path.display()));
             return EXIT_INVALID;
         }
     };
@@ -390,11 +390,11 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
         None => pulled.iter().map(String::as_str).collect(),
         Some(s) if pulled.iter().any(|p| p == s) => vec![s],
         Some(s) => {
-            eprintln!(
-                "error: --stream {s}: flow `{}` has no such stream; it pulls {}",
+            crate::cli::print_error(&format!(
+                "--stream {s}: flow `{}` has no such stream; it pulls {}",
                 flow.name,
                 pulled.join(", ")
-            );
+            ));
             return EXIT_INVALID;
         }
     };
@@ -407,7 +407,7 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
         match locks.acquire(&flow.name, mode, &owner) {
             Ok(guard) => held.push(guard),
             Err(e) => {
-                eprintln!("error: {e}; the state was not changed");
+                crate::cli::print_error(&format!("{e}; the state was not changed"));
                 return EXIT_LOCKED;
             }
         }
@@ -423,7 +423,7 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             EXIT_FAILED
         }
     }
@@ -448,7 +448,7 @@ pub fn state_forget_missing(path: &Path) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
     }
@@ -490,7 +490,7 @@ pub async fn schedule(
     let files = match flow_files(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
@@ -498,7 +498,7 @@ pub async fn schedule(
         match sandbox::start_local(quota).await {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("error: --sandbox: {e}");
+                crate::cli::print_error(&format!("--sandbox: {e}"));
                 return EXIT_FAILED;
             }
         }
@@ -512,7 +512,7 @@ pub async fn schedule(
                 match sandbox::overrides_for(s, &Flow::peek_connector(f).unwrap_or_default()) {
                     Ok(o) => o,
                     Err(e) => {
-                        eprintln!("error: {}: --sandbox: {e}", f.display());
+                        crate::cli::print_error(&format!("{}: --sandbox: {e}", f.display()));
                         return EXIT_INVALID;
                     }
                 }
@@ -524,11 +524,11 @@ pub async fn schedule(
             Err(code) => return code,
         };
         if let Err(e) = check_flow(&flow, &registry()) {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return exit_for(&e);
         }
         if flow.schedule.is_none() {
-            eprintln!("error: {}: has no [schedule]; add `cron = \"0 * * * *\"` or the seeds' frequency/interval", f.display());
+            crate::cli::print_error(&format!("{}: has no [schedule]; add `cron = \"0 * * * *\"` or the seeds' frequency/interval", f.display()));
             return EXIT_INVALID;
         }
         flows.push(flow);
@@ -584,7 +584,7 @@ pub struct BackfillArgs<'a> {
 pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
     let date = |flag: &str, v: &str| {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-            eprintln!("error: {flag} {v}: expected a date such as 2024-01-31");
+            crate::cli::print_error(&format!("{flag} {v}: expected a date such as 2024-01-31"));
             EXIT_INVALID
         })
     };
@@ -595,7 +595,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
     let window_days = match parse_window(args.window) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
@@ -623,7 +623,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
     let plan = match sluice_runner::backfill::plan_backfill(&flow, &registry, &request) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return exit_for(&e);
         }
     };
@@ -663,7 +663,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
                 outcome.report_path.display(),
             );
             for e in &m.status_summary.errors {
-                eprintln!("error: {} {}", e.code, e.message);
+                crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
             exit_for_status(outcome.status)
         }
@@ -675,7 +675,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
     }

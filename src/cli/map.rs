@@ -187,7 +187,7 @@ pub fn map(args: MapArgs) -> u8 {
     {
         Some(f) => f,
         None => {
-            eprintln!("error: --output {}: say the format with the extension (.parquet, .arrow, .jsonl) or --format", args.output.display());
+            crate::cli::print_error(&format!("--output {}: say the format with the extension (.parquet, .arrow, .jsonl) or --format", args.output.display()));
             return EXIT_INVALID;
         }
     };
@@ -200,7 +200,7 @@ pub fn map(args: MapArgs) -> u8 {
     ) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
@@ -236,7 +236,7 @@ pub fn map(args: MapArgs) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             EXIT_FAILED
         }
     }
@@ -256,10 +256,10 @@ fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
 
 pub fn bench(args: BenchArgs) -> u8 {
     let Some(format) = Format::parse(&args.format) else {
-        eprintln!(
-            "error: --format {}: use parquet, arrow or jsonl",
+        crate::cli::print_error(&format!(
+            "--format {}: use parquet, arrow or jsonl",
             args.format
-        );
+        ));
         return EXIT_INVALID;
     };
     let Prepared {
@@ -275,14 +275,14 @@ pub fn bench(args: BenchArgs) -> u8 {
     ) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
     let dir = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_FAILED;
         }
     };
@@ -301,7 +301,7 @@ pub fn bench(args: BenchArgs) -> u8 {
     let stats: MapStats = match map_file(job) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_FAILED;
         }
     };

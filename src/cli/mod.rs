@@ -157,13 +157,49 @@ enum StateAction {
     ForgetMissing { flow: PathBuf },
 }
 
+/// An error line on stderr, with every secret masked (vendors echo what they were sent).
+pub fn print_error(message: &str) {
+    eprintln!("error: {}", sluice_core::redact(message));
+}
+
+/// Stderr for log lines, each masked before it is written: a log line may quote a vendor's
+/// body. The formatter writes one event per call, so no secret is split between writes.
+struct RedactedStderr;
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(sluice_core::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn init_logging(format: LogFormat, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // a panic's message may hold a vendor's text too
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if sluice_core::redact(message) != message {
+            eprintln!("sluice panicked: {}", sluice_core::redact(message));
+        } else {
+            report(info);
+        }
+    }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     match format {
@@ -181,7 +217,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::cli::print_error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(EXIT_FAILED);
         }
     };

@@ -84,21 +84,21 @@ pub async fn serve(args: SandboxArgs) -> u8 {
     let cfg = match config(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_INVALID;
         }
     };
     let addr: SocketAddr = match format!("{}:{}", args.bind, args.port).parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: --bind/--port: {e}");
+            crate::cli::print_error(&format!("--bind/--port: {e}"));
             return EXIT_INVALID;
         }
     };
     let sandbox = match Sandbox::start(addr, cfg).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::print_error(&e.to_string());
             return EXIT_FAILED;
         }
     };

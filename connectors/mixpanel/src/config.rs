@@ -30,6 +30,8 @@ pub struct MixpanelSettings {
     /// The longest line (one event) held in memory; a longer one is rejected unread.
     pub max_page_bytes: usize,
     pub quotas: Vec<Quota>,
+    /// The engine's `[connection]` limits (page size in memory, retries).
+    pub limits: sluice_core::ConnectionLimits,
 }
 
 fn config_err(msg: impl Into<String>) -> ConnectorError {
@@ -154,16 +156,19 @@ impl MixpanelSettings {
             page_records,
             max_page_bytes: config.max_page_bytes(),
             quotas,
+            limits: config.limits,
         })
     }
 
     pub fn http_config(&self) -> HttpConfig {
         HttpConfig {
-            connection: format!("mixpanel connection of flow `{}`", self.flow),
             quotas: self.quotas.clone(),
             // a long day can take a while to stream; stalls are caught by the read timeout
             read_timeout: Duration::from_secs(120),
-            ..HttpConfig::default()
+            ..HttpConfig::for_connection(
+                format!("mixpanel connection of flow `{}`", self.flow),
+                &self.limits,
+            )
         }
     }
 }

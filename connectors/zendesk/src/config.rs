@@ -23,14 +23,14 @@ pub struct ZendeskSettings {
     pub base_url: Url,
     pub auth: Auth,
     pub quotas: Vec<Quota>,
+    /// The engine's `[connection]` limits (page size in memory, retries).
+    pub limits: sluice_core::ConnectionLimits,
     /// Records per page, 1..=1000.
     pub page_size: u32,
     /// How far before the mark each run re-reads, for records the search index saw late.
     pub overlap: Duration,
     /// Where the first run starts (records updated at or after this time).
     pub start: DateTime<Utc>,
-    /// The largest page read into memory.
-    pub max_page_bytes: usize,
 }
 
 fn config_err(msg: impl Into<String>) -> ConnectorError {
@@ -122,16 +122,17 @@ impl ZendeskSettings {
             page_size: page_size as u32,
             overlap,
             start,
-            max_page_bytes: config.max_page_bytes(),
+            limits: config.limits,
         })
     }
 
     pub fn http_config(&self) -> HttpConfig {
         HttpConfig {
-            connection: format!("zendesk connection of flow `{}`", self.flow),
             quotas: self.quotas.clone(),
-            max_body_bytes: self.max_page_bytes,
-            ..HttpConfig::default()
+            ..HttpConfig::for_connection(
+                format!("zendesk connection of flow `{}`", self.flow),
+                &self.limits,
+            )
         }
     }
 }

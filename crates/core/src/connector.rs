@@ -209,8 +209,17 @@ pub struct ConnectorConfig {
     pub source: BTreeMap<String, Value>,
     /// Request quota override from the flow: (count, period in seconds).
     pub quota: Option<(u32, u64)>,
-    /// `[connection] max_page_bytes`: the most of one response a connector holds in memory.
+    /// The `[connection]` keys every connector's HTTP client honours.
+    pub limits: ConnectionLimits,
+}
+
+/// `[connection]` keys of the engine, the same for every connector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `max_page_bytes`: the most of one response a connector holds in memory.
     pub max_page_bytes: Option<u64>,
+    /// `max_retries`: attempts after a failure other than rate limiting (5xx, cut bodies).
+    pub max_retries: Option<u32>,
 }
 
 /// The default of `max_page_bytes`: far above any page a vendor sends at its largest page size
@@ -220,7 +229,8 @@ pub const DEFAULT_MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 impl ConnectorConfig {
     /// The most of one response (a page, or one line of a streamed body) a connector may hold.
     pub fn max_page_bytes(&self) -> usize {
-        usize::try_from(self.max_page_bytes.unwrap_or(DEFAULT_MAX_PAGE_BYTES)).unwrap_or(usize::MAX)
+        usize::try_from(self.limits.max_page_bytes.unwrap_or(DEFAULT_MAX_PAGE_BYTES))
+            .unwrap_or(usize::MAX)
     }
 
     pub fn plain_str(&self, key: &str) -> Result<Option<&str>, ConnectorError> {

@@ -8,10 +8,10 @@ pub mod schema;
 pub mod secret;
 
 pub use connector::{
-    Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow, Page, PageSender,
-    Param, PullContext, QuotaInfo, Registry, RejectedRecord, RequestMetricsSnapshot, StreamSpec,
-    StreamTable, Task, DEFAULT_MAX_PAGE_BYTES,
+    ConnectionLimits, Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow,
+    Page, PageSender, Param, PullContext, QuotaInfo, Registry, RejectedRecord,
+    RequestMetricsSnapshot, StreamSpec, StreamTable, Task, DEFAULT_MAX_PAGE_BYTES,
 };
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};
-pub use secret::Secret;
+pub use secret::{redact, Secret};

@@ -30,18 +30,19 @@ impl Auth {
     }
 
     /// The `Authorization` header value; the result is secret too.
+    /// The encodings are remembered as secret too, so a server that echoes the header is
+    /// masked wherever sluice relays it.
     pub(crate) fn header_value(&self) -> Option<Secret> {
         let b64 = base64::engine::general_purpose::STANDARD;
+        let basic = |credentials: String| {
+            let encoded = b64.encode(credentials);
+            sluice_core::secret::remember(&encoded);
+            Secret::new(format!("Basic {encoded}"))
+        };
         match self {
             Auth::None => None,
-            Auth::Basic { user, password } => Some(Secret::new(format!(
-                "Basic {}",
-                b64.encode(format!("{user}:{}", password.expose()))
-            ))),
-            Auth::BasicSecretOnly { secret } => Some(Secret::new(format!(
-                "Basic {}",
-                b64.encode(format!("{}:", secret.expose()))
-            ))),
+            Auth::Basic { user, password } => Some(basic(format!("{user}:{}", password.expose()))),
+            Auth::BasicSecretOnly { secret } => Some(basic(format!("{}:", secret.expose()))),
             Auth::Bearer { token } => Some(Secret::new(format!("Bearer {}", token.expose()))),
         }
     }

@@ -8,6 +8,13 @@ use crate::Quota;
 /// Parse a `base_url`; `example` and `api_path` go into the message of a URL that has more
 /// than scheme, host and port.
 pub fn parse_base_url(text: &str, example: &str, api_path: &str) -> Result<Url, String> {
+    let shown = without_password(text);
+    if shown != text {
+        return Err(format!(
+            "[connection] `base_url` = \"{shown}\" carries a password: credentials go in \
+             their own keys, as environment references"
+        ));
+    }
     let url = Url::parse(text)
         .map_err(|e| format!("[connection] `base_url` = \"{text}\" is not a URL: {e}"))?;
     let bare = matches!(url.scheme(), "http" | "https")
@@ -24,6 +31,23 @@ pub fn parse_base_url(text: &str, example: &str, api_path: &str) -> Result<Url, 
         ));
     }
     Ok(url)
+}
+
+/// `text` with the password of a `scheme://user:password@host` masked, whether or not the
+/// rest parses as a URL.
+fn without_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => text.to_string(),
+        },
+        None => text.to_string(),
+    }
 }
 
 /// Quotas as plans and reports show them.
@@ -55,7 +79,14 @@ mod tests {
             err.contains("scheme, host and port only") && err.contains("/api/v2/…"),
             "{err}"
         );
-        assert!(parse_base_url("https://u:p@x.com", "https://x", "/api").is_err());
+        let err = parse_base_url("https://u:s3cr3t-pw@x.com", "https://x", "/api").unwrap_err();
+        assert!(
+            !err.contains("s3cr3t-pw") && err.contains("u:***@x.com"),
+            "{err}"
+        );
+        let err = parse_base_url("https://u:s3 cr3t@x .com/", "https://x", "/api").unwrap_err();
+        assert!(!err.contains("s3 cr3t"), "unparsable, still masked: {err}");
+        assert!(parse_base_url("https://u@x.com", "https://x", "/api").is_err());
         assert!(parse_base_url("ftp://x.com", "https://x", "/api").is_err());
         assert!(parse_base_url("not a url", "https://x", "/api").is_err());
     }

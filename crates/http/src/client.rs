@@ -134,6 +134,24 @@ impl Default for HttpConfig {
     }
 }
 
+impl HttpConfig {
+    /// The defaults with the flow's `[connection]` limits applied, for the connection named
+    /// `connection` in messages.
+    pub fn for_connection(connection: String, limits: &sluice_core::ConnectionLimits) -> Self {
+        let defaults = Self::default();
+        Self {
+            connection,
+            max_retries: limits
+                .max_retries
+                .map_or(defaults.max_retries, |n| n as usize),
+            max_body_bytes: limits.max_page_bytes.map_or(defaults.max_body_bytes, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+            ..defaults
+        }
+    }
+}
+
 /// Of an error response, only this much is read: enough for the message, never a flood.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -575,7 +593,7 @@ pub fn redact(url: &Url) -> String {
             .collect();
         clean.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    clean.to_string()
+    sluice_core::redact(clean.as_str()).into_owned()
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -602,14 +620,18 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// The start of a body for a message, with every secret masked first (a server may echo the
+/// request's headers, and a cut must not leave half a token behind).
 fn snippet(body: &[u8]) -> String {
     const MAX: usize = 300;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
-    let mut s = text.trim().to_string();
-    if body.len() > MAX {
-        s.push('…');
+    let text = String::from_utf8_lossy(body);
+    let clean = sluice_core::redact(&text);
+    let cut: String = clean.trim().chars().take(MAX).collect();
+    if clean.trim().chars().count() > MAX {
+        format!("{cut}…")
+    } else {
+        cut
     }
-    s
 }
 
 #[cfg(test)]

@@ -294,7 +294,7 @@ impl Flow {
 
         let mut connector = None;
         let mut quota = None;
-        let mut max_page_bytes = None;
+        let mut limits = sluice_core::ConnectionLimits::default();
         let mut connection = BTreeMap::new();
         for (key, value) in &raw.connection {
             let full_key = format!("connection.{key}");
@@ -319,7 +319,16 @@ impl Flow {
                     ))
                 }
                 ("max_page_bytes", v) => {
-                    max_page_bytes = Some(parse_size(v).map_err(|m| invalid(&full_key, m))?)
+                    limits.max_page_bytes = Some(parse_size(v).map_err(|m| invalid(&full_key, m))?)
+                }
+                ("max_retries", toml::Value::Integer(n)) if (0..=100).contains(n) => {
+                    limits.max_retries = u32::try_from(*n).ok()
+                }
+                ("max_retries", _) => {
+                    return Err(invalid(
+                        &full_key,
+                        "must be a whole number of retries from 0 to 100".into(),
+                    ))
                 }
                 (_, toml::Value::String(s)) if s.contains("${") => {
                     let value = string_param(s, env).map_err(|m| invalid(&full_key, m))?;
@@ -482,7 +491,7 @@ impl Flow {
                 connection,
                 source,
                 quota,
-                max_page_bytes,
+                limits,
             },
             name: raw.name,
             file: path.to_path_buf(),

@@ -542,6 +542,14 @@ pub(crate) async fn execute(
         files += r.report.files.len() as u64;
         stream_reports.push(r.report);
     }
+    // errors may quote a vendor's body: the report and the history keep no secret
+    for e in &mut errors {
+        e.message = sluice_core::redact(&e.message).into_owned();
+    }
+    let warnings: Vec<String> = warnings
+        .iter()
+        .map(|w| sluice_core::redact(w).into_owned())
+        .collect();
     let completed = Utc::now();
     let failed = record_summary.failed_record_count;
     let report = RunReport {
