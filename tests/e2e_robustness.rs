@@ -592,3 +592,58 @@ async fn issue9_a_base_url_with_a_password_is_refused_without_echoing_it() {
         assert!(!out.all().contains("hunter2-PW"), "{}", out.all());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_mistyped_settings_are_all_reported_by_check_with_what_was_meant() {
+    let h = harness(10, "").await;
+    let flow = h.flow("users", "pagesize = 100\nstrat = \"2024-01-01\"", "");
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "[connection]\n",
+        "[connection]\npage_size = 100\nsubdomian = \"acme\"\n",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    for verb in ["check", "run"] {
+        let out = run_binary(&[verb, flow.to_str().expect("path")], h.dir.path()).await;
+        assert_eq!(out.code, 2, "{}", out.all());
+        for says in [
+            "4 problems",
+            "[connection] `page_size` belongs in [source]",
+            "[connection] `subdomian` is not a setting here: did you mean `subdomain`?",
+            "[source] `pagesize` is not a setting here: did you mean `page_size`?",
+            "[source] `strat` is not a setting here: did you mean `start`?",
+        ] {
+            assert!(out.stderr.contains(says), "{says}\nin: {}", out.stderr);
+        }
+    }
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_literal_credential_is_refused_with_the_sandbox_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = dir.path().join("f.toml");
+    let mapping = repo().join("config/mappings/zendesk-users.json");
+    std::fs::write(
+        &flow,
+        format!(
+            "name = \"f\"\n[connection]\nconnector = \"zendesk\"\nsubdomain = \"acme\"\n\
+             email = \"a@b.c\"\napi_token = \"literal-token-value\"\n[source]\nstreams = [\"users\"]\n\
+             [mapping]\nfile = \"{}\"\n[destination]\nformat = \"parquet\"\npath = \"out\"\n",
+            mapping.display()
+        ),
+    )
+    .expect("flow");
+    let out = run_binary(
+        &["run", flow.to_str().expect("path"), "--sandbox"],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("`api_token` is a credential"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains("literal-token-value"), "{}", out.all());
+    assert!(!dir.path().join("out").exists());
+}

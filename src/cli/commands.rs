@@ -102,6 +102,28 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `n thing` or `n things`.
+fn plural(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What a run did with its records, as the summary line says it.
+fn counts(m: &sluice_runner::report::Metrics) -> String {
+    let r = &m.record_summary;
+    let skipped = if r.skipped_record_count > 0 {
+        format!(", {} skipped (already written)", r.skipped_record_count)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} in, {} written, {} failed{skipped}, {}",
+        plural(r.input_record_count, "record"),
+        r.output_record_count,
+        r.failed_record_count,
+        plural(m.file_summary.output_file_count, "file"),
+    )
+}
+
 pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
     let quota = match parse_quota_arg(quota) {
         Ok(q) => q,
@@ -132,13 +154,10 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
                 as f64
                 / 1000.0;
             println!(
-                "{}: {} — {} records in, {} written, {} failed, {} files, {} in {:.1}s → {} (report {})",
+                "{}: {} — {}, {} in {:.1}s → {} (report {})",
                 flow.name,
                 outcome.status.as_str(),
-                m.record_summary.input_record_count,
-                m.record_summary.output_record_count,
-                m.record_summary.failed_record_count,
-                m.file_summary.output_file_count,
+                counts(m),
                 human_bytes(m.size_summary.output_bytes),
                 secs,
                 flow.destination.describe(),
@@ -651,14 +670,11 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
                 .count();
             let m = &outcome.report.metrics;
             println!(
-                "{}: backfill {} — {done}/{} windows completed, {} records in, {} written, {} failed, {} files → {} (report {})",
+                "{}: backfill {} — {done}/{} windows completed, {} → {} (report {})",
                 flow.name,
                 outcome.status.as_str(),
                 plan.to_run(),
-                m.record_summary.input_record_count,
-                m.record_summary.output_record_count,
-                m.record_summary.failed_record_count,
-                m.file_summary.output_file_count,
+                counts(m),
                 flow.destination.describe(),
                 outcome.report_path.display(),
             );

@@ -4,8 +4,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use serde_json::Value;
-use sluice_core::{ConnectorConfig, ConnectorError};
+use serde::Deserialize;
+use sluice_core::settings::number_or_digits;
+use sluice_core::{ConnectorConfig, ConnectorError, Secret};
 use sluice_http::{Auth, HttpConfig, Quota};
 use url::Url;
 
@@ -46,12 +47,57 @@ fn default_quotas() -> Vec<Quota> {
     ]
 }
 
+/// `[connection]` of a Mixpanel flow (beside the engine's `connector`, `quota`, …).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connection {
+    /// Instead of `region`: scheme, host and port only (a proxy, the sandbox).
+    base_url: Option<String>,
+    /// The project's data residency: `us` (default), `eu` or `in`.
+    region: Option<String>,
+    /// A service account's name (with `secret`).
+    username: Option<String>,
+    /// A service account's secret.
+    secret: Option<Secret>,
+    /// A project's API secret, instead of a service account.
+    api_secret: Option<Secret>,
+}
+
+/// `[source]` of a Mixpanel flow (beside the engine's `streams`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    /// Required with a service account.
+    #[serde(default, deserialize_with = "number_or_digits")]
+    project_id: Option<u64>,
+    /// The project's IANA timezone (UTC for projects created since 2023).
+    timezone: Option<String>,
+    /// Only these events.
+    event: Option<Vec<String>>,
+    /// A segmentation expression, as the export's `where`.
+    #[serde(rename = "where")]
+    where_clause: Option<String>,
+    /// Days a first run pulls, today included (default 7).
+    #[serde(default, deserialize_with = "number_or_digits")]
+    initial_days: Option<u64>,
+    /// Complete days every run pulls again, for late events (default 2).
+    #[serde(default, deserialize_with = "number_or_digits")]
+    lookback_days: Option<u64>,
+    /// Events per page handed to the mapper (default 5000).
+    #[serde(default, deserialize_with = "number_or_digits")]
+    page_records: Option<u64>,
+}
+
+/// The keys that must be `${ENV}` references.
+const CREDENTIALS: &[&str] = &["secret", "api_secret"];
+
 impl MixpanelSettings {
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
-        let base_url = match config.plain_str("base_url")? {
+        let (connection, source): (Connection, Source) = config.settings(CREDENTIALS)?;
+        let base_url = match connection.base_url.as_deref() {
             Some(url) => parse_base_url(url)?,
             None => {
-                let host = match config.plain_str("region")?.unwrap_or("us") {
+                let host = match connection.region.as_deref().unwrap_or("us") {
                     "us" => "https://data.mixpanel.com",
                     "eu" => "https://data-eu.mixpanel.com",
                     "in" => "https://data-in.mixpanel.com",
@@ -64,12 +110,8 @@ impl MixpanelSettings {
                 parse_base_url(host)?
             }
         };
-        let project_id = config.source_u64("project_id")?;
-        let auth = match (
-            config.plain_str("username")?,
-            config.secret("secret")?,
-            config.secret("api_secret")?,
-        ) {
+        let project_id = source.project_id;
+        let auth = match (connection.username, connection.secret, connection.api_secret) {
             (Some(user), Some(secret), _) => {
                 if project_id.is_none() {
                     return Err(config_err(
@@ -77,11 +119,11 @@ impl MixpanelSettings {
                     ));
                 }
                 Auth::Basic {
-                    user: user.to_string(),
-                    password: secret.clone(),
+                    user,
+                    password: secret,
                 }
             }
-            (_, _, Some(secret)) => Auth::BasicSecretOnly { secret: secret.clone() },
+            (_, _, Some(secret)) => Auth::BasicSecretOnly { secret },
             (None, Some(_), None) => {
                 return Err(config_err("[connection] `secret` needs `username` (the service account's name)"))
             }
@@ -92,42 +134,17 @@ impl MixpanelSettings {
                 ))
             }
         };
-        let timezone = match config.source.get("timezone") {
+        let timezone = match source.timezone.as_deref() {
             None => Tz::UTC,
-            Some(Value::String(tz)) => Tz::from_str(tz).map_err(|_| {
+            Some(tz) => Tz::from_str(tz).map_err(|_| {
                 config_err(format!(
                     "[source] `timezone` = \"{tz}\" is not an IANA timezone; use the project's, such as \
                      \"America/Los_Angeles\" for Pacific Time, or \"UTC\" for projects created since 2023"
                 ))
             })?,
-            Some(other) => return Err(config_err(format!("[source] `timezone` must be a string, found {other}"))),
         };
-        let events = match config.source.get("event") {
-            None => None,
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_string))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| config_err("[source] `event` must be a list of event names"))?,
-            ),
-            Some(_) => {
-                return Err(config_err(
-                    "[source] `event` must be a list of event names, e.g. [\"Sign in\"]",
-                ))
-            }
-        };
-        let where_clause = match config.source.get("where") {
-            None => None,
-            Some(Value::String(w)) => Some(w.clone()),
-            Some(_) => {
-                return Err(config_err(
-                    "[source] `where` must be a segmentation expression string",
-                ))
-            }
-        };
-        let initial_days = config.source_u64("initial_days")?.unwrap_or(7);
-        let lookback_days = config.source_u64("lookback_days")?.unwrap_or(2);
+        let initial_days = source.initial_days.unwrap_or(7);
+        let lookback_days = source.lookback_days.unwrap_or(2);
         if initial_days == 0 || initial_days > 3650 {
             return Err(config_err(format!(
                 "[source] `initial_days` = {initial_days}: use 1 to 3650"
@@ -138,10 +155,7 @@ impl MixpanelSettings {
                 "[source] `lookback_days` = {lookback_days}: use 0 to 365"
             )));
         }
-        let page_records = config
-            .source_u64("page_records")?
-            .unwrap_or(5_000)
-            .clamp(1, 1_000_000) as usize;
+        let page_records = source.page_records.unwrap_or(5_000).clamp(1, 1_000_000) as usize;
         let quotas = Quota::overridden(config.quota, default_quotas());
         Ok(Self {
             flow: config.flow.clone(),
@@ -149,8 +163,8 @@ impl MixpanelSettings {
             auth,
             project_id,
             timezone,
-            events,
-            where_clause,
+            events: source.event,
+            where_clause: source.where_clause,
             initial_days: initial_days as u32,
             lookback_days: lookback_days as u32,
             page_records,

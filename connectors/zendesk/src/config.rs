@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sluice_core::{ConnectorConfig, ConnectorError};
+use serde::Deserialize;
+use sluice_core::settings::number_or_digits;
+use sluice_core::{ConnectorConfig, ConnectorError, Secret};
 use sluice_http::{Auth, HttpConfig, Quota};
 use url::Url;
 
@@ -37,11 +38,44 @@ fn config_err(msg: impl Into<String>) -> ConnectorError {
     ConnectorError::Config(msg.into())
 }
 
+/// `[connection]` of a Zendesk flow (beside the engine's `connector`, `quota`, …).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connection {
+    /// The account: `acme` for acme.zendesk.com.
+    subdomain: Option<String>,
+    /// Instead of `subdomain`: scheme, host and port only (a proxy, the sandbox).
+    base_url: Option<String>,
+    /// The agent an API token belongs to.
+    email: Option<String>,
+    api_token: Option<Secret>,
+    /// An OAuth access token, instead of `email` and `api_token`.
+    access_token: Option<Secret>,
+}
+
+/// `[source]` of a Zendesk flow (beside the engine's `streams`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    /// Records per page, 1 to 1000.
+    #[serde(default, deserialize_with = "number_or_digits")]
+    page_size: Option<u64>,
+    /// How far before the mark each run re-reads, for records the search index saw late.
+    #[serde(default, deserialize_with = "number_or_digits")]
+    overlap_seconds: Option<u64>,
+    /// Where the first run starts: a date or an RFC 3339 time.
+    start: Option<String>,
+}
+
+/// The keys that must be `${ENV}` references.
+const CREDENTIALS: &[&str] = &["api_token", "access_token"];
+
 impl ZendeskSettings {
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, ConnectorError> {
+        let (connection, source): (Connection, Source) = config.settings(CREDENTIALS)?;
         let base_url = match (
-            config.plain_str("base_url")?,
-            config.plain_str("subdomain")?,
+            connection.base_url.as_deref(),
+            connection.subdomain.as_deref(),
         ) {
             (Some(url), _) => parse_base_url(url)?,
             (None, Some(sub)) => {
@@ -59,22 +93,16 @@ impl ZendeskSettings {
                 ))
             }
         };
-        let auth = match (
-            config.plain_str("email")?,
-            config.secret("api_token")?,
-            config.secret("access_token")?,
-        ) {
+        let auth = match (connection.email, connection.api_token, connection.access_token) {
             (Some(email), Some(token), _) => {
                 if !email.contains('@') {
                     return Err(config_err(format!(
                         "[connection] `email` = \"{email}\" is not an email address"
                     )));
                 }
-                Auth::zendesk_token(email, token.clone())
+                Auth::zendesk_token(&email, token)
             }
-            (_, _, Some(token)) => Auth::Bearer {
-                token: token.clone(),
-            },
+            (_, _, Some(token)) => Auth::Bearer { token },
             (None, Some(_), None) => {
                 return Err(config_err(
                     "[connection] `api_token` needs `email` (the agent the token belongs to)",
@@ -87,16 +115,16 @@ impl ZendeskSettings {
                 ))
             }
         };
-        let page_size = config.source_u64("page_size")?.unwrap_or(1000);
+        let page_size = source.page_size.unwrap_or(1000);
         if !(1..=1000).contains(&page_size) {
             return Err(config_err(format!(
                 "[source] `page_size` = {page_size}: the export allows 1 to 1000"
             )));
         }
-        let overlap = Duration::from_secs(config.source_u64("overlap_seconds")?.unwrap_or(300));
-        let start = match config.source.get("start") {
+        let overlap = Duration::from_secs(source.overlap_seconds.unwrap_or(300));
+        let start = match source.start.as_deref() {
             None => DateTime::<Utc>::UNIX_EPOCH,
-            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            Some(s) => DateTime::parse_from_rfc3339(s)
                 .map(|d| d.with_timezone(&Utc))
                 .or_else(|_| {
                     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -107,11 +135,6 @@ impl ZendeskSettings {
                         "[source] `start` = \"{s}\": use a date (2024-01-01) or an RFC 3339 time"
                     ))
                 })?,
-            Some(other) => {
-                return Err(config_err(format!(
-                    "[source] `start` must be a date string, found {other}"
-                )))
-            }
         };
         let quotas = Quota::overridden(config.quota, default_quotas());
         Ok(Self {
@@ -145,7 +168,8 @@ fn parse_base_url(text: &str) -> Result<Url, ConnectorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::{Param, Secret};
+    use serde_json::Value;
+    use sluice_core::Param;
 
     fn config(pairs: &[(&str, Param)]) -> ConnectorConfig {
         ConnectorConfig {

@@ -211,6 +211,9 @@ pub struct ConnectorConfig {
     pub quota: Option<(u32, u64)>,
     /// The `[connection]` keys every connector's HTTP client honours.
     pub limits: ConnectionLimits,
+    /// `[connection]` keys the flow file gives a literal value (not an `${ENV}` reference),
+    /// even if an override (`--sandbox`) replaced them: a credential among them is refused.
+    pub literal_keys: std::collections::BTreeSet<String>,
 }
 
 /// `[connection]` keys of the engine, the same for every connector.
@@ -231,50 +234,6 @@ impl ConnectorConfig {
     pub fn max_page_bytes(&self) -> usize {
         usize::try_from(self.limits.max_page_bytes.unwrap_or(DEFAULT_MAX_PAGE_BYTES))
             .unwrap_or(usize::MAX)
-    }
-
-    pub fn plain_str(&self, key: &str) -> Result<Option<&str>, ConnectorError> {
-        match self.connection.get(key) {
-            None => Ok(None),
-            Some(Param::Plain(Value::String(s))) => Ok(Some(s)),
-            Some(Param::Plain(other)) => Err(ConnectorError::Config(format!(
-                "[connection] `{key}` must be a string, found {other}"
-            ))),
-            // an environment reference for a non-secret key (a subdomain, say) is fine
-            Some(Param::Secret(s)) => Ok(Some(s.expose())),
-        }
-    }
-
-    /// A whole number from `[source]` (a TOML integer, or a string of digits).
-    pub fn source_u64(&self, key: &str) -> Result<Option<u64>, ConnectorError> {
-        let bad = |found: String| {
-            ConnectorError::Config(format!(
-                "[source] `{key}` must be a positive integer, found {found}"
-            ))
-        };
-        match self.source.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| bad(n.to_string())),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| bad(format!("\"{s}\""))),
-            Some(other) => Err(bad(other.to_string())),
-        }
-    }
-
-    /// A credential: it must come from an `${ENV_VAR}` reference, never a literal.
-    pub fn secret(&self, key: &str) -> Result<Option<&Secret>, ConnectorError> {
-        match self.connection.get(key) {
-            None => Ok(None),
-            Some(Param::Secret(s)) => Ok(Some(s)),
-            Some(Param::Plain(_)) => Err(ConnectorError::Config(format!(
-                "[connection] `{key}` is a credential: write it as an environment reference such \
-                 as \"${{{}}}\", never literally",
-                key.to_uppercase()
-            ))),
-        }
     }
 }
 

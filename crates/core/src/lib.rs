@@ -6,6 +6,8 @@ pub mod json;
 pub mod records;
 pub mod schema;
 pub mod secret;
+pub mod settings;
+pub mod suggest;
 
 pub use connector::{
     ConnectionLimits, Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow,

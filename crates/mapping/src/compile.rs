@@ -9,7 +9,7 @@ use sluice_core::StreamSchema;
 
 use crate::plan::{ColumnPlan, ColumnSource, CompiledMapping, DestNode, ValueType};
 use crate::set::{Mapping, MappingSet, SourceType};
-use crate::suggest::closest;
+use sluice_core::suggest::closest;
 
 /// One finding about a mapping set, tied to a `mappings[i]` entry where there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,6 @@ pub mod expr;
 mod plan;
 mod scan;
 mod set;
-mod suggest;
 
 pub use compile::{
     compile, compile_with_aliases, identity_destination, identity_mapping, CompileError,
@@ -21,4 +20,4 @@ pub use compile::{
 pub use execute::{MapOutput, Reject};
 pub use plan::{ColumnSource, CompiledMapping, ValueType, DEFAULT_MAX_VALUE_BYTES};
 pub use set::{Mapping, MappingSet, SetError, SourceType};
-pub use suggest::closest;
+pub use sluice_core::suggest::closest;

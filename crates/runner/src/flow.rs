@@ -296,8 +296,12 @@ impl Flow {
         let mut quota = None;
         let mut limits = sluice_core::ConnectionLimits::default();
         let mut connection = BTreeMap::new();
+        let mut literal_keys = std::collections::BTreeSet::new();
         for (key, value) in &raw.connection {
             let full_key = format!("connection.{key}");
+            if !matches!(value, toml::Value::String(s) if s.contains("${")) {
+                literal_keys.insert(key.clone());
+            }
             if overrides.connection.contains_key(key) {
                 continue;
             }
@@ -492,6 +496,7 @@ impl Flow {
                 source,
                 quota,
                 limits,
+                literal_keys,
             },
             name: raw.name,
             file: path.to_path_buf(),

@@ -11,9 +11,9 @@ use std::cmp::Ordering;
 use sluice_core::StreamSchema;
 
 use crate::plan::ValueType;
-use crate::suggest::closest;
 use funcs::{FnSpec, Ret};
 use parse::{BinOp, Expr, ExprError, Lit, UnOp};
+use sluice_core::suggest::closest;
 use value::Dv;
 
 /// A compiled expression: field references are slots.
