@@ -158,3 +158,74 @@ async fn issue9_state_reset_waits_for_no_run_and_knows_the_streams() {
         reset.stdout
     );
 }
+
+/// Whether this machine can mount a tmpfs in a private mount namespace.
+fn mount_namespaces() -> bool {
+    std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=64k tmpfs /mnt",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_run_on_a_full_or_read_only_disk_is_not_left_running() {
+    if !mount_namespaces() {
+        eprintln!("note: cannot mount a tmpfs here (unshare --mount); skipped");
+        return;
+    }
+    let h = harness(20_000, "").await;
+    let state = h.dir.path().join("state/state.db");
+    let flow = h.flow(
+        "users",
+        "",
+        &format!("[state]\npath = \"{}\"", state.display()),
+    );
+    let out_dir = h.dest();
+    std::fs::create_dir_all(&out_dir).expect("out");
+    for (options, says) in [("size=200k", "No space left"), ("size=1m,ro", "Read-only")] {
+        let script = format!(
+            "mount -t tmpfs -o {options} tmpfs '{}' && exec '{}' run '{}'",
+            out_dir.display(),
+            env!("CARGO_BIN_EXE_sluice"),
+            flow.display()
+        );
+        let out = tokio::process::Command::new("unshare")
+            .args(["--mount", "sh", "-c", &script])
+            .current_dir(h.dir.path())
+            .env("ZENDESK_EMAIL", EMAIL)
+            .env("ZENDESK_API_TOKEN", TOKEN)
+            .output()
+            .await
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{options}: {stderr}");
+        assert!(stderr.contains(says), "{options}: {stderr}");
+    }
+    let runs = run_binary(
+        &["runs", flow.to_str().expect("path"), "--json"],
+        h.dir.path(),
+    )
+    .await;
+    let rows: Vec<serde_json::Value> = runs
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", runs.all());
+    for r in &rows {
+        assert_eq!(r["status"], "failed", "{r}");
+        assert!(
+            r["report"]["metrics"]["statusSummary"]["errors"]
+                .as_array()
+                .is_some_and(|e| !e.is_empty()),
+            "the history says why: {r}"
+        );
+    }
+}
