@@ -156,7 +156,7 @@ impl MixpanelSettings {
             )));
         }
         let page_records = source.page_records.unwrap_or(5_000).clamp(1, 1_000_000) as usize;
-        let quotas = Quota::overridden(config.quota, default_quotas());
+        let quotas = Quota::overridden(&config.quota, default_quotas());
         Ok(Self {
             flow: config.flow.clone(),
             base_url,
@@ -175,7 +175,14 @@ impl MixpanelSettings {
     }
 
     pub fn http_config(&self) -> HttpConfig {
+        // the quotas are the project's, whichever flow spends them
+        let project = match (self.project_id, &self.auth) {
+            (Some(p), _) => p.to_string(),
+            (None, Auth::BasicSecretOnly { secret }) => secret.expose().to_string(),
+            (None, _) => String::new(),
+        };
         HttpConfig {
+            quota_scope: sluice_http::quota_scope("mixpanel", &project),
             quotas: self.quotas.clone(),
             // a long day can take a while to stream; stalls are caught by the read timeout
             read_timeout: Duration::from_secs(120),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, NaiveDate};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sluice_core::{ConnectorError, Page, PullContext, RejectedRecord};
-use sluice_http::{HttpClient, HttpError};
+use sluice_http::{HttpClient, HttpError, Request};
 
 use crate::config::MixpanelSettings;
 use crate::dedup::DayDedup;
@@ -43,10 +43,6 @@ struct DayBuffer {
 fn connector_error(settings: &MixpanelSettings, e: HttpError) -> ConnectorError {
     let body = e.body().unwrap_or_default().to_string();
     match e.status() {
-        Some(401) | Some(403) => ConnectorError::Auth {
-            connection: format!("mixpanel connection of flow `{}`", settings.flow),
-            message: format!("{e}. Check the credentials the flow's environment references point at, and the region"),
-        },
         Some(400) if body.contains("Unable to authenticate") => ConnectorError::Auth {
             connection: format!("mixpanel connection of flow `{}`", settings.flow),
             message: e.to_string(),
@@ -59,10 +55,10 @@ fn connector_error(settings: &MixpanelSettings, e: HttpError) -> ConnectorError 
             status: Some(402),
             message: format!("{e}. The Mixpanel plan does not include API access"),
         },
-        status => ConnectorError::Api {
-            status,
-            message: e.to_string(),
-        },
+        _ => e.into_connector_error(
+            &format!("mixpanel connection of flow `{}`", settings.flow),
+            "Check the credentials the flow's environment references point at, and the region",
+        ),
     }
 }
 
@@ -192,7 +188,7 @@ async fn pull_range(
     ctx: &PullContext,
 ) -> Result<(), Failure> {
     let response = http
-        .get_stream(url)
+        .send_stream(&Request::get(url.clone()))
         .await
         .map_err(|e| Failure::Fatal(connector_error(settings, e)))?;
     let mut body = response.bytes_stream();

@@ -14,9 +14,12 @@ use url::Url;
 fn default_quotas() -> Vec<Quota> {
     vec![
         Quota::new("account", 700, Duration::from_secs(60)),
-        Quota::new("search_export", 100, Duration::from_secs(60)),
+        Quota::for_category(SEARCH_EXPORT, 100, Duration::from_secs(60)),
     ]
 }
+
+/// The rate-limit category of the search export endpoint.
+pub const SEARCH_EXPORT: &str = "search_export";
 
 #[derive(Debug, Clone)]
 pub struct ZendeskSettings {
@@ -136,7 +139,7 @@ impl ZendeskSettings {
                     ))
                 })?,
         };
-        let quotas = Quota::overridden(config.quota, default_quotas());
+        let quotas = Quota::overridden(&config.quota, default_quotas());
         Ok(Self {
             flow: config.flow.clone(),
             base_url,
@@ -151,6 +154,11 @@ impl ZendeskSettings {
 
     pub fn http_config(&self) -> HttpConfig {
         HttpConfig {
+            // the account's quotas are the account's, whichever flow or token spends them
+            quota_scope: sluice_http::quota_scope(
+                "zendesk",
+                self.base_url.host_str().unwrap_or_default(),
+            ),
             quotas: self.quotas.clone(),
             ..HttpConfig::for_connection(
                 format!("zendesk connection of flow `{}`", self.flow),

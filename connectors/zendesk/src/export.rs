@@ -18,7 +18,9 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sluice_core::{json, ConnectorError, Framed, Page, PullContext, Records};
-use sluice_http::{HttpClient, HttpError};
+use sluice_http::{HttpClient, HttpError, Request};
+
+use crate::config::SEARCH_EXPORT;
 
 use crate::config::ZendeskSettings;
 
@@ -263,18 +265,10 @@ fn is_expired_cursor(e: &HttpError) -> bool {
 }
 
 fn connector_error(settings: &ZendeskSettings, e: HttpError) -> ConnectorError {
-    match e.status() {
-        Some(401) | Some(403) => ConnectorError::Auth {
-            connection: format!("zendesk connection of flow `{}`", settings.flow),
-            message: format!(
-                "{e}. Check `email` and the token the flow's environment reference points at"
-            ),
-        },
-        status => ConnectorError::Api {
-            status,
-            message: e.to_string(),
-        },
-    }
+    e.into_connector_error(
+        &format!("zendesk connection of flow `{}`", settings.flow),
+        "Check `email` and the token the flow's environment reference points at",
+    )
 }
 
 /// The days an incremental export selects records by (updated since its lower bound, up to
@@ -370,7 +364,8 @@ pub async fn run(
                     q.append_pair("page[after]", c);
                 }
             }
-            let (page, bytes) = match http.get_parsed(&url, parse_page).await {
+            let request = Request::get(url).category(SEARCH_EXPORT);
+            let (page, bytes) = match http.send_parsed(&request, parse_page).await {
                 Ok(ok) => ok,
                 Err(e) if cursor.is_some() && is_expired_cursor(&e) => {
                     failed_restarts += 1;

@@ -124,9 +124,14 @@ pub enum ConnectorError {
     UnknownStream(String),
     #[error("the run stopped before the connector finished")]
     Stopped,
-    /// A long quota (a vendor's daily budget) is spent: retrying now only burns requests.
-    #[error("quota exhausted: {0}")]
-    QuotaExhausted(String),
+    /// A quota is spent for longer than the run may wait (a vendor's daily budget): retrying
+    /// now only burns requests. What is complete is committed; resume after `resume_at`.
+    #[error("{message}")]
+    QuotaExhausted {
+        quota: String,
+        resume_at: DateTime<Utc>,
+        message: String,
+    },
 }
 
 impl ConnectorError {
@@ -139,7 +144,7 @@ impl ConnectorError {
             ConnectorError::Protocol { .. } => "CONNECTOR-2002-502",
             ConnectorError::UnknownStream(_) => "CONNECTOR-1003-400",
             ConnectorError::Stopped => "CONNECTOR-2003-499",
-            ConnectorError::QuotaExhausted(_) => "CONNECTOR-2004-429",
+            ConnectorError::QuotaExhausted { .. } => "CONNECTOR-2004-429",
         }
     }
 }
@@ -207,8 +212,8 @@ pub struct ConnectorConfig {
     pub flow: String,
     pub connection: BTreeMap<String, Param>,
     pub source: BTreeMap<String, Value>,
-    /// Request quota override from the flow: (count, period in seconds).
-    pub quota: Option<(u32, u64)>,
+    /// The flow's quota overrides.
+    pub quota: QuotaOverrides,
     /// The `[connection]` keys every connector's HTTP client honours.
     pub limits: ConnectionLimits,
     /// `[connection]` keys the flow file gives a literal value (not an `${ENV}` reference),
@@ -223,6 +228,16 @@ pub struct ConnectionLimits {
     pub max_page_bytes: Option<u64>,
     /// `max_retries`: attempts after a failure other than rate limiting (5xx, cut bodies).
     pub max_retries: Option<u32>,
+    /// `max_wait_seconds`: the longest wait for a quota before the run stops as exhausted.
+    pub max_wait_seconds: Option<u64>,
+}
+
+/// A flow's `quota`: one `COUNT/SECONDS` for every quota of the connection (tests, a budget
+/// shared with other tools), or values per quota name (`{ ads_analytics = "300/60" }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuotaOverrides {
+    pub all: Option<(u32, u64)>,
+    pub by_name: BTreeMap<String, (u32, u64)>,
 }
 
 /// The default of `max_page_bytes`: far above any page a vendor sends at its largest page size

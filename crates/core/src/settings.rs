@@ -18,8 +18,13 @@ use crate::secret::Secret;
 use crate::suggest::closest;
 
 /// `[connection]` keys the engine reads for every connector.
-pub const ENGINE_CONNECTION_KEYS: &[&str] =
-    &["connector", "quota", "max_page_bytes", "max_retries"];
+pub const ENGINE_CONNECTION_KEYS: &[&str] = &[
+    "connector",
+    "quota",
+    "max_page_bytes",
+    "max_retries",
+    "max_wait_seconds",
+];
 
 /// `[source]` keys the engine reads for every connector.
 pub const ENGINE_SOURCE_KEYS: &[&str] = &["streams"];

@@ -18,6 +18,8 @@ pub enum Auth {
     Bearer {
         token: Secret,
     },
+    /// An access token renewed with an OAuth2 refresh-token grant when it expires.
+    OAuthRefresh(crate::oauth::OAuthRefresh),
 }
 
 impl Auth {
@@ -44,6 +46,7 @@ impl Auth {
             Auth::Basic { user, password } => Some(basic(format!("{user}:{}", password.expose()))),
             Auth::BasicSecretOnly { secret } => Some(basic(format!("{}:", secret.expose()))),
             Auth::Bearer { token } => Some(Secret::new(format!("Bearer {}", token.expose()))),
+            Auth::OAuthRefresh(_) => None,
         }
     }
 }

@@ -1,99 +1,33 @@
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+//! The one request loop every connector uses: credentials, quotas, retries, waits and limits.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, RateLimiter};
-use reqwest::header::{HeaderMap, AUTHORIZATION};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use tokio::time::Instant;
 use url::Url;
 
 use crate::auth::Auth;
 use crate::error::HttpError;
 use crate::metrics::RequestMetrics;
+use crate::oauth::OAuthState;
+use crate::pacing::{pacers, Exhausted, Pacer, Quota};
 use crate::policy::{
     default_decision, remaining, reset_seconds, Classifier, Decision, ResponseInfo,
 };
-
-/// A request budget: `count` requests per `period`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    /// The vendor's name for it (`search_export`, `ads_analytics`, …), for plans and logs.
-    pub name: String,
-    pub count: u32,
-    pub period: Duration,
-}
-
-impl Quota {
-    pub fn new(name: &str, count: u32, period: Duration) -> Self {
-        Self {
-            name: name.to_string(),
-            count,
-            period,
-        }
-    }
-
-    /// A flow's `quota = "COUNT/SECONDS"` replaces every declared quota; without one, the
-    /// connector's `defaults` apply.
-    pub fn overridden(overridden: Option<(u32, u64)>, defaults: Vec<Quota>) -> Vec<Quota> {
-        match overridden {
-            Some((count, secs)) => vec![Quota::new("quota", count, Duration::from_secs(secs))],
-            None => defaults,
-        }
-    }
-
-    /// The even spacing this quota allows between two requests.
-    pub fn interval(&self) -> Duration {
-        self.period / self.count.max(1)
-    }
-}
-
-/// Requests are paced at this share of a quota. The margin absorbs arrival jitter, so that a
-/// server counting a strict sliding window never sees one request too many, while a long run
-/// still uses more than 90 % of what it is allowed.
-pub const PACE: f64 = 0.95;
-
-/// Quotas over periods longer than this are budgets, not rates: up to 95 % of the count may go
-/// at once (within the shorter quotas), and no more within any period. Pacing 60 an hour
-/// evenly would make every small job wait a minute per request for nothing.
-pub const BUDGET_PERIOD: Duration = Duration::from_secs(60);
-
-/// A client-side sliding window: the send times of the last `budget` requests.
-struct Budget {
-    budget: usize,
-    period: Duration,
-    sent: Mutex<std::collections::VecDeque<Instant>>,
-}
-
-impl Budget {
-    /// How long until one more request fits; records it when it does (`Duration::ZERO`).
-    fn reserve(&self) -> Duration {
-        let now = Instant::now();
-        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        while sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.period)
-        {
-            sent.pop_front();
-        }
-        if sent.len() < self.budget {
-            sent.push_back(now);
-            return Duration::ZERO;
-        }
-        sent.front()
-            .map_or(Duration::ZERO, |t| {
-                (*t + self.period).saturating_duration_since(now)
-            })
-            .max(Duration::from_millis(1))
-    }
-}
+use crate::request::{Body, Request};
 
 /// How one connection talks HTTP. Defaults suit a page-at-a-time JSON API.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Named in error messages ("connection of flow `x`").
     pub connection: String,
+    /// Who the vendor counts the quotas of (the connector and a fingerprint of the credential):
+    /// clients of one scope share their quotas in the process. Empty shares nothing.
+    pub quota_scope: String,
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a response.
     pub read_timeout: Duration,
@@ -101,13 +35,16 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Retries of failures other than rate limiting (5xx, cut bodies, timeouts).
     pub max_retries: usize,
-    /// Cap on the total time spent waiting between attempts of one request. Rate-limited
-    /// responses (429) are waited out up to this cap, however many there are.
+    /// Cap on the total time spent waiting between attempts of one request.
     pub max_total_wait: Duration,
+    /// The longest single wait for a quota (a reset header, `Retry-After`, a spent budget):
+    /// a longer one stops the run as "quota exhausted" with the time to resume, instead of a
+    /// silent multi-hour sleep.
+    pub max_wait: Duration,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
-    /// Every quota the connection is subject to; requests are paced under all of them (evenly,
-    /// no bursts, at [`PACE`] of the strictest).
+    /// Every quota the connection is subject to; a request waits for those of its category and
+    /// for those every request counts against.
     pub quotas: Vec<Quota>,
     pub classifier: Option<Classifier>,
     /// The largest body read into memory: a bigger one fails at once (asking again would
@@ -115,15 +52,20 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
 }
 
+/// The default of `max_wait_seconds`.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(300);
+
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             connection: "connection".into(),
+            quota_scope: String::new(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
             max_retries: 8,
             max_total_wait: Duration::from_secs(15 * 60),
+            max_wait: DEFAULT_MAX_WAIT,
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             quotas: Vec::new(),
@@ -147,6 +89,9 @@ impl HttpConfig {
             max_body_bytes: limits.max_page_bytes.map_or(defaults.max_body_bytes, |n| {
                 usize::try_from(n).unwrap_or(usize::MAX)
             }),
+            max_wait: limits
+                .max_wait_seconds
+                .map_or(defaults.max_wait, Duration::from_secs),
             ..defaults
         }
     }
@@ -154,6 +99,10 @@ impl HttpConfig {
 
 /// Of an error response, only this much is read: enough for the message, never a flood.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// A floor under every retry wait, so that `Retry-After: 0` or an unlucky full jitter draw never
+/// turns into a hot loop against a struggling server.
+const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
 
 /// Read a body up to `cap` bytes. `Ok(None)` when it is larger (what is past the cap is never
 /// read, so a hostile size costs nothing).
@@ -187,18 +136,19 @@ async fn read_error_body(mut response: reqwest::Response) -> bytes::Bytes {
     body.freeze()
 }
 
-/// A floor under every retry wait, so that `Retry-After: 0` or an unlucky full jitter draw never
-/// turns into a hot loop against a struggling server.
-const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
+enum Credentials {
+    Static(Option<sluice_core::Secret>),
+    OAuth(Box<OAuthState>),
+}
 
 struct Inner {
     client: reqwest::Client,
-    auth_header: Option<sluice_core::Secret>,
+    credentials: Credentials,
     config: HttpConfig,
-    limiters: Vec<DefaultDirectRateLimiter>,
-    budgets: Vec<Budget>,
-    /// Set when the server reports an exhausted budget: no request leaves before this instant.
-    paused_until: Mutex<Option<Instant>>,
+    pacers: Vec<Arc<Pacer>>,
+    /// Set when the server reports a spent budget: no request of that category (`None`: any)
+    /// leaves before this instant.
+    paused_until: Mutex<HashMap<Option<String>, Instant>>,
     metrics: RequestMetrics,
 }
 
@@ -216,6 +166,38 @@ struct Attempt {
     rate_limited: bool,
 }
 
+impl Attempt {
+    fn fail(error: HttpError) -> Self {
+        Self {
+            error,
+            retryable: false,
+            after: None,
+            rate_limited: false,
+        }
+    }
+
+    fn retry(error: HttpError) -> Self {
+        Self {
+            error,
+            retryable: true,
+            after: None,
+            rate_limited: false,
+        }
+    }
+}
+
+/// The state one request's attempts share.
+#[derive(Default)]
+struct Tries {
+    attempts: AtomicU32,
+    failures: AtomicU32,
+    waited_us: AtomicU64,
+    /// Credentials were refreshed once for this request: a second expiry is a real refusal.
+    refreshed: AtomicBool,
+    /// A wait longer than the budget stopped the retries: (quota, wait in µs).
+    exhausted: Mutex<Option<(String, u64)>>,
+}
+
 impl HttpClient {
     pub fn new(auth: Auth, config: HttpConfig) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
@@ -225,39 +207,18 @@ impl HttpClient {
             .gzip(true)
             .build()
             .map_err(|e| HttpError::Setup(e.to_string()))?;
-        let mut limiters = Vec::new();
-        let mut budgets = Vec::new();
-        for q in &config.quotas {
-            if q.count == 0 {
-                return Err(HttpError::Setup(format!(
-                    "quota `{}` needs a count above 0",
-                    q.name
-                )));
-            }
-            if q.period > BUDGET_PERIOD {
-                budgets.push(Budget {
-                    budget: ((f64::from(q.count) * PACE).floor() as usize).max(1),
-                    period: q.period,
-                    sent: Mutex::new(std::collections::VecDeque::new()),
-                });
-                continue;
-            }
-            let interval = q.interval().div_f64(PACE);
-            let quota = governor::Quota::with_period(interval)
-                .ok_or_else(|| {
-                    HttpError::Setup(format!("quota `{}` needs a period above 0", q.name))
-                })?
-                .allow_burst(NonZeroU32::MIN);
-            limiters.push(RateLimiter::direct(quota));
-        }
+        let pacers = pacers(&config.quota_scope, &config.quotas).map_err(HttpError::Setup)?;
+        let credentials = match auth {
+            Auth::OAuthRefresh(o) => Credentials::OAuth(Box::new(OAuthState::new(o))),
+            other => Credentials::Static(other.header_value()),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                auth_header: auth.header_value(),
+                credentials,
                 config,
-                limiters,
-                budgets,
-                paused_until: Mutex::new(None),
+                pacers,
+                paused_until: Mutex::new(HashMap::new()),
                 metrics: RequestMetrics::default(),
             }),
         })
@@ -267,22 +228,41 @@ impl HttpClient {
         &self.inner.metrics
     }
 
-    /// GET `url` and read the whole body, then hand it to `parse` (which may keep it: the
+    /// Send `request` and read the whole body, then hand it to `parse` (which may keep it: the
     /// records of a page can stay slices of it). Transport errors, cut bodies, retryable
     /// statuses and bodies that `parse` rejects are all retried with backoff; the parsed value
     /// and the body size come back.
+    pub async fn send_parsed<T, P>(
+        &self,
+        request: &Request,
+        parse: P,
+    ) -> Result<(T, usize), HttpError>
+    where
+        P: Fn(bytes::Bytes) -> Result<T, String>,
+    {
+        let parse = &parse;
+        self.with_retries(request, |tries| async move {
+            self.attempt(request, parse, &tries).await
+        })
+        .await
+    }
+
+    /// Send `request` and return the response once its status is a success, with the body
+    /// unread: for streamed exports. Statuses are retried as for [`HttpClient::send_parsed`];
+    /// failures while reading the body are the caller's to handle (typically by asking again).
+    pub async fn send_stream(&self, request: &Request) -> Result<reqwest::Response, HttpError> {
+        self.with_retries(request, |tries| async move {
+            self.attempt_stream(request, &tries).await
+        })
+        .await
+    }
+
+    /// `send_parsed` of a GET.
     pub async fn get_parsed<T, P>(&self, url: &Url, parse: P) -> Result<(T, usize), HttpError>
     where
         P: Fn(bytes::Bytes) -> Result<T, String>,
     {
-        self.with_retries(url, || self.attempt(url, &parse)).await
-    }
-
-    /// GET `url` and return the response once its status is a success, with the body unread:
-    /// for streamed exports. Statuses are retried as for [`HttpClient::get_parsed`]; failures
-    /// while reading the body are the caller's to handle (typically by retrying the request).
-    pub async fn get_stream(&self, url: &Url) -> Result<reqwest::Response, HttpError> {
-        self.with_retries(url, || self.attempt_stream(url)).await
+        self.send_parsed(&Request::get(url.clone()), parse).await
     }
 
     /// Count bytes a caller read from a streamed body.
@@ -290,41 +270,52 @@ impl HttpClient {
         self.inner.metrics.received(bytes);
     }
 
-    async fn with_retries<T, F, Fut>(&self, url: &Url, mut op: F) -> Result<T, HttpError>
+    async fn with_retries<T, F, Fut>(&self, request: &Request, op: F) -> Result<T, HttpError>
     where
-        F: FnMut() -> Fut,
+        F: Fn(Arc<Tries>) -> Fut,
         Fut: std::future::Future<Output = Result<T, Attempt>>,
     {
         let cfg = &self.inner.config;
-        let attempts = AtomicU32::new(0);
-        let failures = AtomicU32::new(0);
-        let waited_us = AtomicU64::new(0);
+        let tries = Arc::new(Tries::default());
+        let tries_ref = &tries;
         // the count is enforced below, where rate limiting and failures are told apart
         let backoff = ExponentialBuilder::default()
             .with_min_delay(cfg.min_backoff)
             .with_max_delay(cfg.max_backoff)
             .without_max_times();
         let result = (|| {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            op()
+            tries_ref.attempts.fetch_add(1, Ordering::Relaxed);
+            op(tries_ref.clone())
         })
         .retry(backoff)
         .when(|a: &Attempt| a.retryable)
         .adjust(|a: &Attempt, step: Option<Duration>| {
             let step = step?;
             if !a.rate_limited
-                && failures.fetch_add(1, Ordering::Relaxed) as usize >= cfg.max_retries
+                && tries_ref.failures.fetch_add(1, Ordering::Relaxed) as usize >= cfg.max_retries
             {
                 return None;
             }
             // Full jitter over the exponential step, floored; a server's own wait wins if longer.
             let jitter = step.mul_f64(fastrand::f64()).max(MIN_RETRY_WAIT);
             let wait = a.after.map_or(jitter, |after| after.max(MIN_RETRY_WAIT));
-            let total = Duration::from_micros(waited_us.load(Ordering::Relaxed)) + wait;
+            let total = Duration::from_micros(tries_ref.waited_us.load(Ordering::Relaxed)) + wait;
+            if a.rate_limited && (wait > cfg.max_wait || total > cfg.max_total_wait) {
+                let quota = request
+                    .category
+                    .clone()
+                    .unwrap_or_else(|| "rate limit".into());
+                if let Ok(mut e) = tries_ref.exhausted.lock() {
+                    *e = Some((quota, wait.as_micros() as u64));
+                }
+                return None;
+            }
             if total > cfg.max_total_wait {
                 return None;
             }
-            waited_us.store(total.as_micros() as u64, Ordering::Relaxed);
+            tries_ref
+                .waited_us
+                .store(total.as_micros() as u64, Ordering::Relaxed);
             Some(wait)
         })
         .notify(|a: &Attempt, wait: Duration| {
@@ -341,12 +332,19 @@ impl HttpClient {
         })
         .await;
         result.map_err(|a| {
-            let attempts = attempts.load(Ordering::Relaxed);
+            if let HttpError::QuotaExhausted { .. } = a.error {
+                return a.error;
+            }
+            let exhausted = tries.exhausted.lock().ok().and_then(|mut e| e.take());
+            if let Some((quota, wait_us)) = exhausted {
+                return HttpError::exhausted(quota, Duration::from_micros(wait_us), Some(a.error));
+            }
+            let attempts = tries.attempts.load(Ordering::Relaxed);
             if a.retryable {
                 HttpError::Exhausted {
-                    url: redact(url),
+                    url: redact(&request.url),
                     attempts,
-                    waited: Duration::from_micros(waited_us.load(Ordering::Relaxed)),
+                    waited: Duration::from_micros(tries.waited_us.load(Ordering::Relaxed)),
                     last: Box::new(a.error),
                 }
             } else {
@@ -355,136 +353,258 @@ impl HttpClient {
         })
     }
 
-    async fn attempt_stream(&self, url: &Url) -> Result<reqwest::Response, Attempt> {
-        self.wait_for_turn().await;
+    /// The `Authorization` header for `request` and its generation (for a refresh on expiry).
+    async fn credentials(
+        &self,
+        request: &Request,
+    ) -> Result<(u64, Option<sluice_core::Secret>), Attempt> {
+        if !request.authenticated {
+            return Ok((0, None));
+        }
+        match &self.inner.credentials {
+            Credentials::Static(h) => Ok((0, h.clone())),
+            Credentials::OAuth(o) => {
+                let (generation, header) = o.header().await;
+                if header.is_some() {
+                    return Ok((generation, header));
+                }
+                // no access token yet: get one first
+                o.refresh(&self.inner.client, generation)
+                    .await
+                    .map_err(Attempt::fail)?;
+                Ok(o.header().await)
+            }
+        }
+    }
+
+    /// Build the reqwest request: method, URL, headers, body, credentials.
+    fn build(
+        &self,
+        request: &Request,
+        auth: Option<&sluice_core::Secret>,
+        timeout: bool,
+    ) -> reqwest::RequestBuilder {
+        let inner = &self.inner;
+        let mut r = inner
+            .client
+            .request(request.method.clone(), request.url.clone());
+        if timeout {
+            r = r.timeout(inner.config.request_timeout);
+        }
+        for (name, value) in &request.headers {
+            r = r.header(name, value);
+        }
+        match &request.body {
+            Some(Body::Json(bytes)) => {
+                r = r
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(bytes.clone())
+            }
+            Some(Body::Form(text)) => {
+                r = r
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(text.clone())
+            }
+            None => {}
+        }
+        if let Some(h) = auth {
+            r = r.header(AUTHORIZATION, h.expose());
+        }
+        r
+    }
+
+    /// What to do with a response's status, by the connector's rule, then the default one.
+    fn decide(&self, info: &ResponseInfo<'_>, request: &Request) -> Decision {
+        let decision = self
+            .inner
+            .config
+            .classifier
+            .and_then(|c| c(info))
+            .unwrap_or_else(|| default_decision(info));
+        // an OAuth connection's 401 is an expired token until a refresh says otherwise
+        if decision == Decision::Fail
+            && info.status == 401
+            && request.authenticated
+            && matches!(self.inner.credentials, Credentials::OAuth(_))
+        {
+            return Decision::Refresh;
+        }
+        decision
+    }
+
+    /// Turn a non-success decision into the attempt the retry loop sees, refreshing the
+    /// credentials first when they expired.
+    async fn failed(
+        &self,
+        decision: Decision,
+        status: u16,
+        error: HttpError,
+        generation: u64,
+        tries: &Tries,
+    ) -> Attempt {
+        match decision {
+            Decision::Retry { after } => {
+                let rate_limited = status == 429;
+                if rate_limited {
+                    self.inner.metrics.rate_limited();
+                }
+                Attempt {
+                    error,
+                    retryable: true,
+                    after,
+                    rate_limited,
+                }
+            }
+            Decision::Refresh => {
+                let Credentials::OAuth(o) = &self.inner.credentials else {
+                    return Attempt::fail(error);
+                };
+                if tries.refreshed.swap(true, Ordering::SeqCst) {
+                    // refreshed already, and still refused: the grant itself is wrong
+                    return Attempt::fail(error);
+                }
+                match o.refresh(&self.inner.client, generation).await {
+                    Ok(()) => Attempt {
+                        error,
+                        retryable: true,
+                        after: Some(Duration::ZERO),
+                        rate_limited: true,
+                    },
+                    Err(e) => Attempt::fail(e),
+                }
+            }
+            Decision::Success | Decision::Fail => Attempt::fail(error),
+        }
+    }
+
+    async fn attempt_stream(
+        &self,
+        request: &Request,
+        tries: &Tries,
+    ) -> Result<reqwest::Response, Attempt> {
+        self.wait_for_turn(request).await?;
+        let (generation, auth) = self.credentials(request).await?;
         let inner = &self.inner;
         inner.metrics.request_sent();
         // no total timeout: a day of events may stream for a long time; the read timeout
         // still catches a stalled connection
-        let mut request = inner.client.get(url.clone());
-        if let Some(h) = &inner.auth_header {
-            request = request.header(AUTHORIZATION, h.expose());
-        }
-        let response = request.send().await.map_err(|e| Attempt {
-            error: HttpError::Transport {
-                url: redact(url),
-                message: describe(&e),
-            },
-            retryable: true,
-            after: None,
-            rate_limited: false,
-        })?;
+        let response = self
+            .build(request, auth.as_ref(), false)
+            .send()
+            .await
+            .map_err(|e| {
+                Attempt::retry(HttpError::Transport {
+                    url: redact(&request.url),
+                    message: describe(&e),
+                })
+            })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        self.note_budget(&headers);
+        self.note_budget(&headers, request);
         let probe = ResponseInfo {
             status,
             headers: &headers,
             body: b"",
         };
-        let decision = inner
-            .config
-            .classifier
-            .and_then(|c| c(&probe))
-            .unwrap_or_else(|| default_decision(&probe));
+        let decision = self.decide(&probe, request);
         if decision == Decision::Success {
             return Ok(response);
         }
         let body = read_error_body(response).await;
         inner.metrics.received(body.len());
+        // the body may say more than the status (a vendor's own rule)
+        let info = ResponseInfo {
+            status,
+            headers: &headers,
+            body: &body,
+        };
+        let decision = match self.decide(&info, request) {
+            Decision::Success => decision,
+            d => d,
+        };
         let error = HttpError::Status {
             status,
-            url: redact(url),
+            url: redact(&request.url),
             body: snippet(&body),
         };
-        let rate_limited = status == 429;
-        if rate_limited {
-            inner.metrics.rate_limited();
-        }
-        Err(match decision {
-            Decision::Retry { after } => Attempt {
-                error,
-                retryable: true,
-                after,
-                rate_limited,
-            },
-            _ => Attempt {
-                error,
-                retryable: false,
-                after: None,
-                rate_limited: false,
-            },
-        })
+        Err(self
+            .failed(decision, status, error, generation, tries)
+            .await)
     }
 
-    async fn wait_for_turn(&self) {
+    /// Wait for the quotas of the request's category (and the shared ones), and for a pause a
+    /// server asked for; a wait longer than the budget is exhaustion, returned at once.
+    async fn wait_for_turn(&self, request: &Request) -> Result<(), Attempt> {
         let started = Instant::now();
-        let pause = self
-            .inner
-            .paused_until
-            .lock()
-            .map(|p| *p)
-            .unwrap_or_default();
+        let max_wait = self.inner.config.max_wait;
+        let category = request.category.as_deref();
+        let pause = self.inner.paused_until.lock().ok().and_then(|p| {
+            p.iter()
+                .filter(|(c, _)| c.is_none() || c.as_deref() == category)
+                .map(|(_, until)| *until)
+                .max()
+        });
         if let Some(until) = pause {
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait > max_wait {
+                let quota = category.unwrap_or("rate limit").to_string();
+                return Err(Attempt::fail(HttpError::exhausted(quota, wait, None)));
+            }
             tokio::time::sleep_until(until).await;
         }
-        for limiter in &self.inner.limiters {
-            limiter.until_ready().await;
-        }
-        for budget in &self.inner.budgets {
-            loop {
-                let wait = budget.reserve();
-                if wait.is_zero() {
-                    break;
-                }
-                tracing::info!(
-                    wait_s = wait.as_secs(),
-                    "request budget spent; waiting for the window to move"
-                );
-                tokio::time::sleep(wait).await;
+        for pacer in &self.inner.pacers {
+            if !pacer.quota.applies_to(category) {
+                continue;
             }
+            pacer
+                .turn(max_wait)
+                .await
+                .map_err(|Exhausted { quota, wait }| {
+                    Attempt::fail(HttpError::exhausted(quota, wait, None))
+                })?;
         }
         let waited = started.elapsed();
         if waited > Duration::from_millis(1) {
             self.inner.metrics.throttled(waited);
         }
+        Ok(())
     }
 
     /// Adapt to the server's own account of the budget: when it says none is left, hold every
-    /// request until its window resets instead of spending a request on a 429.
-    fn note_budget(&self, headers: &HeaderMap) {
+    /// request of that category until its window resets instead of spending a request on a 429.
+    fn note_budget(&self, headers: &HeaderMap, request: &Request) {
         if remaining(headers) == Some(0) {
             let wait = reset_seconds(headers).unwrap_or(Duration::from_secs(1));
             if let Ok(mut p) = self.inner.paused_until.lock() {
-                *p = Some(Instant::now() + wait);
+                p.insert(request.category.clone(), Instant::now() + wait);
             }
         }
     }
 
-    async fn attempt<T, P>(&self, url: &Url, parse: &P) -> Result<(T, usize), Attempt>
+    async fn attempt<T, P>(
+        &self,
+        request: &Request,
+        parse: &P,
+        tries: &Tries,
+    ) -> Result<(T, usize), Attempt>
     where
         P: Fn(bytes::Bytes) -> Result<T, String>,
     {
-        self.wait_for_turn().await;
+        self.wait_for_turn(request).await?;
+        let (generation, auth) = self.credentials(request).await?;
         let inner = &self.inner;
         inner.metrics.request_sent();
-        let mut request = inner
-            .client
-            .get(url.clone())
-            .timeout(inner.config.request_timeout);
-        if let Some(h) = &inner.auth_header {
-            request = request.header(AUTHORIZATION, h.expose());
-        }
-        let transport = |message: String| Attempt {
-            error: HttpError::Transport {
-                url: redact(url),
-                message,
-            },
-            retryable: true,
-            after: None,
-            rate_limited: false,
-        };
-        let response = request.send().await.map_err(|e| transport(describe(&e)))?;
+        let url = || redact(&request.url);
+        let response = self
+            .build(request, auth.as_ref(), true)
+            .send()
+            .await
+            .map_err(|e| {
+                Attempt::retry(HttpError::Transport {
+                    url: url(),
+                    message: describe(&e),
+                })
+            })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = if (200..300).contains(&status) {
@@ -492,90 +612,59 @@ impl HttpClient {
             match read_capped(response, cap).await {
                 Ok(Some(body)) => body,
                 Ok(None) => {
-                    return Err(Attempt {
-                        error: HttpError::TooLarge {
-                            url: redact(url),
-                            limit: cap,
-                        },
-                        retryable: false,
-                        after: None,
-                        rate_limited: false,
-                    })
+                    return Err(Attempt::fail(HttpError::TooLarge {
+                        url: url(),
+                        limit: cap,
+                    }))
                 }
                 Err(e) => {
-                    return Err(Attempt {
-                        error: HttpError::Body {
-                            url: redact(url),
-                            message: format!("response cut short: {}", describe(&e)),
-                        },
-                        retryable: true,
-                        after: None,
-                        rate_limited: false,
-                    })
+                    return Err(Attempt::retry(HttpError::Body {
+                        url: url(),
+                        message: format!("response cut short: {}", describe(&e)),
+                    }))
                 }
             }
         } else {
             read_error_body(response).await
         };
         inner.metrics.received(body.len());
-        self.note_budget(&headers);
+        self.note_budget(&headers, request);
         let info = ResponseInfo {
             status,
             headers: &headers,
             body: &body,
         };
-        let decision = inner
-            .config
-            .classifier
-            .and_then(|c| c(&info))
-            .unwrap_or_else(|| default_decision(&info));
-        let status_error = || HttpError::Status {
-            status,
-            url: redact(url),
-            body: snippet(&body),
-        };
-        match decision {
+        match self.decide(&info, request) {
             Decision::Success => match parse(body.clone()) {
                 Ok(value) => Ok((value, body.len())),
-                Err(message) => Err(Attempt {
-                    error: HttpError::Body {
-                        url: redact(url),
-                        message,
-                    },
-                    retryable: true,
-                    after: None,
-                    rate_limited: false,
-                }),
+                Err(message) => Err(Attempt::retry(HttpError::Body {
+                    url: url(),
+                    message,
+                })),
             },
-            Decision::Retry { after } => {
-                if status == 429 {
-                    inner.metrics.rate_limited();
-                }
-                Err(Attempt {
-                    error: status_error(),
-                    retryable: true,
-                    after,
-                    rate_limited: status == 429,
-                })
+            decision => {
+                let error = HttpError::Status {
+                    status,
+                    url: url(),
+                    body: snippet(&body),
+                };
+                Err(self
+                    .failed(decision, status, error, generation, tries)
+                    .await)
             }
-            Decision::Fail => Err(Attempt {
-                error: status_error(),
-                retryable: false,
-                after: None,
-                rate_limited: false,
-            }),
         }
     }
 }
 
-/// A URL fit for logs: no user info, and query values that look like credentials masked.
+/// A URL fit for logs: no user info, query values that look like credentials masked, and any
+/// remembered secret masked.
 pub fn redact(url: &Url) -> String {
     let mut clean = url.clone();
     let _ = clean.set_username("");
     let _ = clean.set_password(None);
     let sensitive = |k: &str| {
         let k = k.to_ascii_lowercase();
-        ["token", "secret", "key", "password", "auth"]
+        ["token", "secret", "key", "password", "auth", "signature"]
             .iter()
             .any(|s| k.contains(s))
     };
@@ -596,7 +685,7 @@ pub fn redact(url: &Url) -> String {
     sluice_core::redact(clean.as_str()).into_owned()
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     // reqwest's Display names the URL, which we already show redacted; walk the sources instead.
     let mut parts = Vec::new();
     let mut source = std::error::Error::source(e);
@@ -622,7 +711,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// The start of a body for a message, with every secret masked first (a server may echo the
 /// request's headers, and a cut must not leave half a token behind).
-fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     const MAX: usize = 300;
     let text = String::from_utf8_lossy(body);
     let clean = sluice_core::redact(&text);

@@ -20,6 +20,8 @@ pub enum Decision {
         after: Option<Duration>,
     },
     Fail,
+    /// The credentials expired: refresh them (once) and send the request again.
+    Refresh,
 }
 
 /// A connector's extra rule, consulted before the default one. `None` defers to the default.

@@ -288,11 +288,30 @@ async fn a_long_period_quota_is_a_budget_not_a_rate() {
         "{:?}",
         started.elapsed()
     );
-    let blocked =
-        tokio::time::timeout(Duration::from_millis(300), c.get_parsed(&s.url, ok_text)).await;
-    assert!(
-        blocked.is_err(),
-        "the 20th request must wait for the hour to move"
-    );
+    // the hour moves later than the run may wait: the quota is spent, and says until when
+    let err = c.get_parsed(&s.url, ok_text).await.unwrap_err();
+    match &err {
+        HttpError::QuotaExhausted {
+            quota, resume_at, ..
+        } => {
+            assert_eq!(quota, "per_hour");
+            let ahead = *resume_at - chrono::Utc::now();
+            assert!(ahead > chrono::Duration::minutes(55), "{ahead}");
+        }
+        other => panic!("{other}"),
+    }
     assert_eq!(s.hits.load(Ordering::SeqCst), 19);
+    // a run allowed to wait that long waits instead
+    let patient = client(HttpConfig {
+        quotas: vec![Quota::new("per_hour", 1, Duration::from_secs(3600))],
+        max_wait: Duration::from_secs(7200),
+        ..fast()
+    });
+    patient.get_parsed(&s.url, ok_text).await.expect("first");
+    let blocked = tokio::time::timeout(
+        Duration::from_millis(300),
+        patient.get_parsed(&s.url, ok_text),
+    )
+    .await;
+    assert!(blocked.is_err(), "the second waits for the hour to move");
 }

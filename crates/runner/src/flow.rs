@@ -293,7 +293,7 @@ impl Flow {
         }
 
         let mut connector = None;
-        let mut quota = None;
+        let mut quota = sluice_core::QuotaOverrides::default();
         let mut limits = sluice_core::ConnectionLimits::default();
         let mut connection = BTreeMap::new();
         let mut literal_keys = std::collections::BTreeSet::new();
@@ -314,12 +314,35 @@ impl Flow {
                     ))
                 }
                 ("quota", toml::Value::String(s)) => {
-                    quota = Some(parse_quota(s).map_err(|m| invalid(&full_key, m))?)
+                    quota.all = Some(parse_quota(s).map_err(|m| invalid(&full_key, m))?)
+                }
+                ("quota", toml::Value::Table(t)) => {
+                    for (name, v) in t {
+                        let key = format!("{full_key}.{name}");
+                        let text = v.as_str().ok_or_else(|| {
+                            invalid(&key, "must be \"COUNT/SECONDS\", e.g. \"300/60\"".into())
+                        })?;
+                        quota.by_name.insert(
+                            name.clone(),
+                            parse_quota(text).map_err(|m| invalid(&key, m))?,
+                        );
+                    }
                 }
                 ("quota", _) => {
                     return Err(invalid(
                         &full_key,
-                        "must be \"COUNT/SECONDS\", e.g. \"100/60\"".into(),
+                        "must be \"COUNT/SECONDS\" for every quota, e.g. \"100/60\", or a table \
+                         per quota, e.g. { ads_analytics = \"300/60\" }"
+                            .into(),
+                    ))
+                }
+                ("max_wait_seconds", toml::Value::Integer(n)) if *n >= 0 => {
+                    limits.max_wait_seconds = u64::try_from(*n).ok()
+                }
+                ("max_wait_seconds", _) => {
+                    return Err(invalid(
+                        &full_key,
+                        "must be a whole number of seconds, e.g. 300".into(),
                     ))
                 }
                 ("max_page_bytes", v) => {
@@ -349,7 +372,10 @@ impl Flow {
             }
         }
         if overrides.quota.is_some() {
-            quota = overrides.quota;
+            quota = sluice_core::QuotaOverrides {
+                all: overrides.quota,
+                ..Default::default()
+            };
         }
         let connector = connector.ok_or_else(|| {
             invalid(
@@ -618,7 +644,7 @@ path = "../../out/zendesk"
             flow.state_path,
             PathBuf::from("/repo/out/zendesk/_sluice/state.db")
         );
-        assert_eq!(flow.connector_config.quota, Some((50, 60)));
+        assert_eq!(flow.connector_config.quota.all, Some((50, 60)));
         assert_eq!(flow.streams, Some(vec!["users".to_string()]));
         assert_eq!(
             flow.connector_config.source.get("page_size"),

@@ -81,6 +81,12 @@ pub struct FileSummary {
 pub struct StatusSummary {
     pub status: RunStatus,
     pub errors: Vec<ErrorEntry>,
+    /// When a quota ran out: the earliest time the flow can continue (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_at: Option<String>,
+    /// Which quota ran out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exhausted_quota: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -71,6 +71,8 @@ pub struct RunOutcome {
     pub report: RunReport,
     pub report_path: PathBuf,
     pub status: RunStatus,
+    /// When a quota ran out: which, and when the flow may run again.
+    pub exhausted: Option<Exhaustion>,
 }
 
 pub(crate) struct Prepared {
@@ -215,6 +217,14 @@ struct TaskResult {
     output_bytes: u64,
     error: Option<(ErrorEntry, RunStatus)>,
     interrupted: bool,
+    exhausted: Option<Exhaustion>,
+}
+
+/// A quota spent for longer than the run may wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exhaustion {
+    pub quota: String,
+    pub resume_at: DateTime<Utc>,
 }
 
 /// Shared by every task of one run.
@@ -333,6 +343,15 @@ async fn run_task(
         .await
         .map_err(|e| RunError::Io(format!("writer thread failed: {e}")))?;
     let task_name = &spec.key;
+    let exhausted = match &pull_result {
+        Err(ConnectorError::QuotaExhausted {
+            quota, resume_at, ..
+        }) => Some(Exhaustion {
+            quota: quota.clone(),
+            resume_at: *resume_at,
+        }),
+        _ => None,
+    };
     let error = match (&consume_result, pull_result) {
         (Err(e), _) => Some((
             ErrorEntry {
@@ -350,7 +369,7 @@ async fn run_task(
                 code: e.code().into(),
                 message: format!("task `{task_name}`: {e}"),
             },
-            if matches!(e, ConnectorError::QuotaExhausted(_)) {
+            if matches!(e, ConnectorError::QuotaExhausted { .. }) {
                 RunStatus::QuotaExhausted
             } else {
                 RunStatus::Failed
@@ -384,6 +403,7 @@ async fn run_task(
         output_bytes: totals.output_bytes,
         error,
         interrupted: was_interrupted,
+        exhausted,
     })
 }
 
@@ -480,20 +500,30 @@ pub(crate) async fn execute(
         RunStatus::Failed
     };
     let mut results = Vec::new();
+    // once a quota is spent, no further task starts: each would only meet the same wall
+    let spent = std::sync::atomic::AtomicBool::new(false);
     if status == RunStatus::Success {
         let ctx_ref = &ctx;
         let stop_ref = &stop;
+        let spent_ref = &spent;
         let mut stream = futures::stream::iter(tasks)
             .map(|spec| async move {
-                if stop_ref.as_ref().is_some_and(|s| *s.borrow()) {
+                if stop_ref.as_ref().is_some_and(|s| *s.borrow())
+                    || spent_ref.load(std::sync::atomic::Ordering::SeqCst)
+                {
                     return Ok(None);
                 }
-                run_task(ctx_ref, spec, stop_ref.clone()).await.map(Some)
+                let r = run_task(ctx_ref, spec, stop_ref.clone()).await;
+                if matches!(&r, Ok(t) if t.exhausted.is_some()) {
+                    spent_ref.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                r.map(Some)
             })
             .buffered(concurrency.max(1));
         while let Some(r) = stream.next().await {
             match r {
                 Ok(Some(r)) => results.push(r),
+                Ok(None) if spent.load(std::sync::atomic::Ordering::SeqCst) => {}
                 Ok(None) => status = RunStatus::Interrupted,
                 // the run goes on to its report: a failure never leaves it `running`
                 Err(e) => {
@@ -522,6 +552,10 @@ pub(crate) async fn execute(
     let mut record_summary = RecordSummary::default();
     let (mut pages, mut bytes_in, mut bytes_out, mut files) = (0u64, 0u64, 0u64, 0u64);
     let mut stream_reports = Vec::new();
+    let exhausted = results
+        .iter()
+        .filter_map(|r| r.exhausted.clone())
+        .max_by_key(|e| e.resume_at);
     for r in results {
         if let Some((entry, s)) = r.error {
             errors.push(entry);
@@ -572,7 +606,12 @@ pub(crate) async fn execute(
                 input_file_count: pages,
                 output_file_count: files,
             },
-            status_summary: StatusSummary { status, errors },
+            status_summary: StatusSummary {
+                status,
+                errors,
+                resume_at: exhausted.as_ref().map(|e| e.resume_at.to_rfc3339()),
+                exhausted_quota: exhausted.as_ref().map(|e| e.quota.clone()),
+            },
         },
         requests: ctx.connector.request_metrics(),
         streams: stream_reports,
@@ -617,6 +656,7 @@ pub(crate) async fn execute(
         report,
         report_path,
         status,
+        exhausted,
     })
 }
 

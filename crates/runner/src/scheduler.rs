@@ -55,11 +55,29 @@ impl Clock for TokioClock {
     }
 }
 
+/// How a run ended, as the scheduler needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunEnd {
+    pub status: RunStatus,
+    /// A quota ran out: the flow runs again no earlier than this.
+    pub resume_at: Option<DateTime<Utc>>,
+}
+
+impl From<RunStatus> for RunEnd {
+    fn from(status: RunStatus) -> Self {
+        Self {
+            status,
+            resume_at: None,
+        }
+    }
+}
+
 /// What the scheduler asks of the engine.
 #[async_trait]
 pub trait FlowRunner: Send + Sync + 'static {
-    /// Run `flow` once. `stop` flips to `true` when the scheduler shuts down.
-    async fn run(&self, flow: &Flow, stop: watch::Receiver<bool>) -> Option<RunStatus>;
+    /// Run `flow` once (`None`: it did not start, another run holds its lock). `stop` flips to
+    /// `true` when the scheduler shuts down.
+    async fn run(&self, flow: &Flow, stop: watch::Receiver<bool>) -> Option<RunEnd>;
     /// When the flow last started a run, from its run history.
     fn last_started(&self, flow: &Flow) -> Option<DateTime<Utc>>;
 }
@@ -120,7 +138,7 @@ pub async fn run_scheduler<R: FlowRunner, C: Clock>(
         })
         .collect();
     let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<RunStatus>)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<RunEnd>)>();
     let mut started_runs = 0;
     let mut in_flight = 0usize;
 
@@ -175,14 +193,23 @@ pub async fn run_scheduler<R: FlowRunner, C: Clock>(
         };
         tokio::select! {
             _ = sleep => {}
-            Some((i, status)) = done_rx.recv() => {
+            Some((i, end)) = done_rx.recv() => {
                 in_flight -= 1;
                 let e = &mut entries[i];
                 e.running = false;
                 // the next fire after this run's start: if the run overran fire times, that is
                 // one catch-up run right away
                 e.next_due = e.started.and_then(|s| e.schedule.next_after(s));
-                tracing::info!(flow = %e.flow.name, status = ?status, next = ?e.next_due, "scheduled run finished");
+                // a spent quota defers the flow until it is back, not for a fire or two
+                if let Some(resume) = end.and_then(|r| r.resume_at) {
+                    e.next_due = match e.next_due {
+                        Some(next) if next >= resume => Some(next),
+                        Some(_) => e.schedule.next_after(resume - chrono::Duration::seconds(1)).or(Some(resume)),
+                        None => None,
+                    };
+                    tracing::warn!(flow = %e.flow.name, resume_at = %resume, next = ?e.next_due, "quota spent: the flow waits until it is back");
+                }
+                tracing::info!(flow = %e.flow.name, status = ?end.map(|r| r.status), next = ?e.next_due, "scheduled run finished");
             }
             _ = stop.changed() => {}
         }
@@ -213,20 +240,23 @@ impl EngineRunner {
 
 #[async_trait]
 impl FlowRunner for EngineRunner {
-    async fn run(&self, flow: &Flow, stop: watch::Receiver<bool>) -> Option<RunStatus> {
+    async fn run(&self, flow: &Flow, stop: watch::Receiver<bool>) -> Option<RunEnd> {
         let options = crate::RunOptions {
             progress: false,
             stop: Some(stop),
         };
         match crate::run_flow(flow, &self.registry, options).await {
-            Ok(outcome) => Some(outcome.status),
+            Ok(outcome) => Some(RunEnd {
+                status: outcome.status,
+                resume_at: outcome.exhausted.map(|e| e.resume_at),
+            }),
             Err(crate::RunError::Locked(e)) => {
                 tracing::warn!(flow = %flow.name, "skipped: {e}");
                 None
             }
             Err(e) => {
                 tracing::error!(flow = %flow.name, "run failed before it started: {e}");
-                Some(RunStatus::Failed)
+                Some(RunStatus::Failed.into())
             }
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sluice_runner::scheduler::{run_scheduler, Clock, FlowRunner, TokioClock};
+use sluice_runner::scheduler::{run_scheduler, Clock, FlowRunner, RunEnd, TokioClock};
 use sluice_runner::{Flow, Overrides, RunStatus};
 use tokio::sync::watch;
 
@@ -47,6 +47,8 @@ struct FakeRunner {
     log: Mutex<Log>,
     durations: HashMap<String, Duration>,
     last: HashMap<String, DateTime<Utc>>,
+    /// Flows whose runs end with a spent quota, back at this time.
+    exhausted_until: HashMap<String, DateTime<Utc>>,
 }
 
 impl FakeRunner {
@@ -56,6 +58,7 @@ impl FakeRunner {
             log: Mutex::default(),
             durations: HashMap::new(),
             last: HashMap::new(),
+            exhausted_until: HashMap::new(),
         }
     }
 
@@ -73,7 +76,7 @@ impl FakeRunner {
 
 #[async_trait]
 impl FlowRunner for FakeRunner {
-    async fn run(&self, flow: &Flow, mut stop: watch::Receiver<bool>) -> Option<RunStatus> {
+    async fn run(&self, flow: &Flow, mut stop: watch::Receiver<bool>) -> Option<RunEnd> {
         let index = {
             let mut log = self.log.lock().expect("log");
             log.runs.push((flow.name.clone(), self.clock.now(), None));
@@ -101,11 +104,20 @@ impl FlowRunner for FakeRunner {
         if stopped {
             log.stopped_runs += 1;
         }
-        Some(if stopped {
-            RunStatus::Interrupted
-        } else {
-            RunStatus::Success
-        })
+        if let Some(resume) = self.exhausted_until.get(&flow.name) {
+            return Some(RunEnd {
+                status: RunStatus::QuotaExhausted,
+                resume_at: Some(*resume),
+            });
+        }
+        Some(
+            if stopped {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Success
+            }
+            .into(),
+        )
     }
 
     fn last_started(&self, flow: &Flow) -> Option<DateTime<Utc>> {
@@ -275,4 +287,39 @@ async fn a_once_schedule_runs_once_and_the_scheduler_ends() {
     let started = run_scheduler(vec![f], runner.clone(), clock, 1, rx).await;
     assert_eq!(started, 1);
     assert_eq!(runner.starts("one"), [at("2026-01-01T00:05:00Z")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flow_whose_quota_ran_out_waits_until_it_is_back() {
+    let clock = Arc::new(TokioClock::starting_at(at("2026-01-01T00:03:00Z")));
+    let mut runner = FakeRunner::new(clock.clone());
+    runner
+        .exhausted_until
+        .insert("spent".into(), at("2026-01-01T00:45:00Z"));
+    let runner = Arc::new(runner);
+    drive(
+        runner.clone(),
+        clock,
+        vec![
+            flow("spent", "cron = \"*/10 * * * *\""),
+            flow("other", "cron = \"*/10 * * * *\""),
+        ],
+        2,
+        Duration::from_secs(62 * 60),
+    )
+    .await;
+    assert_eq!(
+        runner.starts("spent"),
+        [
+            at("2026-01-01T00:10:00Z"),
+            at("2026-01-01T00:50:00Z"),
+            at("2026-01-01T01:00:00Z")
+        ],
+        "the 00:20, 00:30 and 00:40 ticks fall while the quota is spent"
+    );
+    assert_eq!(
+        runner.starts("other").len(),
+        6,
+        "another flow is not held back"
+    );
 }

@@ -1,0 +1,200 @@
+//! OAuth2 refresh-token grant: a connection whose access token expires gets a new one from the
+//! vendor's token endpoint, once, however many requests notice the expiry at the same time.
+//!
+//! Vendors rotate refresh tokens: the response to a refresh carries a new one and the old one may
+//! stop working. The new one is handed to a [`TokenStore`] (the flow's state store) before it is
+//! used, so the next run starts from it; the environment's token is used again only when the
+//! operator changes it (a new authorization).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::Digest;
+use sluice_core::Secret;
+use tokio::sync::{Mutex, RwLock};
+use url::Url;
+
+use crate::error::HttpError;
+
+/// Where a rotated refresh token is kept between runs. Keys are the client's own.
+pub trait TokenStore: Send + Sync {
+    fn load(&self, key: &str) -> Option<String>;
+    fn save(&self, key: &str, value: &str) -> Result<(), String>;
+}
+
+/// How a connection gets and renews its access token.
+#[derive(Clone)]
+pub struct OAuthRefresh {
+    pub token_url: Url,
+    pub client_id: Secret,
+    pub client_secret: Secret,
+    pub refresh_token: Secret,
+    /// A token to start with (it may have expired: then the first request refreshes).
+    pub access_token: Option<Secret>,
+    /// Extra form fields of the refresh request (`scope`, `continuous_refresh`).
+    pub extra_fields: Vec<(String, String)>,
+    pub store: Option<Arc<dyn TokenStore>>,
+}
+
+impl std::fmt::Debug for OAuthRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRefresh")
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// What the store keeps: the rotated token, and which token of the environment it replaced.
+#[derive(serde::Serialize, Deserialize)]
+struct Stored {
+    refresh_token: String,
+    replaces: String,
+}
+
+fn fingerprint(text: &str) -> String {
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The live credentials of an OAuth connection.
+pub(crate) struct OAuthState {
+    config: OAuthRefresh,
+    /// The access header and its generation: a request that saw generation `g` fail asks for a
+    /// refresh of `g`, and only the first such request refreshes.
+    current: RwLock<(u64, Option<Secret>)>,
+    refresh_token: RwLock<Secret>,
+    refreshing: Mutex<()>,
+    store_key: String,
+    env_fingerprint: String,
+}
+
+impl OAuthState {
+    pub(crate) fn new(config: OAuthRefresh) -> Self {
+        let store_key = format!(
+            "oauth:{}",
+            fingerprint(&format!(
+                "{}|{}",
+                config.token_url,
+                config.client_id.expose()
+            ))
+        );
+        let env_fingerprint = fingerprint(config.refresh_token.expose());
+        // a token rotated by an earlier run wins, unless the environment's token changed since
+        let refresh_token = config
+            .store
+            .as_ref()
+            .and_then(|s| s.load(&store_key))
+            .and_then(|text| serde_json::from_str::<Stored>(&text).ok())
+            .filter(|stored| stored.replaces == env_fingerprint)
+            .map_or_else(
+                || config.refresh_token.clone(),
+                |s| Secret::new(s.refresh_token),
+            );
+        let header = config
+            .access_token
+            .as_ref()
+            .map(|t| Secret::new(format!("Bearer {}", t.expose())));
+        Self {
+            current: RwLock::new((0, header)),
+            refresh_token: RwLock::new(refresh_token),
+            refreshing: Mutex::new(()),
+            store_key,
+            env_fingerprint,
+            config,
+        }
+    }
+
+    /// The header to send and its generation; `None` until a first refresh.
+    pub(crate) async fn header(&self) -> (u64, Option<Secret>) {
+        self.current.read().await.clone()
+    }
+
+    /// Get a new access token, unless a newer one than generation `seen` exists already.
+    pub(crate) async fn refresh(
+        &self,
+        client: &reqwest::Client,
+        seen: u64,
+    ) -> Result<(), HttpError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        if self.current.read().await.0 != seen {
+            return Ok(());
+        }
+        let refresh_token = self.refresh_token.read().await.clone();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ];
+        form.extend(
+            self.config
+                .extra_fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let url = crate::client::redact(&self.config.token_url);
+        let response = client
+            .post(self.config.token_url.clone())
+            .basic_auth(
+                self.config.client_id.expose(),
+                Some(self.config.client_secret.expose()),
+            )
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| HttpError::Transport {
+                url: url.clone(),
+                message: crate::client::describe(&e),
+            })?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| HttpError::Body {
+            url: url.clone(),
+            message: crate::client::describe(&e),
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(HttpError::Refresh {
+                url,
+                status,
+                body: crate::client::snippet(&body),
+            });
+        }
+        let token: TokenResponse = serde_json::from_slice(&body).map_err(|e| HttpError::Body {
+            url: url.clone(),
+            message: format!("the token endpoint's answer is not a token response: {e}"),
+        })?;
+        let access = Secret::new(token.access_token);
+        if let Some(rotated) = token.refresh_token.filter(|t| !t.is_empty()) {
+            let rotated = Secret::new(rotated);
+            if let Some(store) = &self.config.store {
+                let stored = Stored {
+                    refresh_token: rotated.expose().to_string(),
+                    replaces: self.env_fingerprint.clone(),
+                };
+                let text = serde_json::to_string(&stored).unwrap_or_default();
+                store
+                    .save(&self.store_key, &text)
+                    .map_err(|e| HttpError::Refresh {
+                        url: url.clone(),
+                        status,
+                        body: format!("the rotated refresh token could not be kept: {e}"),
+                    })?;
+            }
+            *self.refresh_token.write().await = rotated;
+        }
+        let mut current = self.current.write().await;
+        *current = (
+            current.0 + 1,
+            Some(Secret::new(format!("Bearer {}", access.expose()))),
+        );
+        tracing::info!(endpoint = %url, "access token refreshed");
+        Ok(())
+    }
+}
