@@ -781,3 +781,47 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_hourly_quota_stops_the_backfill_cleanly_and_a_later_run_finishes_it() {
+    let mp = mixpanel(MixpanelConfig::default(), "").await;
+    // one request an hour: the second window would wait an hour
+    let flow = mp.flow("events", true, "", "");
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "quota = \"50/1\"",
+        "quota = { per_second = \"50/1\", per_hour = \"2/3600\" }",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(2));
+    let started = std::time::Instant::now();
+    let out = mp.backfill(&flow, from, to, "1d").await;
+    assert_eq!(out.code, 5, "{}", out.all());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no hour-long sleep"
+    );
+    assert!(
+        out.stderr.contains("quota `per_hour` is spent") && out.stderr.contains("Run again after"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(mp.stats().await["vendors"]["mixpanel"]["requests"], 1);
+    let report = reports(&mp.dest()).remove(0);
+    let status = &report["metrics"]["statusSummary"];
+    assert_eq!(status["status"], "quota_exhausted", "{status}");
+    assert_eq!(status["exhaustedQuota"], "per_hour", "{status}");
+    assert!(status["resumeAt"].as_str().is_some(), "{status}");
+    // an hour later (here: a larger budget), the backfill goes on from where it stopped
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("per_hour = \"2/3600\"", "per_hour = \"60/3600\"");
+    std::fs::write(&flow, text).expect("flow");
+    let again = mp.backfill(&flow, from, to, "1d").await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again.stdout.contains("1 done, 2 to run"),
+        "{}",
+        again.stdout
+    );
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+}

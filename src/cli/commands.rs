@@ -166,12 +166,25 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
             for e in &m.status_summary.errors {
                 crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
+            print_exhaustion(&outcome);
             exit_for_status(outcome.status)
         }
         Err(e) => {
             crate::cli::print_error(&e.to_string());
             exit_for(&e)
         }
+    }
+}
+
+/// When a quota ran out: which, and when to run again (what was complete is committed).
+fn print_exhaustion(outcome: &sluice_runner::RunOutcome) {
+    if let Some(e) = &outcome.exhausted {
+        eprintln!(
+            "quota `{}` is spent; what was complete is committed. Run again after {} (UTC) to \
+             continue; `sluice schedule` waits for it by itself",
+            e.quota,
+            e.resume_at.format("%Y-%m-%d %H:%M:%S")
+        );
     }
 }
 
@@ -681,6 +694,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             for e in &m.status_summary.errors {
                 crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
+            print_exhaustion(&outcome);
             exit_for_status(outcome.status)
         }
         Ok(None) => {
