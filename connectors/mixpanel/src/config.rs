@@ -22,10 +22,6 @@ pub struct MixpanelSettings {
     pub timezone: Tz,
     pub events: Option<Vec<String>>,
     pub where_clause: Option<String>,
-    /// Days a first run pulls (today included).
-    pub initial_days: u32,
-    /// Complete days re-pulled by every run, for events that arrive late.
-    pub lookback_days: u32,
     /// Records per page handed to the mapper.
     pub page_records: usize,
     /// The longest line (one event) held in memory; a longer one is rejected unread.
@@ -77,12 +73,6 @@ struct Source {
     /// A segmentation expression, as the export's `where`.
     #[serde(rename = "where")]
     where_clause: Option<String>,
-    /// Days a first run pulls, today included (default 7).
-    #[serde(default, deserialize_with = "number_or_digits")]
-    initial_days: Option<u64>,
-    /// Complete days every run pulls again, for late events (default 2).
-    #[serde(default, deserialize_with = "number_or_digits")]
-    lookback_days: Option<u64>,
     /// Events per page handed to the mapper (default 5000).
     #[serde(default, deserialize_with = "number_or_digits")]
     page_records: Option<u64>,
@@ -143,18 +133,6 @@ impl MixpanelSettings {
                 ))
             })?,
         };
-        let initial_days = source.initial_days.unwrap_or(7);
-        let lookback_days = source.lookback_days.unwrap_or(2);
-        if initial_days == 0 || initial_days > 3650 {
-            return Err(config_err(format!(
-                "[source] `initial_days` = {initial_days}: use 1 to 3650"
-            )));
-        }
-        if lookback_days > 365 {
-            return Err(config_err(format!(
-                "[source] `lookback_days` = {lookback_days}: use 0 to 365"
-            )));
-        }
         let page_records = source.page_records.unwrap_or(5_000).clamp(1, 1_000_000) as usize;
         let quotas = Quota::overridden(&config.quota, default_quotas());
         Ok(Self {
@@ -165,8 +143,6 @@ impl MixpanelSettings {
             timezone,
             events: source.event,
             where_clause: source.where_clause,
-            initial_days: initial_days as u32,
-            lookback_days: lookback_days as u32,
             page_records,
             max_page_bytes: config.max_page_bytes(),
             quotas,

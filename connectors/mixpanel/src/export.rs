@@ -6,20 +6,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use sluice_core::{ConnectorError, Page, PullContext, RejectedRecord};
 use sluice_http::{HttpClient, HttpError, Request};
 
 use crate::config::MixpanelSettings;
 use crate::dedup::DayDedup;
 use crate::lines::{Decoded, EventKeys, LineDecoder};
-
-/// Committed state of an incremental stream.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    /// The last day pulled after it ended (so it was whole then).
-    complete_through: Option<NaiveDate>,
-}
 
 /// A page of lines handed to the mapper holds at most this much, whatever size the events are.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -85,35 +77,17 @@ pub async fn run(
 ) -> Result<(), ConnectorError> {
     let tz = settings.timezone;
     let today = ctx.run_started.with_timezone(&tz).date_naive();
-    let yesterday = today - Days::new(1);
-    let state: State = ctx
-        .checkpoint
-        .as_ref()
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
-    let (from, to) = match ctx.task.window {
-        Some(w) => (w.from, w.to.min(today)),
-        None => {
-            let from = match state.complete_through {
-                None => today - Days::new(u64::from(settings.initial_days) - 1),
-                Some(c) => {
-                    (c + Days::new(1) - Days::new(u64::from(settings.lookback_days))).min(today)
-                }
-            };
-            (from, today)
-        }
-    };
-    let complete_through = match (ctx.task.window, state.complete_through) {
-        (Some(_), _) => None,
-        (None, prev) => Some(prev.map_or(yesterday.min(to), |p| p.max(yesterday.min(to)))),
-    };
+    // the engine plans the days (an incremental run's since the last complete one, plus its
+    // lookback; a backfill's window); a day is never in the future
+    let window = ctx.task.window.ok_or_else(|| {
+        ConnectorError::Config("a Mixpanel export needs a day window (the engine plans one)".into())
+    })?;
+    let (from, to) = (window.from, window.to.min(today));
     let finish = Page {
-        checkpoint: Some(serde_json::json!({ "complete_through": complete_through })),
         completes_task: true,
         ..Page::default()
     };
     if from > to {
-        // a window wholly in the future: nothing exists yet
         return ctx
             .pages
             .send(finish)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sluice_core::{
     Connector, ConnectorConfig, ConnectorError, PullContext, QuotaInfo, Registry,
-    RequestMetricsSnapshot, StreamSpec,
+    RequestMetricsSnapshot, StreamSpec, SyncMode,
 };
 use sluice_http::HttpClient;
 
@@ -51,6 +51,11 @@ pub fn streams() -> Vec<StreamSpec> {
         ],
         cursor_field: Some("properties.time".into()),
         schema: schema::events(),
+        // events arrive late: every run pulls the last two complete days again
+        sync: SyncMode::Days {
+            lookback_days: 2,
+            initial_days: 7,
+        },
         supports_day_windows: true,
         max_window_days: None,
         day_partitioned: true,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sluice_core::{
     Connector, ConnectorConfig, ConnectorError, PullContext, QuotaInfo, Registry,
-    RequestMetricsSnapshot, StreamSpec,
+    RequestMetricsSnapshot, StreamSpec, SyncMode,
 };
 use sluice_http::HttpClient;
 
@@ -45,6 +45,7 @@ pub fn streams() -> Vec<StreamSpec> {
         primary_key: vec!["results.id".into()],
         cursor_field: Some("results.updated_at".into()),
         schema: schema::users(),
+        sync: SyncMode::Incremental,
         supports_day_windows: true,
         max_window_days: None,
         day_partitioned: false,

@@ -22,6 +22,8 @@ pub struct StreamSpec {
     /// Dot path of the field the stream is incremental on, if any.
     pub cursor_field: Option<String>,
     pub schema: StreamSchema,
+    /// How `sluice run` pulls the stream.
+    pub sync: SyncMode,
     /// Whether a backfill can ask this stream for a day range.
     pub supports_day_windows: bool,
     /// The longest day range one request may cover (an API's range cap), if any: backfill
@@ -37,6 +39,24 @@ pub struct StreamSpec {
     pub aliases: Vec<(String, String)>,
 }
 
+/// How `sluice run` pulls a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// The connector keeps its own position (a cursor, a high-water mark) in its checkpoint.
+    Incremental,
+    /// Whole days that stay open for a while after the fact (late events, restated ad
+    /// metrics): each run pulls the days since the last complete one, plus the last
+    /// `lookback_days` again, and each day pulled replaces that day's earlier files. The engine
+    /// keeps the position; a first run pulls `initial_days` (today included). A flow's
+    /// `[source]` may set both.
+    Days {
+        lookback_days: u32,
+        initial_days: u32,
+    },
+    /// The whole data set every run (entity lists).
+    Snapshot,
+}
+
 /// An inclusive range of days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayWindow {
@@ -44,11 +64,30 @@ pub struct DayWindow {
     pub to: NaiveDate,
 }
 
-/// The unit of work: one stream (later also one partition and one window) of one flow.
+/// The unit of work: one stream, one slice of it, and (for day-windowed pulls) a day window.
 #[derive(Debug, Clone)]
 pub struct Task {
     pub stream: String,
+    /// Which part of the source (an ad account): one of [`Connector::slices`]; empty when the
+    /// stream has one part.
+    pub slice: String,
     pub window: Option<DayWindow>,
+}
+
+impl Task {
+    /// The task's key in the state store, stable across runs: `stream`, `stream/slice`, and
+    /// `…@from..to` for a window of a backfill.
+    pub fn key(&self, backfill: bool) -> String {
+        let mut key = self.stream.clone();
+        if !self.slice.is_empty() {
+            key.push('/');
+            key.push_str(&self.slice);
+        }
+        match (backfill, self.window) {
+            (true, Some(w)) => format!("{key}@{}..{}", w.from, w.to),
+            _ => key,
+        }
+    }
 }
 
 /// A page of records ready for the mapper.
@@ -170,6 +209,12 @@ pub trait Connector: Send + Sync {
     /// The fewest requests a task needs (a backfill plan's estimate; paged APIs need more).
     fn min_requests(&self, _task: &Task) -> u64 {
         1
+    }
+
+    /// The parts of a stream's source, planned up front (no network): an ad account each, say.
+    /// Plans, ETAs and shards count them; a day of one slice never replaces another's files.
+    fn slices(&self, _stream: &StreamSpec) -> Vec<String> {
+        vec![String::new()]
     }
 
     /// The last day whose data is final at `now`: a backfill never records a later day done.

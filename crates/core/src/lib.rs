@@ -12,7 +12,7 @@ pub mod suggest;
 pub use connector::{
     ConnectionLimits, Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow,
     Page, PageSender, Param, PullContext, QuotaInfo, QuotaOverrides, Registry, RejectedRecord,
-    RequestMetricsSnapshot, StreamSpec, StreamTable, Task, DEFAULT_MAX_PAGE_BYTES,
+    RequestMetricsSnapshot, StreamSpec, StreamTable, SyncMode, Task, DEFAULT_MAX_PAGE_BYTES,
 };
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};

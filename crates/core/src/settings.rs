@@ -27,7 +27,7 @@ pub const ENGINE_CONNECTION_KEYS: &[&str] = &[
 ];
 
 /// `[source]` keys the engine reads for every connector.
-pub const ENGINE_SOURCE_KEYS: &[&str] = &["streams"];
+pub const ENGINE_SOURCE_KEYS: &[&str] = &["streams", "lookback_days", "initial_days"];
 
 /// Records the field list a struct's `Deserialize` asks for, and fails: the struct itself is
 /// the one list of its keys.
@@ -272,7 +272,7 @@ mod tests {
             "[connection] `page_size` belongs in [source]",
             "[source] `strat` is not a setting here: did you mean `start`?",
             "[source] `pagesize` is not a setting here: did you mean `page_size`?",
-            "[source] `zzz` is not a setting here; the keys are: page_size, start, streams",
+            "[source] `zzz` is not a setting here; the keys are: page_size, start, streams, lookback_days, initial_days",
             "`api_secret` is a credential",
         ] {
             assert!(err.contains(says), "{says}\nin: {err}");

@@ -124,14 +124,12 @@ pub(crate) fn lost_error(flow: &Flow, lost: &[ManifestFile]) -> RunError {
     ))
 }
 
-/// Whether a backfill window of `stream` over `from..=to` pulls a lost file's records again.
-pub(crate) fn restores(
-    f: &ManifestFile,
-    stream: &str,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-) -> bool {
-    f.stream == stream && f.days.is_some_and(|(a, b)| from <= a && b <= to)
+/// Whether a backfill window pulls all of a lost file's records again.
+pub(crate) fn restores(f: &ManifestFile, w: &crate::backfill::PlannedWindow) -> bool {
+    f.stream == w.stream
+        && f.slice == w.slice
+        && f.days
+            .is_some_and(|(a, b)| w.window.from <= a && b <= w.window.to)
 }
 
 /// `sluice state forget-missing`: accept that the lake lost files; the manifest forgets them.

@@ -33,6 +33,8 @@ pub struct BackfillRequest {
 #[derive(Debug, Clone)]
 pub struct PlannedWindow {
     pub stream: String,
+    /// The part of the stream's source (an ad account); empty when it has one.
+    pub slice: String,
     pub window: DayWindow,
     pub key: String,
     /// Completed by an earlier backfill.
@@ -151,10 +153,6 @@ pub fn windows(from: NaiveDate, to: NaiveDate, days: u32) -> Vec<DayWindow> {
     out
 }
 
-fn window_key(stream: &str, w: &DayWindow) -> String {
-    format!("{stream}@{}..{}", w.from, w.to)
-}
-
 /// Whether two inclusive day ranges share a day.
 fn overlaps(a: &DayWindow, from: NaiveDate, to: NaiveDate) -> bool {
     a.from <= to && from <= a.to
@@ -169,6 +167,7 @@ fn overlaps(a: &DayWindow, from: NaiveDate, to: NaiveDate) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn plan_stream(
     spec: &sluice_core::StreamSpec,
+    slice: &str,
     known: &[sluice_state::WindowRecord],
     from: NaiveDate,
     to: NaiveDate,
@@ -218,6 +217,7 @@ fn plan_stream(
         taken.push(window);
         out.push(PlannedWindow {
             stream: spec.name.clone(),
+            slice: slice.to_string(),
             window,
             key: k.task.clone(),
             done: k.done,
@@ -240,11 +240,17 @@ fn plan_stream(
     }
     for (start, end) in runs {
         for w in windows(start, end, days) {
-            let key = window_key(&spec.name, &w);
+            let key = Task {
+                stream: spec.name.clone(),
+                slice: slice.to_string(),
+                window: Some(w),
+            }
+            .key(true);
             // a window of these very days may be known from an earlier layout
             let done = known.iter().any(|k| k.task == key && k.done);
             out.push(PlannedWindow {
                 stream: spec.name.clone(),
+                slice: slice.to_string(),
                 window: w,
                 key,
                 done,
@@ -343,22 +349,25 @@ pub fn plan_backfill(
             }
             _ => req.window_days,
         };
-        let known = match &store {
-            Some(s) => s.windows(&flow.name, &spec.name)?,
-            None => Vec::new(),
-        };
-        let windows = plan_stream(
-            spec, &known, req.from, to, days, req.force, last, &mut notes,
-        );
-        for w in &windows {
-            if w.run {
-                min_requests += prepared.connector.min_requests(&Task {
-                    stream: spec.name.clone(),
-                    window: Some(w.window),
-                });
+        for slice in prepared.connector.slices(spec) {
+            let known = match &store {
+                Some(s) => s.windows(&flow.name, &spec.name, &slice)?,
+                None => Vec::new(),
+            };
+            let windows = plan_stream(
+                spec, &slice, &known, req.from, to, days, req.force, last, &mut notes,
+            );
+            for w in &windows {
+                if w.run {
+                    min_requests += prepared.connector.min_requests(&Task {
+                        stream: spec.name.clone(),
+                        slice: slice.clone(),
+                        window: Some(w.window),
+                    });
+                }
             }
+            planned.extend(windows);
         }
-        planned.extend(windows);
     }
     let quotas = prepared.connector.quotas();
     let min_duration = quotas
@@ -400,7 +409,7 @@ pub async fn run_backfill(
         plan.windows
             .iter()
             .filter(pulls)
-            .any(|w| crate::agreement::restores(f, &w.stream, w.window.from, w.window.to))
+            .any(|w| crate::agreement::restores(f, w))
     });
     if !lost.is_empty() {
         return Err(crate::agreement::lost_error(flow, &lost));
@@ -427,9 +436,7 @@ pub async fn run_backfill(
             replaces.extend(
                 restored
                     .iter()
-                    .filter(|f| {
-                        crate::agreement::restores(f, &w.stream, w.window.from, w.window.to)
-                    })
+                    .filter(|f| crate::agreement::restores(f, w))
                     .map(|f| f.path.clone()),
             );
         }
@@ -438,10 +445,13 @@ pub async fn run_backfill(
             mapping: mapping.clone(),
             task: Task {
                 stream: spec.name.clone(),
+                slice: w.slice.clone(),
                 window: Some(w.window),
             },
             key: w.key.clone(),
             replaces,
+            backfill: true,
+            final_checkpoint: None,
         });
     }
     let counters = Arc::new(Counters::default());
@@ -581,6 +591,7 @@ mod tests {
             primary_key: Vec::new(),
             cursor_field: None,
             schema: sluice_core::StreamSchema::default(),
+            sync: sluice_core::SyncMode::Incremental,
             supports_day_windows: true,
             max_window_days: None,
             day_partitioned,
@@ -608,6 +619,7 @@ mod tests {
         let mut notes = Vec::new();
         plan_stream(
             &spec(day_partitioned),
+            "",
             k,
             d(range.0),
             d(range.1),

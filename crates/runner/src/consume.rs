@@ -28,8 +28,14 @@ pub(crate) struct SinkContext {
     pub stream: String,
     /// The task's key in the state store: the stream, or `stream@from..to` for a window.
     pub task: String,
-    /// The days of a backfill window task.
+    /// The slice of the stream the task pulls (empty: the whole).
+    pub slice: String,
+    /// The days of a backfill window task (recorded in the windows table).
     pub window: Option<(NaiveDate, NaiveDate)>,
+    /// The days the task pulls (a backfill window, or an incremental run of a day stream).
+    pub pulled_days: Option<(NaiveDate, NaiveDate)>,
+    /// Committed instead of the connector's checkpoint when the task completes.
+    pub final_checkpoint: Option<Value>,
     /// Records carry their own day partition, which is the day they were pulled for.
     pub day_partitioned: bool,
     /// Files of an earlier pull of this task, replaced when this pull completes (`--force`).
@@ -282,6 +288,7 @@ impl Consumer<'_> {
             flow: &self.ctx.flow,
             task: &self.ctx.task,
             stream: &self.ctx.stream,
+            slice: &self.ctx.slice,
             window: self.ctx.window,
             checkpoint: self.pending_checkpoint.take().as_ref(),
             files: &files,
@@ -416,7 +423,11 @@ impl Consumer<'_> {
         self.totals.input_bytes += page.input_bytes;
         self.connector_records(&page.rejected, page.skipped);
         if !page.records.is_empty() || mapped.is_some() {
-            let days = match (self.ctx.day_partitioned, page.partition, self.ctx.window) {
+            let days = match (
+                self.ctx.day_partitioned,
+                page.partition,
+                self.ctx.pulled_days,
+            ) {
                 (true, Some(day), _) => Some((day, day)),
                 (_, _, Some(window)) => Some(window),
                 _ => page.covers.map(|w| (w.from, w.to)),
@@ -426,9 +437,15 @@ impl Consumer<'_> {
         if let Some(c) = &self.ctx.counters {
             c.add_records(page.record_count as u64);
         }
-        self.covered = page.checkpoint.is_some();
-        if page.checkpoint.is_some() {
-            self.pending_checkpoint = page.checkpoint;
+        let checkpoint = match (&self.ctx.final_checkpoint, page.completes_task) {
+            (Some(position), true) => Some(position.clone()),
+            _ => page.checkpoint,
+        };
+        self.covered = checkpoint.is_some() || page.completes_task;
+        if self.covered {
+            if checkpoint.is_some() {
+                self.pending_checkpoint = checkpoint;
+            }
             if page.completes_task
                 || !page.completes_partitions.is_empty()
                 || !self.staged.is_empty()

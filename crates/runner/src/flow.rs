@@ -160,6 +160,11 @@ pub struct Flow {
     pub connector_config: ConnectorConfig,
     /// Streams to pull; `None` means every stream of the connector.
     pub streams: Option<Vec<String>>,
+    /// `[source] lookback_days`: days every run pulls again (day streams), over the stream's
+    /// default (the seeds' "Backfill (days)").
+    pub lookback_days: Option<u32>,
+    /// `[source] initial_days`: days a first run pulls, today included.
+    pub initial_days: Option<u32>,
     pub mapping_file: Option<PathBuf>,
     pub destination: Destination,
     pub state_path: PathBuf,
@@ -389,6 +394,33 @@ impl Flow {
             .iter()
             .map(|(k, v)| (k.clone(), toml_to_json(v)))
             .collect();
+        let days = |key: &str,
+                    source: &mut BTreeMap<String, Value>,
+                    range: std::ops::RangeInclusive<u64>| {
+            let full = format!("source.{key}");
+            match source.remove(key) {
+                None => Ok(None),
+                Some(v) => {
+                    let n = v
+                        .as_u64()
+                        .or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
+                        .filter(|n| range.contains(n))
+                        .ok_or_else(|| {
+                            invalid(
+                                &full,
+                                format!(
+                                    "{v} must be a whole number of days from {} to {}",
+                                    range.start(),
+                                    range.end()
+                                ),
+                            )
+                        })?;
+                    Ok(Some(n as u32))
+                }
+            }
+        };
+        let lookback_days = days("lookback_days", &mut source, 0..=365)?;
+        let initial_days = days("initial_days", &mut source, 1..=3650)?;
         let streams = match source.remove("streams") {
             None => None,
             Some(Value::Array(items)) if !items.is_empty() => Some(
@@ -528,6 +560,8 @@ impl Flow {
             file: path.to_path_buf(),
             connector,
             streams,
+            lookback_days,
+            initial_days,
             mapping_file: raw.mapping.map(|m| resolve_path(base, &m.file)),
             destination: Destination {
                 format,

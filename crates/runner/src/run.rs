@@ -208,6 +208,11 @@ pub(crate) struct TaskSpec {
     /// The task's key in the state store.
     pub key: String,
     pub replaces: Vec<PathBuf>,
+    /// A backfill window: its days are recorded in the windows table.
+    pub backfill: bool,
+    /// The checkpoint the engine commits when the task completes (a day stream's position),
+    /// instead of the connector's.
+    pub final_checkpoint: Option<Value>,
 }
 
 /// What one task did.
@@ -301,7 +306,14 @@ async fn run_task(
         flow: flow.name.clone(),
         stream: spec.stream.name.clone(),
         task: spec.key.clone(),
-        window: spec.task.window.map(|w| (w.from, w.to)),
+        slice: spec.task.slice.clone(),
+        window: spec
+            .task
+            .window
+            .filter(|_| spec.backfill)
+            .map(|w| (w.from, w.to)),
+        pulled_days: spec.task.window.map(|w| (w.from, w.to)),
+        final_checkpoint: spec.final_checkpoint.clone(),
         day_partitioned: spec.stream.day_partitioned,
         replaces: spec.replaces,
         counters: ctx.counters.clone(),
@@ -660,7 +672,90 @@ pub(crate) async fn execute(
     })
 }
 
-/// An incremental run: one task per stream, from each stream's stored checkpoint.
+/// The position of a day stream: the last day pulled after it had ended.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct DaysState {
+    complete_through: Option<chrono::NaiveDate>,
+}
+
+/// The days an incremental run of a day stream pulls: since the last complete day, plus the
+/// lookback (or the initial days on a first run), through today; and the position to commit
+/// when they are in.
+fn days_to_pull(
+    state: &DaysState,
+    lookback: u32,
+    initial: u32,
+    last_complete: chrono::NaiveDate,
+) -> (sluice_core::DayWindow, Value) {
+    use chrono::Days;
+    let today = last_complete + Days::new(1);
+    let from = match state.complete_through {
+        None => today - Days::new(u64::from(initial.max(1)) - 1),
+        Some(c) => (c + Days::new(1) - Days::new(u64::from(lookback))).min(today),
+    };
+    let through = state
+        .complete_through
+        .map_or(last_complete, |c| c.max(last_complete));
+    (
+        sluice_core::DayWindow { from, to: today },
+        serde_json::json!({ "complete_through": through }),
+    )
+}
+
+/// The tasks of an incremental run: one per stream and slice, from each one's checkpoint; a
+/// day stream's task is the window of days to pull.
+fn incremental_tasks(
+    flow: &Flow,
+    prepared: &Prepared,
+    store: Option<&StateStore>,
+) -> Result<Vec<TaskSpec>, RunError> {
+    let last_complete = prepared.connector.last_complete_day(Utc::now());
+    let mut tasks = Vec::new();
+    for (spec, mapping) in &prepared.streams {
+        for slice in prepared.connector.slices(spec) {
+            let mut task = Task {
+                stream: spec.name.clone(),
+                slice,
+                window: None,
+            };
+            let key = task.key(false);
+            let mut final_checkpoint = None;
+            if let sluice_core::SyncMode::Days {
+                lookback_days,
+                initial_days,
+            } = spec.sync
+            {
+                let state: DaysState = match store {
+                    Some(s) => s
+                        .checkpoint(&flow.name, &key)?
+                        .and_then(|v| serde_json::from_value(v).ok())
+                        .unwrap_or_default(),
+                    None => DaysState::default(),
+                };
+                let (window, position) = days_to_pull(
+                    &state,
+                    flow.lookback_days.unwrap_or(lookback_days),
+                    flow.initial_days.unwrap_or(initial_days),
+                    last_complete,
+                );
+                task.window = Some(window);
+                final_checkpoint = Some(position);
+            }
+            tasks.push(TaskSpec {
+                stream: spec.clone(),
+                mapping: mapping.clone(),
+                task,
+                key,
+                replaces: Vec::new(),
+                backfill: false,
+                final_checkpoint,
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+/// An incremental run: one task per stream and slice, from each one's stored checkpoint.
 pub async fn run_flow(
     flow: &Flow,
     registry: &Registry,
@@ -670,20 +765,6 @@ pub async fn run_flow(
     for w in &prepared.warnings {
         tracing::warn!("{w}");
     }
-    let tasks = prepared
-        .streams
-        .iter()
-        .map(|(spec, mapping)| TaskSpec {
-            stream: spec.clone(),
-            mapping: mapping.clone(),
-            task: Task {
-                stream: spec.name.clone(),
-                window: None,
-            },
-            key: spec.name.clone(),
-            replaces: Vec::new(),
-        })
-        .collect();
     let specs: Vec<StreamSpec> = prepared.streams.iter().map(|(s, _)| s.clone()).collect();
     let begun = begin(
         flow,
@@ -695,6 +776,7 @@ pub async fn run_flow(
     if !begun.lost.is_empty() {
         return Err(crate::agreement::lost_error(flow, &begun.lost));
     }
+    let tasks = incremental_tasks(flow, &prepared, Some(&begun.store))?;
     execute(
         begun.ctx,
         begun.store,
@@ -735,10 +817,24 @@ pub async fn discover(
             ))
         })?;
     let (tx, mut rx) = mpsc::channel::<Page>(1);
+    let last_complete = connector.last_complete_day(Utc::now());
+    let window = match spec.sync {
+        // a preview of the last days
+        sluice_core::SyncMode::Days { .. } => Some(sluice_core::DayWindow {
+            from: last_complete,
+            to: last_complete + chrono::Days::new(1),
+        }),
+        _ => None,
+    };
     let pull_ctx = PullContext {
         task: Task {
             stream: spec.name.clone(),
-            window: None,
+            slice: connector
+                .slices(&spec)
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            window,
         },
         checkpoint: None,
         run_started: Utc::now(),

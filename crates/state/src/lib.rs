@@ -60,6 +60,7 @@ pub struct ManifestFile {
     pub path: PathBuf,
     pub task: String,
     pub stream: String,
+    pub slice: String,
     pub partition: String,
     pub days: Option<(NaiveDate, NaiveDate)>,
 }
@@ -130,7 +131,16 @@ CREATE TABLE IF NOT EXISTS doomed_files (
 /// Changes to [`SCHEMA`], in order; `PRAGMA user_version` counts those applied. A store written
 /// by an older sluice is brought up to date when it is opened.
 const MIGRATIONS: &[fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>] =
-    &[windows_table, manifest_days];
+    &[windows_table, manifest_days, slices];
+
+/// Slices (an ad account of a stream): a day of one slice is replaced by a pull of that slice
+/// only, and backfill windows are per slice.
+fn slices(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE task_files ADD COLUMN slice TEXT NOT NULL DEFAULT '';
+         ALTER TABLE windows ADD COLUMN slice TEXT NOT NULL DEFAULT '';",
+    )
+}
 
 /// The days of each committed file, so a lost file names the backfill that restores it.
 fn manifest_days(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -215,6 +225,8 @@ pub struct Commit<'a> {
     /// The task: a stream name for incremental runs, `stream@from..to` for a backfill window.
     pub task: &'a str,
     pub stream: &'a str,
+    /// The part of the stream's source the task pulls (empty: the whole).
+    pub slice: &'a str,
     /// The days of a backfill window task: recorded with the first commit, done with the last.
     pub window: Option<(NaiveDate, NaiveDate)>,
     pub checkpoint: Option<&'a Value>,
@@ -296,12 +308,13 @@ impl StateStore {
             for part in c.replace_partitions {
                 tx.execute(
                     "INSERT OR REPLACE INTO doomed_files (path, flow)
-                     SELECT path, flow FROM task_files WHERE flow = ?1 AND stream = ?2 AND partition = ?3",
-                    params![c.flow, c.stream, part],
+                     SELECT path, flow FROM task_files
+                     WHERE flow = ?1 AND stream = ?2 AND slice = ?3 AND partition = ?4",
+                    params![c.flow, c.stream, c.slice, part],
                 )?;
                 tx.execute(
-                    "DELETE FROM task_files WHERE flow = ?1 AND stream = ?2 AND partition = ?3",
-                    params![c.flow, c.stream, part],
+                    "DELETE FROM task_files WHERE flow = ?1 AND stream = ?2 AND slice = ?3 AND partition = ?4",
+                    params![c.flow, c.stream, c.slice, part],
                 )?;
             }
             for f in c.files {
@@ -310,8 +323,8 @@ impl StateStore {
                     params![f.temp.to_string_lossy(), f.target.to_string_lossy(), c.flow, c.run_id],
                 )?;
                 tx.execute(
-                    "INSERT OR REPLACE INTO task_files (path, flow, task, stream, partition, day_from, day_to)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO task_files (path, flow, task, stream, partition, day_from, day_to, slice)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         f.target.to_string_lossy(),
                         c.flow,
@@ -319,7 +332,8 @@ impl StateStore {
                         c.stream,
                         f.partition,
                         f.days.map(|d| d.0.to_string()),
-                        f.days.map(|d| d.1.to_string())
+                        f.days.map(|d| d.1.to_string()),
+                        c.slice
                     ],
                 )?;
                 // a file of this very commit is never retired by it
@@ -338,8 +352,8 @@ impl StateStore {
             }
             if let Some((from, to)) = c.window {
                 tx.execute(
-                    "INSERT INTO windows (flow, task, stream, day_from, day_to, done)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO windows (flow, task, stream, day_from, day_to, done, slice)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (flow, task) DO UPDATE SET done = max(done, excluded.done)",
                     params![
                         c.flow,
@@ -347,7 +361,8 @@ impl StateStore {
                         c.stream,
                         from.to_string(),
                         to.to_string(),
-                        c.completes
+                        c.completes,
+                        c.slice
                     ],
                 )?;
             }
@@ -388,17 +403,22 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
-    /// The backfill windows of a stream that committed anything, oldest days first.
-    pub fn windows(&self, flow: &str, stream: &str) -> Result<Vec<WindowRecord>, StateError> {
+    /// The backfill windows of a stream's slice that committed anything, oldest days first.
+    pub fn windows(
+        &self,
+        flow: &str,
+        stream: &str,
+        slice: &str,
+    ) -> Result<Vec<WindowRecord>, StateError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT task, day_from, day_to, done FROM windows WHERE flow = ?1 AND stream = ?2
-                 ORDER BY day_from, day_to",
+                "SELECT task, day_from, day_to, done FROM windows
+                 WHERE flow = ?1 AND stream = ?2 AND slice = ?3 ORDER BY day_from, day_to",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![flow, stream], |r| {
+            .query_map(params![flow, stream, slice], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -433,7 +453,7 @@ impl StateStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT path, task, stream, partition, day_from, day_to FROM task_files
+                "SELECT path, task, stream, partition, day_from, day_to, slice FROM task_files
                  WHERE flow = ?1 ORDER BY rowid",
             )
             .map_err(|e| self.err(e))?;
@@ -449,6 +469,7 @@ impl StateStore {
                     stream: r.get(2)?,
                     partition: r.get(3)?,
                     days: day(4)?.zip(day(5)?),
+                    slice: r.get(6)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -704,6 +725,7 @@ mod tests {
             flow: "f",
             task: "users",
             stream: "users",
+            slice: "",
             window: None,
             checkpoint: Some(&json!({"mark": 5})),
             files: std::slice::from_ref(&new),
@@ -780,6 +802,7 @@ mod tests {
             flow: "f",
             task,
             stream: "users",
+            slice: "",
             window: None,
             checkpoint: None,
             files,
@@ -826,6 +849,7 @@ mod tests {
             flow: "f",
             task: "events@2024-05-01..2024-05-07",
             stream: "events",
+            slice: "",
             window: None,
             checkpoint: None,
             files: &[],
@@ -879,6 +903,7 @@ mod tests {
             flow: "f",
             task,
             stream: "users",
+            slice: "",
             window: Some((d("2024-01-01"), d("2024-01-07"))),
             checkpoint: None,
             files: &[],
@@ -887,7 +912,7 @@ mod tests {
             replace_partitions: &[],
         };
         s.commit(commit(false)).expect("progress");
-        let open = s.windows("f", "users").expect("windows");
+        let open = s.windows("f", "users", "").expect("windows");
         assert_eq!(
             open,
             [WindowRecord {
@@ -900,10 +925,10 @@ mod tests {
         s.commit(commit(true)).expect("done");
         s.commit(commit(false))
             .expect("a later commit does not undo completion");
-        assert!(s.windows("f", "users").expect("windows")[0].done);
+        assert!(s.windows("f", "users", "").expect("windows")[0].done);
         s.restart_task("f", task).expect("force");
-        assert!(!s.windows("f", "users").expect("windows")[0].done);
-        assert!(s.windows("f", "other").expect("windows").is_empty());
+        assert!(!s.windows("f", "users", "").expect("windows")[0].done);
+        assert!(s.windows("f", "other", "").expect("windows").is_empty());
     }
 
     #[test]
@@ -923,7 +948,7 @@ mod tests {
             .expect("old rows");
         }
         let s = StateStore::open(&path).expect("migrates");
-        let w = s.windows("f", "users").expect("windows");
+        let w = s.windows("f", "users", "").expect("windows");
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].done);
         assert_eq!(w[0].to.to_string(), "2024-02-14");
