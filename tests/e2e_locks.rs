@@ -81,7 +81,8 @@ async fn issue9_a_run_killed_as_pid_1_of_a_container_does_not_block_later_runs()
     let h = harness(2_000, "slow=200x100000@1").await;
     let flow = h.flow("users", "page_size = 100", "");
     let path = flow.to_str().expect("path");
-    for mode in ["run", "backfill"] {
+    // the backfill first: once incremental runs hold the days, a backfill has nothing to do
+    for mode in ["backfill", "run"] {
         let args: Vec<&str> = match mode {
             "run" => vec!["run", path],
             _ => vec![
@@ -93,10 +94,19 @@ async fn issue9_a_run_killed_as_pid_1_of_a_container_does_not_block_later_runs()
                 "2023-03-31",
             ],
         };
+        let requests = || async { h.stats().await["vendors"]["zendesk"]["requests"].as_u64() };
+        let before = requests().await;
         let mut killed = spawn(&args, h.dir.path(), container);
         let owner = wait_for_owner(&h.dest(), "users", mode).await;
         if container {
             assert!(owner.contains(r#""pid":1,"#), "{owner}");
+        }
+        // killed mid-pull: once it has asked the server for something
+        for _ in 0..400 {
+            if requests().await > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         killed.start_kill().expect("SIGKILL");
         let _ = killed.wait().await;

@@ -478,12 +478,14 @@ async fn issue9_a_committed_file_deleted_by_hand_is_noticed_and_restored_by_the_
         .expect("name")
         .to_string_lossy()
         .into_owned();
-    for attempt in [vec!["run", path], args.to_vec()] {
-        let out = run_binary(&attempt, h.dir.path()).await;
-        assert_eq!(out.code, 2, "{attempt:?}: {}", out.all());
-        assert!(out.stderr.contains(&name), "{}", out.stderr);
-        assert!(out.stderr.contains("--force"), "{}", out.stderr);
-    }
+    let refused = run_binary(&["run", path], h.dir.path()).await;
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.stderr.contains(&name), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    // a backfill that does not pull those days goes on, and says what is still lost
+    let other = run_binary(&args, h.dir.path()).await;
+    assert_eq!(other.code, 0, "{}", other.all());
+    assert!(other.stderr.contains(&name), "{}", other.stderr);
     let restore = restore_command(&run_binary(&["run", path], h.dir.path()).await.stderr);
     let restore: Vec<&str> = restore.iter().map(String::as_str).collect();
     let out = run_binary(&restore, h.dir.path()).await;
@@ -646,4 +648,75 @@ async fn issue9_a_literal_credential_is_refused_with_the_sandbox_too() {
     );
     assert!(!out.all().contains("literal-token-value"), "{}", out.all());
     assert!(!dir.path().join("out").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_state_older_than_the_lake_is_noticed() {
+    let h = harness(600, "").await;
+    let flow = h.flow("users", "", "");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let state = h.dest().join("_sluice/state.db");
+    let backup = h.dir.path().join("state.db.backup");
+    std::fs::copy(&state, &backup).expect("backup");
+    h.touch(10).await;
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    std::fs::copy(&backup, &state).expect("restored from the backup");
+    let _ = std::fs::remove_file(h.dest().join("_sluice/state.db-wal"));
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("did not commit"), "{}", out.stderr);
+    let rows = read_rows(&h.dest());
+    assert_eq!(rows.len(), 610, "nothing was written again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_backfill_of_days_the_incremental_runs_hold_pulls_nothing_twice() {
+    let h = harness(800, "").await;
+    let flow = h.flow("users", "", "");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    let before = h.stats().await["vendors"]["zendesk"]["requests"].clone();
+    let args = [
+        "backfill",
+        flow.to_str().expect("path"),
+        "--from",
+        "2015-01-01",
+        "--to",
+        "2026-11-30",
+        "--window",
+        "365d",
+    ];
+    let out = run_binary(&args, h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("incremental runs hold"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        before,
+        "{}",
+        out.stdout
+    );
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_a_lost_incremental_file_is_restored_by_the_command_the_error_names() {
+    let h = harness(700, "").await;
+    let flow = h.flow("users", "", "");
+    let path = flow.to_str().expect("path");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    for f in parquet_files(&h.dest().join("users")) {
+        std::fs::remove_file(f).expect("deleted by hand");
+    }
+    let refused = h.run(&flow, &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    let restore = restore_command(&refused.stderr);
+    let restore: Vec<&str> = restore.iter().map(String::as_str).collect();
+    let out = run_binary(&restore, h.dir.path()).await;
+    assert_eq!(out.code, 0, "{restore:?}: {}", out.all());
+    assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
+    let after = run_binary(&["run", path], h.dir.path()).await;
+    assert_eq!(after.code, 0, "{}", after.all());
 }

@@ -26,10 +26,15 @@ pub struct MixpanelSettings {
     pub page_records: usize,
     /// The longest line (one event) held in memory; a longer one is rejected unread.
     pub max_page_bytes: usize,
+    /// No complete event for this long: the export stalled, and is asked for again.
+    pub stall_timeout: Duration,
     pub quotas: Vec<Quota>,
     /// The engine's `[connection]` limits (page size in memory, retries).
     pub limits: sluice_core::ConnectionLimits,
 }
+
+/// The longest a streamed export may go without bytes, and without a complete event.
+const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn config_err(msg: impl Into<String>) -> ConnectorError {
     ConnectorError::Config(msg.into())
@@ -145,6 +150,10 @@ impl MixpanelSettings {
             where_clause: source.where_clause,
             page_records,
             max_page_bytes: config.max_page_bytes(),
+            stall_timeout: config
+                .limits
+                .read_timeout_seconds
+                .map_or(STREAM_READ_TIMEOUT, Duration::from_secs),
             quotas,
             limits: config.limits,
         })
@@ -160,8 +169,8 @@ impl MixpanelSettings {
         HttpConfig {
             quota_scope: sluice_http::quota_scope("mixpanel", &project),
             quotas: self.quotas.clone(),
-            // a long day can take a while to stream; stalls are caught by the read timeout
-            read_timeout: Duration::from_secs(120),
+            // a long day can take a while to stream: the body's pace is watched, not its length
+            read_timeout: self.stall_timeout,
             ..HttpConfig::for_connection(
                 format!("mixpanel connection of flow `{}`", self.flow),
                 &self.limits,

@@ -16,6 +16,9 @@ use crate::lines::{Decoded, EventKeys, LineDecoder};
 /// A page of lines handed to the mapper holds at most this much, whatever size the events are.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 
+/// The days of one request hold at most this much together before they go out as pages.
+const BUFFERED_BYTES: usize = 8 * 1024 * 1024;
+
 /// Attempts at one range before the task fails (each a full re-pull of the range).
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -176,8 +179,24 @@ async fn pull_range(
     let tz = settings.timezone;
     let page_records = settings.page_records;
     let mut ended = false;
+    // bytes held in the days' buffers together: past a cap they go out as pages, so memory is
+    // bounded whatever the number of days in the request
+    let mut buffered = 0usize;
+    // a body that trickles (a byte now and then, never a whole event) would hold the run and
+    // its lock forever: no complete event for this long is a stalled export
+    let stall = settings.stall_timeout;
+    let mut progress_at = tokio::time::Instant::now();
     while !ended {
-        let chunk = match body.next().await {
+        let next = match tokio::time::timeout_at(progress_at + stall, body.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(Failure::Retry(format!(
+                    "the export stalled: no complete event in {} s",
+                    stall.as_secs()
+                )))
+            }
+        };
+        let chunk = match next {
             Some(Ok(c)) => c,
             Some(Err(e)) => return Err(Failure::Retry(format!("the export stream broke: {e}"))),
             None => {
@@ -186,7 +205,9 @@ async fn pull_range(
             }
         };
         http.note_received(chunk.len());
+        let mut decoded_any = false;
         let mut emit = |item: Decoded<'_>| {
+            decoded_any = true;
             let (line, keys) = match item {
                 Decoded::Event { line, keys } => (line, keys),
                 Decoded::Rejected(r) => {
@@ -195,10 +216,20 @@ async fn pull_range(
                     return;
                 }
             };
-            let Some(day) = day_of(&keys, tz).filter(|d| *d >= from && *d <= to) else {
-                outside += 1;
+            let Some(day) = day_of(&keys, tz) else {
+                rejected.push(RejectedRecord {
+                    record: line.to_vec(),
+                    reason: format!(
+                        "`properties.time` = {} is not a time (Unix seconds)",
+                        keys.properties.time
+                    ),
+                });
                 return;
             };
+            if day < from || day > to {
+                outside += 1;
+                return;
+            }
             let buf = days.entry(day).or_insert_with(|| DayBuffer {
                 dedup: DayDedup::default(),
                 lines: Vec::new(),
@@ -206,12 +237,11 @@ async fn pull_range(
                 bytes: 0,
             });
             let time = keys.properties.time.to_string();
-            let insert_id = keys.properties.insert_id.as_deref().unwrap_or("");
             if !buf.dedup.first_time(
                 &keys.event,
                 &key_part(&keys.properties.distinct_id),
                 &time,
-                insert_id,
+                &key_part(&keys.properties.insert_id),
             ) {
                 duplicates += 1;
                 return;
@@ -220,11 +250,21 @@ async fn pull_range(
             buf.lines.push(b'\n');
             buf.count += 1;
             buf.bytes += line.len() as u64 + 1;
+            buffered += line.len() + 1;
             // a page is bounded by records and by bytes, whatever size the events are
             if buf.count >= page_records || buf.lines.len() >= PAGE_BYTES {
+                buffered -= buf.lines.len();
                 ready.push((day, std::mem::take(&mut buf.lines), buf.count, buf.bytes));
                 buf.count = 0;
                 buf.bytes = 0;
+            }
+            if buffered >= BUFFERED_BYTES {
+                for (day, buf) in days.iter_mut().filter(|(_, b)| b.count > 0) {
+                    ready.push((*day, std::mem::take(&mut buf.lines), buf.count, buf.bytes));
+                    buf.count = 0;
+                    buf.bytes = 0;
+                }
+                buffered = 0;
             }
         };
         let decoded = if ended {
@@ -234,6 +274,9 @@ async fn pull_range(
         };
         if let Err(e) = decoded {
             return Err(Failure::Retry(e.to_string()));
+        }
+        if decoded_any {
+            progress_at = tokio::time::Instant::now();
         }
         for (day, records, count, bytes) in ready.drain(..) {
             send(ctx, day, records, count, bytes).await?;

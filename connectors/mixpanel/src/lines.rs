@@ -27,17 +27,17 @@ pub enum StreamError {
 pub struct EventKeys<'a> {
     #[serde(borrow)]
     pub event: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    pub properties: PropertyKeys<'a>,
+    pub properties: PropertyKeys,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct PropertyKeys<'a> {
+pub struct PropertyKeys {
     pub time: serde_json::Number,
     #[serde(default)]
     pub distinct_id: Option<serde_json::Value>,
-    #[serde(borrow, default, rename = "$insert_id")]
-    pub insert_id: Option<std::borrow::Cow<'a, str>>,
+    /// Any JSON value (some SDKs send numbers): it is part of the dedup key as text.
+    #[serde(default, rename = "$insert_id")]
+    pub insert_id: Option<serde_json::Value>,
 }
 
 /// What one line of the body turned out to be.
@@ -56,6 +56,8 @@ pub struct LineDecoder {
     fragment: Option<Vec<u8>>,
     /// Inside a line longer than `max_line`: its first bytes and its length so far.
     oversized: Option<(Vec<u8>, usize)>,
+    /// Nothing was fed yet: a byte-order mark at the start is not part of a record.
+    at_start: bool,
 }
 
 enum Parsed<'a> {
@@ -98,6 +100,7 @@ impl LineDecoder {
             partial: Vec::new(),
             fragment: None,
             oversized: None,
+            at_start: true,
         }
     }
 
@@ -108,6 +111,10 @@ impl LineDecoder {
         emit: &mut dyn FnMut(Decoded<'_>),
     ) -> Result<(), StreamError> {
         let mut rest = chunk;
+        if self.at_start && !rest.is_empty() {
+            self.at_start = false;
+            rest = rest.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(rest);
+        }
         while !rest.is_empty() {
             let newline = memchr::memchr(b'\n', rest);
             let (head, tail) = match newline {
@@ -155,9 +162,18 @@ impl LineDecoder {
             return Err(StreamError::EndedInsideRecord);
         }
         let last = std::mem::take(&mut self.partial);
-        if !last.iter().all(u8::is_ascii_whitespace) {
-            self.line(&last, emit)?;
+        if last.iter().all(u8::is_ascii_whitespace) {
+            // the body ended at a line's end: a half record left over is a bad line of the
+            // server's (the same on every attempt), not a cut body
+            if let Some(fragment) = self.fragment.take() {
+                emit(Decoded::Rejected(RejectedRecord {
+                    record: fragment,
+                    reason: "not JSON: the body's last line is an incomplete record".into(),
+                }));
+            }
+            return Ok(());
         }
+        self.line(&last, emit)?;
         if self.fragment.is_some() {
             return Err(StreamError::EndedInsideRecord);
         }
@@ -284,6 +300,21 @@ mod tests {
             decode(&[cut.as_bytes()]),
             Err(StreamError::EndedInsideRecord)
         );
+    }
+
+    #[test]
+    fn a_bom_a_numeric_insert_id_and_a_bad_last_line_are_the_servers_not_a_broken_body() {
+        let numeric = r#"{"event":"n","properties":{"time":1,"$insert_id":12345}}"#;
+        let body = format!("\u{FEFF}{A}\n{numeric}\n{}\n", &B[..20]);
+        let (events, rejected) = decode_with(1 << 20, &[body.as_bytes()]).expect("decodes");
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0], A, "the BOM is not part of the first record");
+        assert_eq!(
+            rejected.len(),
+            1,
+            "the half record before the end is rejected"
+        );
+        assert!(rejected[0].1.contains("last line"), "{}", rejected[0].1);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct StreamState {
     pub recent: Vec<(u64, i64)>,
     /// An export in progress, to resume after a crash.
     pub export: Option<Progress>,
+    /// When the last complete incremental export started (epoch seconds): it holds every record
+    /// updated before then, less the overlap the index may lag by.
+    #[serde(default)]
+    pub through: Option<i64>,
 }
 
 /// Where an export stands.
@@ -87,9 +91,15 @@ impl Progress {
 
     fn observe(&mut self, created: i64, id: u64, updated: i64, overlap: i64) {
         self.first_created.get_or_insert(created);
+        // the position only moves forward: a record out of order leaves it where it is
+        let behind = match (self.direction(), self.last_created) {
+            (Direction::Ascending, Some(last)) => created < last,
+            (Direction::Descending, Some(last)) => created > last,
+            _ => false,
+        };
         if self.last_created == Some(created) {
             self.tie_ids.push(id);
-        } else {
+        } else if !behind {
             self.last_created = Some(created);
             self.tie_ids = vec![id];
         }
@@ -288,9 +298,9 @@ fn covers(ctx: &PullContext, progress: &Progress) -> Option<sluice_core::DayWind
 /// never sends one (an export is ordered by `created_at`); a few allow for empty pages.
 const MAX_PAGES_WITHOUT_NEWS: u32 = 5;
 
-fn hash_of(text: &str) -> u64 {
+fn hash_of(value: &impl std::hash::Hash) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text)
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(value)
 }
 
 /// Consecutive restarts without a single page in between before the export gives up.
@@ -345,13 +355,17 @@ pub async fn run(
         },
     };
     let mut failed_restarts = 0;
+    // every record version (id, updated_at) this export sent, as a 64-bit hash (8 bytes and a
+    // control byte each): a record the server sends again is dropped whatever the order it
+    // comes in, so nothing is written twice and a record out of order is never lost
+    let mut sent: HashSet<u64> = HashSet::new();
+    // a server that hands back a cursor it gave before (in one query), or pages with nothing
+    // this export had not sent (across restarts too), would be paged forever: both stop it
+    let mut pages_without_news = 0u32;
     'export: loop {
         let query = progress.query();
         let mut cursor: Option<String> = None;
-        // a server that hands back a cursor it gave before, or pages of records already sent,
-        // would be paged forever: both are noticed before anything of the loop is written
         let mut followed: HashSet<u64> = HashSet::new();
-        let mut pages_without_news = 0u32;
         loop {
             let mut url = settings.base_url.clone();
             url.set_path("/api/v2/search/export.json");
@@ -369,7 +383,9 @@ pub async fn run(
                 Ok(ok) => ok,
                 Err(e) if cursor.is_some() && is_expired_cursor(&e) => {
                     failed_restarts += 1;
-                    if failed_restarts > MAX_RESTARTS_WITHOUT_PROGRESS {
+                    if failed_restarts > MAX_RESTARTS_WITHOUT_PROGRESS
+                        || pages_without_news >= MAX_PAGES_WITHOUT_NEWS
+                    {
                         return Err(ConnectorError::Api {
                             status: e.status(),
                             message: format!("the export cursor keeps expiring: {e}"),
@@ -381,13 +397,19 @@ pub async fn run(
                 }
                 Err(e) => return Err(connector_error(settings, e)),
             };
-            failed_restarts = 0;
             let mut items = Vec::with_capacity(page.results.len());
             let (mut news, mut resent, mut skipped) = (0u64, 0u64, 0u64);
+            let mut repeats = 0u64;
             for (range, keys) in &page.results {
                 if let Some((id, created, updated)) = *keys {
-                    if progress.already_emitted(created, id) {
+                    // after a restart (or a crash) the position says what was sent before
+                    if progress.restarted && progress.already_emitted(created, id) {
                         resent += 1;
+                        continue;
+                    }
+                    if !sent.insert(hash_of(&(id, updated))) {
+                        resent += 1;
+                        repeats += 1;
                         continue;
                     }
                     news += 1;
@@ -401,8 +423,8 @@ pub async fn run(
                 }
                 items.push(range.clone());
             }
-            if resent > 0 {
-                tracing::warn!(stream = %ctx.task.stream, records = resent, "the server sent records of this export again; they are skipped");
+            if repeats > 0 {
+                tracing::warn!(stream = %ctx.task.stream, records = repeats, "the server sent records of this export again; they are skipped");
             }
             let done = !page.has_more;
             let next_state = if done {
@@ -424,6 +446,10 @@ pub async fn run(
                     mark,
                     recent,
                     export: None,
+                    through: match ctx.task.window {
+                        None => Some(ctx.run_started.timestamp() - overlap),
+                        Some(_) => state.through,
+                    },
                 }
             } else {
                 StreamState {
@@ -431,6 +457,9 @@ pub async fn run(
                     ..state.clone()
                 }
             };
+            if news > 0 {
+                failed_restarts = 0;
+            }
             if news == 0 && !done {
                 pages_without_news += 1;
                 if pages_without_news >= MAX_PAGES_WITHOUT_NEWS {
@@ -473,7 +502,7 @@ pub async fn run(
             }
             match page.next_cursor {
                 Some(c) => {
-                    if !followed.insert(hash_of(&c)) {
+                    if !followed.insert(hash_of(&c.as_str())) {
                         return Err(ConnectorError::Protocol {
                             endpoint: "search/export".into(),
                             message: "the server handed back a cursor it had already given \

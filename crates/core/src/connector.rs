@@ -211,6 +211,16 @@ pub trait Connector: Send + Sync {
         1
     }
 
+    /// The days an entity stream's incremental runs already hold, read from its checkpoint:
+    /// a backfill of those days would pull the same records again (`--force` still does).
+    fn incremental_days(
+        &self,
+        _stream: &StreamSpec,
+        _checkpoint: &serde_json::Value,
+    ) -> Option<DayWindow> {
+        None
+    }
+
     /// The parts of a stream's source, planned up front (no network): an ad account each, say.
     /// Plans, ETAs and shards count them; a day of one slice never replaces another's files.
     fn slices(&self, _stream: &StreamSpec) -> Vec<String> {
@@ -275,6 +285,9 @@ pub struct ConnectionLimits {
     pub max_retries: Option<u32>,
     /// `max_wait_seconds`: the longest wait for a quota before the run stops as exhausted.
     pub max_wait_seconds: Option<u64>,
+    /// `read_timeout_seconds`: the longest wait for the next bytes of a response (and, on a
+    /// streamed export, for the next whole record).
+    pub read_timeout_seconds: Option<u64>,
 }
 
 /// A flow's `quota`: one `COUNT/SECONDS` for every quota of the connection (tests, a budget

@@ -24,6 +24,7 @@ pub const ENGINE_CONNECTION_KEYS: &[&str] = &[
     "max_page_bytes",
     "max_retries",
     "max_wait_seconds",
+    "read_timeout_seconds",
 ];
 
 /// `[source]` keys the engine reads for every connector.

@@ -37,8 +37,8 @@ impl Auth {
     pub(crate) fn header_value(&self) -> Option<Secret> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let basic = |credentials: String| {
-            let encoded = b64.encode(credentials);
-            sluice_core::secret::remember(&encoded);
+            let encoded = b64.encode(&credentials);
+            remember_base64(&credentials);
             Secret::new(format!("Basic {encoded}"))
         };
         match self {
@@ -47,6 +47,26 @@ impl Auth {
             Auth::BasicSecretOnly { secret } => Some(basic(format!("{}:", secret.expose()))),
             Auth::Bearer { token } => Some(Secret::new(format!("Bearer {}", token.expose()))),
             Auth::OAuthRefresh(_) => None,
+        }
+    }
+}
+
+/// Remember the base64 forms a server may echo a credential in: standard and URL-safe, padded
+/// or not, of the whole `user:password` and of its secret part alone.
+fn remember_base64(credentials: &str) {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    // the password, or for a secret sent as the user (Mixpanel's `secret:`) the user
+    let secret_part = match credentials.split_once(':') {
+        Some((user, "")) => user,
+        Some((_, password)) => password,
+        None => credentials,
+    };
+    for text in [credentials, secret_part] {
+        if text.is_empty() {
+            continue;
+        }
+        for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            sluice_core::secret::remember(&engine.encode(text));
         }
     }
 }

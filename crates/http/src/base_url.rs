@@ -8,11 +8,12 @@ use crate::Quota;
 /// Parse a `base_url`; `example` and `api_path` go into the message of a URL that has more
 /// than scheme, host and port.
 pub fn parse_base_url(text: &str, example: &str, api_path: &str) -> Result<Url, String> {
-    let shown = without_password(text);
+    let shown = without_credentials(text);
     if shown != text {
         return Err(format!(
-            "[connection] `base_url` = \"{shown}\" carries a password: credentials go in \
-             their own keys, as environment references"
+            "[connection] `base_url` = \"{shown}\" carries credentials (a user, a password or \
+             query values): give scheme, host and port only, and credentials in their own keys, \
+             as environment references"
         ));
     }
     let url = Url::parse(text)
@@ -33,21 +34,24 @@ pub fn parse_base_url(text: &str, example: &str, api_path: &str) -> Result<Url, 
     Ok(url)
 }
 
-/// `text` with the password of a `scheme://user:password@host` masked, whether or not the
-/// rest parses as a URL.
-fn without_password(text: &str) -> String {
+/// `text` with whatever may be a credential masked: the user info of `scheme://user:pw@host`
+/// (a secret may be written as the user), and query values. Works whether or not the rest
+/// parses as a URL.
+fn without_credentials(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_string();
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => text.to_string(),
-        },
-        None => text.to_string(),
-    }
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, _)) => format!("{path}?***"),
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Quotas as plans and reports show them.
@@ -81,9 +85,16 @@ mod tests {
         );
         let err = parse_base_url("https://u:s3cr3t-pw@x.com", "https://x", "/api").unwrap_err();
         assert!(
-            !err.contains("s3cr3t-pw") && err.contains("u:***@x.com"),
+            !err.contains("s3cr3t-pw") && err.contains("***@x.com"),
             "{err}"
         );
+        for leaky in [
+            "http://Hunter2SecretPw@host:1",
+            "http://host/?api_token=Hunter2SecretPw",
+        ] {
+            let err = parse_base_url(leaky, "https://x", "/api").unwrap_err();
+            assert!(!err.contains("Hunter2SecretPw"), "{err}");
+        }
         let err = parse_base_url("https://u:s3 cr3t@x .com/", "https://x", "/api").unwrap_err();
         assert!(!err.contains("s3 cr3t"), "unparsable, still masked: {err}");
         assert!(parse_base_url("https://u@x.com", "https://x", "/api").is_err());

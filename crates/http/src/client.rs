@@ -92,6 +92,9 @@ impl HttpConfig {
             max_wait: limits
                 .max_wait_seconds
                 .map_or(defaults.max_wait, Duration::from_secs),
+            read_timeout: limits
+                .read_timeout_seconds
+                .map_or(defaults.read_timeout, Duration::from_secs),
             ..defaults
         }
     }

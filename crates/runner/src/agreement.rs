@@ -67,8 +67,42 @@ pub(crate) fn lost_files(
         return Ok(Vec::new());
     }
     let names: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-    Ok(store
-        .manifest(&flow.name)?
+    let manifest = store.manifest(&flow.name)?;
+    // files the lake holds that the state never committed (or retired and is deleting): a state
+    // older than the lake (restored from a backup) would pull their records a second time
+    let known: HashSet<&Path> = manifest.iter().map(|f| f.path.as_path()).collect();
+    let retiring = store.doomed_files(&flow.name)?;
+    let mut unknown: Vec<&PathBuf> = present
+        .iter()
+        .filter(|p| !known.contains(p.as_path()) && !retiring.contains(p))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        let listed: Vec<String> = unknown
+            .iter()
+            .take(5)
+            .map(|p| format!("  {}", relative(dest, p)))
+            .collect();
+        return Err(RunError::Disagrees(format!(
+            "{lake} holds {n} file{s} of flow `{flow}` that its state store {state} did not \
+             commit:\n{files}{more}\nThe state is older than the lake (restored from a backup?), \
+             or another flow writes to the same place; pulling again would write their records \
+             a second time. Restore the state that wrote them, or move those files out of the \
+             lake (their records are pulled again)",
+            lake = lake.describe(),
+            n = unknown.len(),
+            s = if unknown.len() == 1 { "" } else { "s" },
+            flow = flow.name,
+            state = flow.state_path.display(),
+            files = listed.join("\n"),
+            more = if unknown.len() > 5 {
+                format!("\n  … and {} more", unknown.len() - 5)
+            } else {
+                String::new()
+            },
+        )));
+    }
+    Ok(manifest
         .into_iter()
         .filter(|f| names.contains(f.stream.as_str()) && !present.contains(&f.path))
         .collect())
@@ -79,7 +113,11 @@ fn relative(dest: &Path, p: &Path) -> String {
 }
 
 /// The error for files the lake lost, with the commands that pull them again.
-pub(crate) fn lost_error(flow: &Flow, lost: &[ManifestFile]) -> RunError {
+pub(crate) fn lost_error(
+    flow: &Flow,
+    lost: &[ManifestFile],
+    last_complete: chrono::NaiveDate,
+) -> RunError {
     let dest = &flow.destination.path;
     let mut listed: Vec<String> = lost
         .iter()
@@ -90,19 +128,32 @@ pub(crate) fn lost_error(flow: &Flow, lost: &[ManifestFile]) -> RunError {
         listed.push(format!("  … and {} more", lost.len() - 5));
     }
     let mut commands: Vec<String> = Vec::new();
+    let mut unfinished = false;
     for f in lost {
-        let command = match f.days {
-            Some((from, to)) => format!(
-                "  sluice backfill {} --streams {} --from {from} --to {to} --window {}d --force",
-                flow.file.display(),
-                f.stream,
-                (to - from).num_days() + 1
-            ),
-            None => continue,
-        };
+        let Some((from, to)) = f.days else { continue };
+        if from > last_complete {
+            unfinished = true;
+            continue;
+        }
+        if to > last_complete {
+            unfinished = true;
+        }
+        let to = to.min(last_complete);
+        let command = format!(
+            "  sluice backfill {} --streams {} --from {from} --to {to} --window {}d --force",
+            flow.file.display(),
+            f.stream,
+            (to - from).num_days() + 1
+        );
         if !commands.contains(&command) {
             commands.push(command);
         }
+    }
+    if unfinished {
+        commands.push(format!(
+            "  (records of days after {last_complete}, not over yet, can be pulled again once \
+             they are)"
+        ));
     }
     let restore = if commands.is_empty() {
         String::new()
@@ -124,12 +175,22 @@ pub(crate) fn lost_error(flow: &Flow, lost: &[ManifestFile]) -> RunError {
     ))
 }
 
-/// Whether a backfill window pulls all of a lost file's records again.
-pub(crate) fn restores(f: &ManifestFile, w: &crate::backfill::PlannedWindow) -> bool {
-    f.stream == w.stream
-        && f.slice == w.slice
-        && f.days
-            .is_some_and(|(a, b)| w.window.from <= a && b <= w.window.to)
+/// Whether a pull of `window` brings all of a lost file's records again (of the days that are
+/// over: later ones cannot be pulled yet).
+/// The days of a lost file that can be pulled again: those that are over.
+pub(crate) fn restores(
+    f: &ManifestFile,
+    stream: &str,
+    slice: &str,
+    window: sluice_core::DayWindow,
+    last_complete: chrono::NaiveDate,
+) -> bool {
+    f.stream == stream
+        && f.slice == slice
+        && f.days.is_some_and(|(a, b)| {
+            let b = b.min(last_complete).max(a);
+            window.from <= a && b <= window.to
+        })
 }
 
 /// `sluice state forget-missing`: accept that the lake lost files; the manifest forgets them.

@@ -62,6 +62,8 @@ pub struct Plan {
     pub min_duration: Duration,
     /// Adjustments the plan made (windows cut to an API's range cap).
     pub notes: Vec<String>,
+    /// The connector's last day whose data is final, when the plan was made.
+    pub last_complete: NaiveDate,
 }
 
 impl Plan {
@@ -350,10 +352,47 @@ pub fn plan_backfill(
             _ => req.window_days,
         };
         for slice in prepared.connector.slices(spec) {
-            let known = match &store {
+            let mut known = match &store {
                 Some(s) => s.windows(&flow.name, &spec.name, &slice)?,
                 None => Vec::new(),
             };
+            // an entity stream's incremental runs hold every record updated on their days:
+            // those days are done, unless `--force` asks for them again
+            let incremental_key = Task {
+                stream: spec.name.clone(),
+                slice: slice.clone(),
+                window: None,
+            }
+            .key(false);
+            let incremental = match (&store, spec.day_partitioned) {
+                (Some(s), false) => s
+                    .checkpoint(&flow.name, &incremental_key)?
+                    .and_then(|cp| prepared.connector.incremental_days(spec, &cp)),
+                _ => None,
+            };
+            if let Some(held) = incremental.filter(|w| w.from <= to && req.from <= w.to) {
+                if req.force {
+                    notes.push(format!(
+                        "stream `{}`: its incremental runs already hold the days {}..{}; --force \
+                         pulls them again, and their records are then written a second time",
+                        spec.name, held.from, held.to
+                    ));
+                } else {
+                    notes.push(format!(
+                        "stream `{}`: the days {}..{} are done: its incremental runs hold every \
+                         record updated on them (--force pulls them again)",
+                        spec.name,
+                        held.from.max(req.from),
+                        held.to.min(to)
+                    ));
+                    known.push(sluice_state::WindowRecord {
+                        task: incremental_key.clone(),
+                        from: held.from.max(req.from),
+                        to: held.to.min(to),
+                        done: true,
+                    });
+                }
+            }
             let windows = plan_stream(
                 spec, &slice, &known, req.from, to, days, req.force, last, &mut notes,
             );
@@ -387,6 +426,7 @@ pub fn plan_backfill(
         min_duration,
         quotas,
         notes,
+        last_complete: last,
     })
 }
 
@@ -405,14 +445,19 @@ pub async fn run_backfill(
     let (mut ctx, store, errors) = (begun.ctx, begun.store, begun.errors);
     // a lost file is restored by a window that pulls all of its days again
     let pulls = |w: &&PlannedWindow| w.run && !w.resumed;
-    let (restored, lost): (Vec<_>, Vec<_>) = begun.lost.into_iter().partition(|f| {
-        plan.windows
-            .iter()
-            .filter(pulls)
-            .any(|w| crate::agreement::restores(f, w))
-    });
+    let restores = |f: &sluice_state::ManifestFile, w: &PlannedWindow| {
+        crate::agreement::restores(f, &w.stream, &w.slice, w.window, plan.last_complete)
+    };
+    let (restored, lost): (Vec<_>, Vec<_>) = begun
+        .lost
+        .into_iter()
+        .partition(|f| plan.windows.iter().filter(pulls).any(|w| restores(f, w)));
+    let mut warnings = prepared.warnings.clone();
     if !lost.is_empty() {
-        return Err(crate::agreement::lost_error(flow, &lost));
+        // other lost files are other days': this backfill does what it can, and says so
+        let e = crate::agreement::lost_error(flow, &lost, plan.last_complete);
+        tracing::warn!("{e}");
+        warnings.push(e.to_string());
     }
     if plan.to_run() == 0 {
         return Ok(None);
@@ -436,7 +481,7 @@ pub async fn run_backfill(
             replaces.extend(
                 restored
                     .iter()
-                    .filter(|f| crate::agreement::restores(f, w))
+                    .filter(|f| restores(f, w))
                     .map(|f| f.path.clone()),
             );
         }
@@ -470,7 +515,7 @@ pub async fn run_backfill(
         tasks,
         plan.concurrency,
         options.stop,
-        prepared.warnings,
+        warnings,
     )
     .await;
     reporter.abort();

@@ -119,6 +119,9 @@ struct Pending {
 /// are not reported twice). Past a cap the run's threshold check stops the task first.
 const EARLY_THRESHOLD_CHECK: u64 = 1_000;
 
+/// The most the open part files of a task hold in memory together.
+const OPEN_FILES_BYTES: usize = 16 * 1024 * 1024;
+
 struct Consumer<'a> {
     ctx: &'a SinkContext,
     store: &'a mut StateStore,
@@ -195,6 +198,26 @@ impl Consumer<'_> {
         Ok(file)
     }
 
+    /// Many day partitions open at once (a request of many days) each hold a row group and a
+    /// buffer: past [`OPEN_FILES_BYTES`] together, the largest is finished (a later record of
+    /// its day starts another file), so memory does not grow with the days of a request.
+    fn bound_open_files(&mut self) -> Result<(), SinkError> {
+        loop {
+            let total: usize = self.open.values().map(|(f, _)| f.memory_bytes()).sum();
+            if total <= OPEN_FILES_BYTES || self.open.len() <= 1 {
+                return Ok(());
+            }
+            let largest = self
+                .open
+                .iter()
+                .max_by_key(|(_, (f, _))| f.memory_bytes())
+                .map(|(d, _)| *d);
+            if let Some((date, (f, days))) = largest.and_then(|d| self.open.remove_entry(&d)) {
+                self.staged.push((date, f.finish()?, days));
+            }
+        }
+    }
+
     fn stage_all_open(&mut self) -> Result<(), SinkError> {
         for (date, (f, days)) in std::mem::take(&mut self.open) {
             self.staged.push((date, f.finish()?, days));
@@ -251,7 +274,9 @@ impl Consumer<'_> {
             .map_err(err)?;
         let mut out = BufWriter::new(f);
         for line in self.pending_rejects.drain(..) {
-            out.write_all(line.as_bytes()).map_err(err)?;
+            // a rejected record may be a server's debug page quoting the request's credentials
+            out.write_all(sluice_core::redact(&line).as_bytes())
+                .map_err(err)?;
             out.write_all(b"\n").map_err(err)?;
         }
         out.flush().map_err(err)
@@ -384,6 +409,7 @@ impl Consumer<'_> {
                     self.staged.push((date, f.finish()?, days));
                 }
             }
+            self.bound_open_files()?;
             self.pending.output += rows;
         }
         if self.pending.failed >= EARLY_THRESHOLD_CHECK && self.over_threshold() {

@@ -141,9 +141,10 @@ fn string_param(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Param, 
         return Ok(Param::Plain(Value::String(s.to_string())));
     }
     let Some(var) = env_reference(s) else {
-        return Err(format!(
-            "\"{s}\": an environment reference is exactly \"${{NAME}}\""
-        ));
+        // the text around the reference may be a pasted secret: it is not echoed
+        return Err(
+            "an environment reference is exactly \"${NAME}\", with nothing around it".into(),
+        );
     };
     let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
         format!("environment variable {var} is not set; export it before running the flow")
@@ -343,6 +344,15 @@ impl Flow {
                 }
                 ("max_wait_seconds", toml::Value::Integer(n)) if *n >= 0 => {
                     limits.max_wait_seconds = u64::try_from(*n).ok()
+                }
+                ("read_timeout_seconds", toml::Value::Integer(n)) if *n >= 1 => {
+                    limits.read_timeout_seconds = u64::try_from(*n).ok()
+                }
+                ("read_timeout_seconds", _) => {
+                    return Err(invalid(
+                        &full_key,
+                        "must be a whole number of seconds above 0, e.g. 60".into(),
+                    ))
                 }
                 ("max_wait_seconds", _) => {
                     return Err(invalid(

@@ -773,10 +773,25 @@ pub async fn run_flow(
         options.progress,
         &specs,
     )?;
-    if !begun.lost.is_empty() {
-        return Err(crate::agreement::lost_error(flow, &begun.lost));
-    }
     let tasks = incremental_tasks(flow, &prepared, Some(&begun.store))?;
+    // a day stream's run pulls its recent days whole: their lost files are replaced by it
+    let last_complete = prepared.connector.last_complete_day(Utc::now());
+    let lost: Vec<_> = begun
+        .lost
+        .iter()
+        .filter(|f| {
+            !tasks.iter().any(|t| {
+                t.stream.day_partitioned
+                    && t.task.window.is_some_and(|w| {
+                        crate::agreement::restores(f, &t.task.stream, &t.task.slice, w, w.to)
+                    })
+            })
+        })
+        .cloned()
+        .collect();
+    if !lost.is_empty() {
+        return Err(crate::agreement::lost_error(flow, &lost, last_complete));
+    }
     execute(
         begun.ctx,
         begun.store,

@@ -106,6 +106,9 @@ fn zstd_level(options: ParquetOptions, target: &std::path::Path) -> Result<ZstdL
     })
 }
 
+/// Each file's write buffer.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// One output file being written under its temporary name.
 pub struct PartFile {
     writer: Writer,
@@ -135,7 +138,7 @@ impl PartFile {
             fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
         }
         let file = File::create(&temp).map_err(|e| SinkError::io(&temp, e))?;
-        let out = BufWriter::with_capacity(1 << 20, file);
+        let out = BufWriter::with_capacity(WRITE_BUFFER, file);
         let encode_err = |e: &dyn std::fmt::Display| SinkError::Parquet {
             path: target.display().to_string(),
             message: e.to_string(),
@@ -215,6 +218,16 @@ impl PartFile {
 
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// Roughly how much memory the file holds until it is finished: the row group in progress
+    /// and the write buffer.
+    pub fn memory_bytes(&self) -> usize {
+        let in_progress = match &self.writer {
+            Writer::Parquet(w) => w.in_progress_size(),
+            _ => 0,
+        };
+        in_progress + WRITE_BUFFER
     }
 
     /// Finish the footer and make the bytes durable; the file is still under its temporary name.
