@@ -19,7 +19,8 @@ pub struct SandboxArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
-    /// Data set size per vendor: `zendesk=60000` (users), `mixpanel=5000` (events a day).
+    /// Data set size per vendor: `zendesk=60000` (users), `mixpanel=5000` (events a day),
+    /// `pinterest=650` (ads of the main ad account).
     #[arg(long = "size", value_name = "VENDOR=N")]
     sizes: Vec<String>,
     /// Replace all of a vendor's quotas with one, e.g. `zendesk=100/60` (COUNT/SECONDS).
@@ -39,6 +40,7 @@ pub struct SandboxArgs {
 fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
     let mut cfg = SandboxConfig::default();
     cfg.zendesk.seed = args.seed;
+    cfg.pinterest.seed = args.seed;
     cfg.zendesk.order = if args.zendesk_order == "desc" {
         ExportOrder::Descending
     } else {
@@ -54,9 +56,10 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
         match vendor {
             "zendesk" => cfg.zendesk.users = n,
             "mixpanel" => cfg.mixpanel.events_per_day = n,
+            "pinterest" => cfg.pinterest.ads = n,
             other => {
                 return Err(format!(
-                    "--size: unknown vendor `{other}` (known: zendesk, mixpanel)"
+                    "--size: unknown vendor `{other}` (known: zendesk, mixpanel, pinterest)"
                 ))
             }
         }
@@ -69,9 +72,11 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
         match vendor {
             "zendesk" => cfg.zendesk.quota = Some(spec),
             "mixpanel" => cfg.mixpanel.quota = Some(spec),
+            // one window in place of the universal, category and daily buckets
+            "pinterest" => cfg.pinterest.quota = Some(spec),
             other => {
                 return Err(format!(
-                    "--quota: unknown vendor `{other}` (known: zendesk, mixpanel)"
+                    "--quota: unknown vendor `{other}` (known: zendesk, mixpanel, pinterest)"
                 ))
             }
         }
@@ -113,6 +118,13 @@ pub async fn serve(args: SandboxArgs) -> u8 {
         "  mixpanel: {}/api/2.0/export (Basic: any service account with project_id, or any project secret)",
         sandbox.base_url()
     );
+    println!(
+        "  pinterest: {}/v5 (Bearer {}; refresh at /v5/oauth/token with client {}; ad account {})",
+        sandbox.base_url(),
+        credentials::PINTEREST_ACCESS_TOKEN,
+        credentials::PINTEREST_CLIENT_ID,
+        credentials::PINTEREST_AD_ACCOUNT_ID
+    );
     println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
     let _ = tokio::signal::ctrl_c().await;
     0
@@ -125,6 +137,7 @@ pub async fn start_local(quota: Option<(u32, u64)>) -> Result<Sandbox, String> {
     if let Some((count, secs)) = quota {
         config.zendesk.quota = Some(QuotaSpec::new("quota", count, secs));
         config.mixpanel.quota = Some(QuotaSpec::new("quota", count, secs));
+        config.pinterest.quota = Some(QuotaSpec::new("quota", count, secs));
     }
     Sandbox::start(([127, 0, 0, 1], 0).into(), config)
         .await
@@ -163,6 +176,33 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
             connection.insert("secret".into(), None);
             connection.insert("region".into(), None);
         }
+        "pinterest" => {
+            // `token_url` stays: the connector defaults it to `{base_url}/v5/oauth/token`
+            connection.insert(
+                "access_token".into(),
+                Some(Param::Secret(Secret::new(
+                    credentials::PINTEREST_ACCESS_TOKEN,
+                ))),
+            );
+            connection.insert(
+                "refresh_token".into(),
+                Some(Param::Secret(Secret::new(
+                    credentials::PINTEREST_REFRESH_TOKEN,
+                ))),
+            );
+            connection.insert(
+                "client_id".into(),
+                Some(Param::Plain(Value::String(
+                    credentials::PINTEREST_CLIENT_ID.into(),
+                ))),
+            );
+            connection.insert(
+                "client_secret".into(),
+                Some(Param::Secret(Secret::new(
+                    credentials::PINTEREST_CLIENT_SECRET,
+                ))),
+            );
+        }
         other => {
             return Err(format!(
                 "the sandbox has no simulator for connector `{other}`"
@@ -192,6 +232,23 @@ mod tests {
         config(&cli.sandbox)
     }
 
+    #[tokio::test]
+    async fn pinterest_flows_get_the_sandbox_url_and_credentials() {
+        let sandbox = start_local(None).await.expect("sandbox");
+        let o = overrides_for(&sandbox, "pinterest").expect("overrides");
+        let text = |k: &str| match o.connection.get(k) {
+            Some(Some(Param::Plain(Value::String(s)))) => s.clone(),
+            Some(Some(Param::Secret(s))) => s.expose().to_string(),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(text("base_url"), sandbox.base_url());
+        assert_eq!(text("access_token"), credentials::PINTEREST_ACCESS_TOKEN);
+        assert_eq!(text("refresh_token"), credentials::PINTEREST_REFRESH_TOKEN);
+        assert_eq!(text("client_id"), credentials::PINTEREST_CLIENT_ID);
+        assert_eq!(text("client_secret"), credentials::PINTEREST_CLIENT_SECRET);
+        assert!(!o.connection.contains_key("token_url"));
+    }
+
     #[test]
     fn sizes_and_quotas_apply_per_vendor_and_unknown_vendors_are_named() {
         let cfg = config_of(&["--size", "mixpanel=9", "--quota", "mixpanel=50/1"]).expect("config");
@@ -200,13 +257,18 @@ mod tests {
         assert!(cfg.zendesk.quota.is_none());
         let cfg = config_of(&["--quota", "zendesk=100/60"]).expect("config");
         assert!(cfg.zendesk.quota.is_some() && cfg.mixpanel.quota.is_none());
-        let err = config_of(&["--quota", "pinterest=1/1"])
+        let err = config_of(&["--quota", "linkedin=1/1"])
             .err()
             .unwrap_or_default();
         assert!(
-            err.contains("`pinterest`") && err.contains("mixpanel"),
+            err.contains("`linkedin`") && err.contains("pinterest"),
             "{err}"
         );
+        let cfg =
+            config_of(&["--size", "pinterest=900", "--quota", "pinterest=10/1"]).expect("config");
+        assert_eq!(cfg.pinterest.ads, 900);
+        assert_eq!(cfg.pinterest.quota.as_ref().map(|q| q.limit), Some(10));
+        assert!(cfg.zendesk.quota.is_none());
         assert!(config_of(&["--quota", "mixpanel"]).is_err());
     }
 }

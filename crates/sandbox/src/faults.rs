@@ -21,6 +21,13 @@
 //! | `echo-auth` | 500 whose JSON body echoes the request's headers, `Authorization` verbatim, as some proxies and debugging gateways do (Zendesk in `request.headers`, Mixpanel in the `error` text and `headers`) |
 //! | `bad-lines` | (Mixpanel) six extra lines in the middle of the body: `time` a string, no `time`, no `properties`, `event` a number, a JSON array, a line that is not JSON |
 //! | `huge-line=MB` | (Mixpanel) one extra line of MB MiB that is not JSON, in the middle of the body |
+//! | `retry-after[=N]` | (Pinterest) 400 `{"code":1,"message":"… Retry after N seconds"}` (N 2 unless given) |
+//! | `code12` | (Pinterest) 400 `{"code":12,"message":"Something went wrong on our end…"}` |
+//! | `daily-quota` | (Pinterest) 429 code 8 with `X-RateLimit-Reset: 67150`, as when a daily budget is spent |
+//! | `expire-token` | (Pinterest) the access token of this request is expired from now on (1104) |
+//! | `report-failed` | (Pinterest) the report this request creates ends FAILED at its first poll |
+//! | `report-expired` | (Pinterest) the report this request creates ends EXPIRED at its first poll |
+//! | `expire-link` | (Pinterest) the FINISHED `url` this poll hands out is already expired |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
 
@@ -55,6 +62,13 @@ pub enum FaultKind {
     EchoAuth,
     BadLines,
     HugeLine { mb: u64 },
+    RetryAfter { secs: u64 },
+    Code12,
+    DailyQuota,
+    ExpireToken,
+    ReportFailed,
+    ReportExpired,
+    ExpireLink,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +127,13 @@ impl FaultPlan {
                 "replay" => FaultKind::Replay,
                 "echo-auth" => FaultKind::EchoAuth,
                 "bad-lines" => FaultKind::BadLines,
+                "retry-after" => FaultKind::RetryAfter { secs: 2 },
+                "code12" => FaultKind::Code12,
+                "daily-quota" => FaultKind::DailyQuota,
+                "expire-token" => FaultKind::ExpireToken,
+                "report-failed" => FaultKind::ReportFailed,
+                "report-expired" => FaultKind::ReportExpired,
+                "expire-link" => FaultKind::ExpireLink,
                 other => with_value(item, other)?,
             };
             specs.push(FaultSpec { kind, count, start });
@@ -121,8 +142,16 @@ impl FaultPlan {
     }
 }
 
-/// The kinds that carry a value: `slow=MS`, `huge-value=MB`, `huge-line=MB`.
+/// The kinds that carry a value: `slow=MS`, `huge-value=MB`, `huge-line=MB`, `retry-after=N`.
 fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
+    if let Some(secs) = kind.strip_prefix("retry-after=") {
+        return Ok(FaultKind::RetryAfter {
+            secs: secs
+                .trim_end_matches('s')
+                .parse()
+                .map_err(|_| format!("fault `{item}`: retry-after=N needs seconds"))?,
+        });
+    }
     if let Some(ms) = kind.strip_prefix("slow=") {
         return Ok(FaultKind::Slow {
             ms: ms
@@ -144,7 +173,8 @@ fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
     Err(format!(
         "unknown fault `{kind}`; known: 429, 429ra0, 500, 503, truncate, cut-json, slow=MS, \
          expire-cursor, 401, misfit, terminated-early, split-record, repeat-cursor, replay, \
-         huge-value=MB, echo-auth, bad-lines, huge-line=MB"
+         huge-value=MB, echo-auth, bad-lines, huge-line=MB, retry-after[=N], code12, \
+         daily-quota, expire-token, report-failed, report-expired, expire-link"
     ))
 }
 
@@ -305,6 +335,35 @@ mod tests {
         ] {
             assert!(message.contains(name), "{message} lists {name}");
         }
+    }
+
+    #[test]
+    fn parses_the_pinterest_kinds() {
+        let p = FaultPlan::parse(
+            "retry-after,retry-after=5@3,code12x2,daily-quota,expire-token,report-failed,report-expired,expire-link",
+        )
+        .expect("parses");
+        let kinds: Vec<FaultKind> = p.specs.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                FaultKind::RetryAfter { secs: 2 },
+                FaultKind::RetryAfter { secs: 5 },
+                FaultKind::Code12,
+                FaultKind::DailyQuota,
+                FaultKind::ExpireToken,
+                FaultKind::ReportFailed,
+                FaultKind::ReportExpired,
+                FaultKind::ExpireLink,
+            ]
+        );
+        assert_eq!(p.specs[2].count, 2);
+        assert!(FaultPlan::parse("retry-after=soon").is_err());
+        let message = FaultPlan::parse("boom").expect_err("unknown");
+        assert!(
+            message.contains("expire-link") && message.contains("code12"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! first run all drive the same server: `sluice sandbox`, or [`Sandbox::start`] in-process.
 //!
 //! Control routes live under `/_sandbox/`: `GET stats`, `POST faults` (a fault list, as text),
-//! and per vendor helpers such as `POST zendesk/touch` and `GET zendesk/users`.
+//! and per vendor helpers such as `POST zendesk/touch`, `GET zendesk/users` and
+//! `GET pinterest/analytics`.
 
 mod faults;
 mod limiter;
 mod mixpanel;
+mod pinterest;
 mod rng;
 mod stats;
 mod zendesk;
@@ -24,6 +26,10 @@ use axum::{Json, Router};
 pub use faults::{FaultKind, FaultPlan, FaultSpec};
 pub use limiter::QuotaSpec;
 pub use mixpanel::MixpanelConfig;
+pub use pinterest::{
+    Category as PinterestCategory, PinterestConfig, PinterestQuotas, RateLimitHeaders,
+    RefreshRefusal,
+};
 pub use stats::Stats;
 pub use zendesk::{ExportOrder, ZendeskConfig};
 
@@ -34,12 +40,22 @@ pub mod credentials {
     pub const MIXPANEL_USERNAME: &str = "sandbox.service-account";
     pub const MIXPANEL_SECRET: &str = "sandbox-service-account-secret";
     pub const MIXPANEL_PROJECT_ID: u64 = 2_526_451;
+    /// The app's id and secret (HTTP Basic on `POST /v5/oauth/token`).
+    pub const PINTEREST_CLIENT_ID: &str = "1484362";
+    pub const PINTEREST_CLIENT_SECRET: &str = "5a4db0c0ffee5a4db0c0ffee5a4db0c0ffee5a4d";
+    /// Accepted until it expires, `access_token_ttl` after the sandbox starts.
+    pub const PINTEREST_ACCESS_TOKEN: &str = "pina.sandbox-initial-access-token";
+    /// Works until it is rotated once (each refresh retires the refresh token it used).
+    pub const PINTEREST_REFRESH_TOKEN: &str = "pinr.sandbox-initial-refresh-token";
+    /// The main ad account (about 12 campaigns, 60 ad groups, `--size pinterest=N` ads).
+    pub const PINTEREST_AD_ACCOUNT_ID: &str = "549755885175";
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SandboxConfig {
     pub zendesk: ZendeskConfig,
     pub mixpanel: MixpanelConfig,
+    pub pinterest: PinterestConfig,
     pub faults: FaultPlan,
 }
 
@@ -54,6 +70,7 @@ pub enum SandboxError {
 pub(crate) struct Shared {
     pub zendesk: zendesk::ZendeskSim,
     pub mixpanel: mixpanel::MixpanelSim,
+    pub pinterest: pinterest::PinterestSim,
     pub faults: faults::FaultState,
     pub stats: Stats,
 }
@@ -82,6 +99,7 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             zendesk: zendesk::ZendeskSim::new(config.zendesk),
             mixpanel: mixpanel::MixpanelSim::new(config.mixpanel),
+            pinterest: pinterest::PinterestSim::new(config.pinterest),
             faults: faults::FaultState::new(config.faults),
             stats: Stats::default(),
         });
@@ -129,6 +147,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/faults", post(set_faults))
         .merge(zendesk::routes())
         .merge(mixpanel::routes())
+        .merge(pinterest::routes())
         .with_state(shared)
 }
 

@@ -47,6 +47,7 @@ pub struct Window {
 }
 
 /// What a window says about one request.
+#[derive(Debug, Clone, Copy)]
 pub struct Verdict {
     pub allowed: bool,
     pub remaining: u32,

@@ -45,22 +45,28 @@ impl Stats {
         let g = self.vendors.lock().unwrap_or_else(|p| p.into_inner());
         let mut vendors = serde_json::Map::new();
         let quotas = [
-            ("zendesk", shared.zendesk.quota_specs()),
-            ("mixpanel", shared.mixpanel.quota_specs()),
+            ("zendesk", shared.zendesk.quota_specs(), None),
+            ("mixpanel", shared.mixpanel.quota_specs(), None),
+            (
+                "pinterest",
+                shared.pinterest.quota_specs(),
+                Some(shared.pinterest.stats_json()),
+            ),
         ];
-        for (vendor, specs) in quotas {
+        for (vendor, specs, extra) in quotas {
             let v = g.get(vendor);
-            vendors.insert(
-                vendor.to_string(),
-                json!({
+            let mut entry = json!({
                     "quotas": specs,
                     "requests": v.map_or(0, |v| v.requests),
                     "by_status": v.map(|v| v.by_status.clone()).unwrap_or_default(),
                     "by_route": v.map(|v| v.by_route.clone()).unwrap_or_default(),
                     "first_request_s": v.and_then(|v| v.first_request_s),
                     "last_request_s": v.and_then(|v| v.last_request_s),
-                }),
-            );
+            });
+            if let (Value::Object(e), Some(Value::Object(x))) = (&mut entry, extra) {
+                e.extend(x);
+            }
+            vendors.insert(vendor.to_string(), entry);
         }
         json!({ "vendors": vendors })
     }
