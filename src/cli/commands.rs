@@ -604,7 +604,7 @@ pub struct BackfillArgs<'a> {
     pub flow: &'a Path,
     pub from: &'a str,
     pub to: &'a str,
-    pub window: &'a str,
+    pub window: Option<&'a str>,
     pub streams: Option<Vec<String>>,
     pub force: bool,
     pub concurrency: usize,
@@ -624,7 +624,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
         (Ok(f), Ok(t)) => (f, t),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    let window_days = match parse_window(args.window) {
+    let window_days = match args.window.map(parse_window).transpose() {
         Ok(w) => w,
         Err(e) => {
             crate::cli::print_error(&e.to_string());

@@ -70,9 +70,10 @@ enum Command {
         /// Last day, inclusive.
         #[arg(long)]
         to: String,
-        /// Window size: 7d, 2w, or days.
-        #[arg(long, default_value = "7d")]
-        window: String,
+        /// Window size: 7d, 2w, or days (default: the connector's layout that takes the fewest
+        /// requests, else 7d).
+        #[arg(long)]
+        window: Option<String>,
         /// Streams to backfill (default: the flow's).
         #[arg(long, value_delimiter = ',')]
         streams: Option<Vec<String>>,
@@ -244,7 +245,7 @@ pub fn main() -> ExitCode {
                     flow: &flow,
                     from: &from,
                     to: &to,
-                    window: &window,
+                    window: window.as_deref(),
                     streams,
                     force,
                     concurrency,

@@ -59,6 +59,7 @@ pub fn streams() -> Vec<StreamSpec> {
         supports_day_windows: true,
         max_window_days: None,
         day_partitioned: true,
+        default_fields: None,
         // the seed's mapping set names `data.*` paths that are not in the raw shape: its author
         // meant the event name and the (reserved `$` or custom) properties
         aliases: vec![

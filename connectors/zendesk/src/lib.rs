@@ -49,6 +49,7 @@ pub fn streams() -> Vec<StreamSpec> {
         supports_day_windows: true,
         max_window_days: None,
         day_partitioned: false,
+        default_fields: None,
         aliases: Vec::new(),
     }]
 }

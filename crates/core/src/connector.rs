@@ -33,6 +33,9 @@ pub struct StreamSpec {
     /// (event streams). Otherwise a window's files hold all of its days together (entity
     /// streams partitioned by extraction date), so a window is redone only whole.
     pub day_partitioned: bool,
+    /// The fields a flow without a mapping set writes, when not every field of the schema
+    /// (an API whose columns are chosen per request: the connector's default ones).
+    pub default_fields: Option<Vec<String>>,
     /// Other names mapping sets use for this stream's fields, tried in order: `(alias, path)`.
     /// An alias ending in `.` is a prefix. A rule applies when its result is a declared field;
     /// the last matching rule applies regardless.
@@ -143,6 +146,9 @@ pub struct PullContext {
     pub checkpoint: Option<Value>,
     /// The run's start time: connectors compute windows and marks from it, not from the clock.
     pub run_started: DateTime<Utc>,
+    /// The record fields (dot paths) the flow's mapping reads: an API that takes a list of
+    /// columns asks for these. Empty when every field is wanted.
+    pub fields: Vec<String>,
     pub pages: PageSender,
 }
 
@@ -221,6 +227,24 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// The streams a flow pulls when it names none (`[source] streams`): all of them unless
+    /// the connector's settings pick some (Pinterest's `object_type`).
+    fn default_streams(&self) -> Vec<String> {
+        self.streams().into_iter().map(|s| s.name).collect()
+    }
+
+    /// The windows a backfill of `from..=to` pulls when `--window` does not say: the layout
+    /// that needs the fewest requests (an API with a short synchronous range and a long
+    /// asynchronous one). `None` leaves it to the engine's default.
+    fn windows(
+        &self,
+        _stream: &StreamSpec,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Option<Vec<DayWindow>> {
+        None
+    }
+
     /// The parts of a stream's source, planned up front (no network): an ad account each, say.
     /// Plans, ETAs and shards count them; a day of one slice never replaces another's files.
     fn slices(&self, _stream: &StreamSpec) -> Vec<String> {
@@ -271,9 +295,28 @@ pub struct ConnectorConfig {
     pub quota: QuotaOverrides,
     /// The `[connection]` keys every connector's HTTP client honours.
     pub limits: ConnectionLimits,
+    /// Where a connector keeps values between runs (a rotated refresh token): the flow's
+    /// state store. `None` where nothing runs (`sluice check`).
+    pub store: Option<StateHandle>,
     /// `[connection]` keys the flow file gives a literal value (not an `${ENV}` reference),
     /// even if an override (`--sandbox`) replaced them: a credential among them is refused.
     pub literal_keys: std::collections::BTreeSet<String>,
+}
+
+/// A small key-value store that outlives the run.
+pub trait KeyValueStore: Send + Sync {
+    fn load(&self, key: &str) -> Option<String>;
+    fn save(&self, key: &str, value: &str) -> Result<(), String>;
+}
+
+/// A shared handle on the flow's [`KeyValueStore`].
+#[derive(Clone)]
+pub struct StateHandle(pub Arc<dyn KeyValueStore>);
+
+impl std::fmt::Debug for StateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateHandle")
+    }
 }
 
 /// `[connection]` keys of the engine, the same for every connector.

@@ -11,8 +11,9 @@ pub mod suggest;
 
 pub use connector::{
     ConnectionLimits, Connector, ConnectorConfig, ConnectorError, ConnectorFactory, DayWindow,
-    Page, PageSender, Param, PullContext, QuotaInfo, QuotaOverrides, Registry, RejectedRecord,
-    RequestMetricsSnapshot, StreamSpec, StreamTable, SyncMode, Task, DEFAULT_MAX_PAGE_BYTES,
+    KeyValueStore, Page, PageSender, Param, PullContext, QuotaInfo, QuotaOverrides, Registry,
+    RejectedRecord, RequestMetricsSnapshot, StateHandle, StreamSpec, StreamTable, SyncMode, Task,
+    DEFAULT_MAX_PAGE_BYTES,
 };
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};

@@ -538,6 +538,9 @@ impl HttpClient {
     /// Wait for the quotas of the request's category (and the shared ones), and for a pause a
     /// server asked for; a wait longer than the budget is exhaustion, returned at once.
     async fn wait_for_turn(&self, request: &Request) -> Result<(), Attempt> {
+        if !request.metered {
+            return Ok(());
+        }
         let started = Instant::now();
         let max_wait = self.inner.config.max_wait;
         let category = request.category.as_deref();

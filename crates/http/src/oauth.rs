@@ -16,11 +16,9 @@ use url::Url;
 
 use crate::error::HttpError;
 
-/// Where a rotated refresh token is kept between runs. Keys are the client's own.
-pub trait TokenStore: Send + Sync {
-    fn load(&self, key: &str) -> Option<String>;
-    fn save(&self, key: &str, value: &str) -> Result<(), String>;
-}
+/// Where a rotated refresh token is kept between runs (the flow's state store). Keys are the
+/// client's own.
+pub use sluice_core::KeyValueStore as TokenStore;
 
 /// How a connection gets and renews its access token.
 #[derive(Clone)]

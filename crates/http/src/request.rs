@@ -25,6 +25,9 @@ pub struct Request {
     /// The vendor's rate-limit category (`ads_analytics`, `search_export`): the request waits
     /// for the quotas of its category and for those every request shares.
     pub category: Option<String>,
+    /// Counted against the connection's quotas. Off for a request to another service (a
+    /// report file on a storage service's pre-signed URL).
+    pub metered: bool,
 }
 
 impl Request {
@@ -36,6 +39,7 @@ impl Request {
             body: None,
             authenticated: true,
             category: None,
+            metered: true,
         }
     }
 
@@ -69,6 +73,12 @@ impl Request {
     /// Send it without the connection's credentials.
     pub fn without_auth(mut self) -> Self {
         self.authenticated = false;
+        self
+    }
+
+    /// Send it outside the connection's quotas (it goes to another service).
+    pub fn unmetered(mut self) -> Self {
+        self.metered = false;
         self
     }
 

@@ -438,9 +438,17 @@ pub fn identity_destination(schema: &StreamSchema, source: &str) -> String {
 /// A mapping that writes every declared leaf of the stream schema: what a flow without a
 /// mapping set gets.
 pub fn identity_mapping(schema: &StreamSchema) -> MappingSet {
+    identity_mapping_of(schema, None)
+}
+
+/// The identity mapping of `fields` (dot paths of the schema; every leaf when `None`).
+pub fn identity_mapping_of(schema: &StreamSchema, fields: Option<&[String]>) -> MappingSet {
+    let paths = match fields {
+        Some(f) => f.to_vec(),
+        None => schema.leaf_paths(),
+    };
     MappingSet {
-        mappings: schema
-            .leaf_paths()
+        mappings: paths
             .into_iter()
             .map(|p| Mapping {
                 source_type: SourceType::Attribute,

@@ -14,8 +14,8 @@ mod scan;
 mod set;
 
 pub use compile::{
-    compile, compile_with_aliases, identity_destination, identity_mapping, CompileError,
-    CompileOutcome, Issue,
+    compile, compile_with_aliases, identity_destination, identity_mapping, identity_mapping_of,
+    CompileError, CompileOutcome, Issue,
 };
 pub use execute::{MapOutput, Reject};
 pub use plan::{ColumnSource, CompiledMapping, ValueType, DEFAULT_MAX_VALUE_BYTES};

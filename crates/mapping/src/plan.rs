@@ -309,6 +309,21 @@ impl CompiledMapping {
         self.schema.clone()
     }
 
+    /// The record fields (dot paths) the mapping reads, each once: what a connector that asks
+    /// for columns by name needs to ask for.
+    pub fn source_paths(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in &self.columns {
+            if let ColumnSource::Attribute(path) = &c.source {
+                let p = path.join(".");
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
     pub fn columns(&self) -> &[ColumnPlan] {
         &self.columns
     }

@@ -15,6 +15,9 @@ use crate::flow::Flow;
 use crate::progress::Counters;
 use crate::run::{begin, execute, prepare, RunError, RunOptions, RunOutcome, TaskSpec};
 
+/// Days per window when neither the command line nor the connector says.
+const DEFAULT_WINDOW_DAYS: u32 = 7;
+
 /// Requests are paced at this share of the strictest quota (see `sluice_http::PACE`).
 const PACE: f64 = 0.95;
 
@@ -22,7 +25,8 @@ const PACE: f64 = 0.95;
 pub struct BackfillRequest {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub window_days: u32,
+    /// Days per window; `None`: the connector's layout with the fewest requests, else 7.
+    pub window_days: Option<u32>,
     /// Streams to backfill; `None` means the flow's streams.
     pub streams: Option<Vec<String>>,
     /// Pull completed windows again and replace their files.
@@ -51,7 +55,8 @@ pub struct Plan {
     pub flow: String,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub window_days: u32,
+    /// Days per window, when the command line said.
+    pub window_days: Option<u32>,
     pub windows: Vec<PlannedWindow>,
     pub force: bool,
     pub concurrency: usize,
@@ -78,19 +83,29 @@ impl Plan {
         let done = self.windows.iter().filter(|w| w.done && !w.run).count();
         let resumed = self.windows.iter().filter(|w| w.resumed && w.run).count();
         let redone = self.windows.iter().filter(|w| w.done && w.run).count();
+        let layout = match self.window_days {
+            Some(d) => format!("in windows of {d} day{}", if d == 1 { "" } else { "s" }),
+            None => "in the windows that take the fewest requests".to_string(),
+        };
         let mut out = format!(
-            "backfill {}: {}..{} in windows of {} day{}, streams {}\n  {} windows: {} done, {} to run{}{}\n",
+            "backfill {}: {}..{} {layout}, streams {}\n  {} windows: {} done, {} to run{}{}\n",
             self.flow,
             self.from,
             self.to,
-            self.window_days,
-            if self.window_days == 1 { "" } else { "s" },
             streams.join(", "),
             self.windows.len(),
             done,
             self.to_run(),
-            if resumed > 0 { format!(" ({resumed} resumed with the days they were started with)") } else { String::new() },
-            if redone > 0 { format!(" (--force: {redone} done pulled again, their files replaced)") } else { String::new() },
+            if resumed > 0 {
+                format!(" ({resumed} resumed with the days they were started with)")
+            } else {
+                String::new()
+            },
+            if redone > 0 {
+                format!(" (--force: {redone} done pulled again, their files replaced)")
+            } else {
+                String::new()
+            },
         );
         let quota = if self.quotas.is_empty() {
             "no quota".to_string()
@@ -173,7 +188,7 @@ fn plan_stream(
     known: &[sluice_state::WindowRecord],
     from: NaiveDate,
     to: NaiveDate,
-    days: u32,
+    cut: &dyn Fn(NaiveDate, NaiveDate) -> Vec<DayWindow>,
     force: bool,
     last: NaiveDate,
     notes: &mut Vec<String>,
@@ -241,7 +256,7 @@ fn plan_stream(
         day = day + Days::new(1);
     }
     for (start, end) in runs {
-        for w in windows(start, end, days) {
+        for w in cut(start, end) {
             let key = Task {
                 stream: spec.name.clone(),
                 slice: slice.to_string(),
@@ -277,7 +292,7 @@ pub fn plan_backfill(
             req.from, req.to
         )));
     }
-    if req.window_days == 0 {
+    if req.window_days == Some(0) {
         return Err(RunError::Config("--window must be at least 1 day".into()));
     }
     let prepared = prepare(flow, registry)?;
@@ -341,15 +356,24 @@ pub fn plan_backfill(
                 spec.name, flow.connector
             )));
         }
+        let asked = req.window_days.unwrap_or(DEFAULT_WINDOW_DAYS);
         let days = match spec.max_window_days {
-            Some(max) if max < req.window_days => {
+            Some(max) if max < asked => {
                 notes.push(format!(
                     "stream `{}`: windows cut to {max} days, the longest range its API serves",
                     spec.name
                 ));
                 max
             }
-            _ => req.window_days,
+            _ => asked,
+        };
+        let connector = &prepared.connector;
+        // the connector's own layout when the command line names none
+        let cut = |from: NaiveDate, to: NaiveDate| match req.window_days {
+            None => connector
+                .windows(spec, from, to)
+                .unwrap_or_else(|| windows(from, to, days)),
+            Some(_) => windows(from, to, days),
         };
         for slice in prepared.connector.slices(spec) {
             let mut known = match &store {
@@ -394,7 +418,7 @@ pub fn plan_backfill(
                 }
             }
             let windows = plan_stream(
-                spec, &slice, &known, req.from, to, days, req.force, last, &mut notes,
+                spec, &slice, &known, req.from, to, &cut, req.force, last, &mut notes,
             );
             for w in &windows {
                 if w.run {
@@ -640,6 +664,7 @@ mod tests {
             supports_day_windows: true,
             max_window_days: None,
             day_partitioned,
+            default_fields: None,
             aliases: Vec::new(),
         }
     }
@@ -668,7 +693,7 @@ mod tests {
             k,
             d(range.0),
             d(range.1),
-            days,
+            &|a, b| windows(a, b, days),
             force,
             d("2099-01-01"),
             &mut notes,

@@ -565,6 +565,7 @@ impl Flow {
                 quota,
                 limits,
                 literal_keys,
+                store: None,
             },
             name: raw.name,
             file: path.to_path_buf(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
-use sluice_mapping::{compile_with_aliases, identity_mapping, CompiledMapping, MappingSet};
+use sluice_mapping::{compile_with_aliases, identity_mapping_of, CompiledMapping, MappingSet};
 use sluice_sinks::Lake;
 use sluice_state::{FileLocks, LockGuard, LockOwner, Locks, StateError, StateStore};
 use tokio::sync::{mpsc, watch};
@@ -82,14 +82,50 @@ pub(crate) struct Prepared {
     pub notes: Vec<String>,
 }
 
-pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
+/// The flow's state store as the connector's key-value store (a rotated refresh token).
+struct StateValues {
+    path: PathBuf,
+    flow: String,
+}
+
+impl sluice_core::KeyValueStore for StateValues {
+    fn load(&self, key: &str) -> Option<String> {
+        let store = StateStore::open(&self.path).ok()?;
+        match store.checkpoint(&self.flow, key).ok()?? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn save(&self, key: &str, value: &str) -> Result<(), String> {
+        StateStore::open(&self.path)
+            .and_then(|s| s.put_value(&self.flow, key, &Value::String(value.to_string())))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Build the connector and compile each stream's mapping. `with_state` gives the connector the
+/// flow's state store (not for `sluice check`, which writes nothing).
+pub(crate) fn prepare_with(
+    flow: &Flow,
+    registry: &Registry,
+    with_state: bool,
+) -> Result<Prepared, RunError> {
+    let mut config = flow.connector_config.clone();
+    if with_state {
+        config.store = Some(sluice_core::StateHandle(Arc::new(StateValues {
+            path: flow.state_path.clone(),
+            flow: flow.name.clone(),
+        })));
+    }
     let connector = registry
-        .build(&flow.connector, &flow.connector_config)
+        .build(&flow.connector, &config)
         .map_err(|e| RunError::Config(format!("{}: {e}", flow.file.display())))?;
     let offered = connector.streams();
     let names: Vec<String> = match &flow.streams {
+        Some(s) if s.iter().any(|n| n == "*") => offered.iter().map(|s| s.name.clone()).collect(),
         Some(s) => s.clone(),
-        None => offered.iter().map(|s| s.name.clone()).collect(),
+        None => connector.default_streams(),
     };
     let set = match &flow.mapping_file {
         Some(path) => Some((
@@ -119,7 +155,7 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
             Some((f, s)) => (f.clone(), s.clone()),
             None => (
                 format!("identity mapping of `{name}`"),
-                identity_mapping(&spec.schema),
+                identity_mapping_of(&spec.schema, spec.default_fields.as_deref()),
             ),
         };
         let outcome = compile_with_aliases(&file, &set, Some(&spec.schema), &spec.aliases)
@@ -143,6 +179,11 @@ pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunE
     })
 }
 
+/// Build the connector and compile the mappings for a run (with the state store).
+pub(crate) fn prepare(flow: &Flow, registry: &Registry) -> Result<Prepared, RunError> {
+    prepare_with(flow, registry, true)
+}
+
 /// What `sluice check` found: the flow is valid; these are the warnings and the output shape.
 pub struct CheckReport {
     pub warnings: Vec<String>,
@@ -153,7 +194,7 @@ pub struct CheckReport {
 
 /// Validate a flow and its mapping set without any network access.
 pub fn check_flow(flow: &Flow, registry: &Registry) -> Result<CheckReport, RunError> {
-    let p = prepare(flow, registry)?;
+    let p = prepare_with(flow, registry, false)?;
     // an object store's URL and options are checked here; credentials only on first use
     let lake = flow
         .destination
@@ -298,6 +339,7 @@ async fn run_task(
         task: spec.task.clone(),
         checkpoint,
         run_started: ctx.started,
+        fields: mapping.source_paths(),
         pages: tx,
     };
     let mut pull = tokio::spawn(async move { connector.pull(pull_ctx).await });
@@ -853,6 +895,7 @@ pub async fn discover(
         },
         checkpoint: None,
         run_started: Utc::now(),
+        fields: Vec::new(),
         pages: tx,
     };
     let c = connector.clone();
