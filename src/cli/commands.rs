@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
     let mut r = Registry::default();
     sluice_zendesk::register(&mut r);
     sluice_mixpanel::register(&mut r);
+    sluice_pinterest::register(&mut r);
     r
 }
 

@@ -192,9 +192,7 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
             );
             connection.insert(
                 "client_id".into(),
-                Some(Param::Plain(Value::String(
-                    credentials::PINTEREST_CLIENT_ID.into(),
-                ))),
+                Some(Param::Secret(Secret::new(credentials::PINTEREST_CLIENT_ID))),
             );
             connection.insert(
                 "client_secret".into(),

@@ -22,6 +22,7 @@ pub use oauth::{OAuthRefresh, TokenStore};
 pub use pacing::{Quota, BUDGET_PERIOD, PACE};
 pub use policy::{parse_retry_after, Decision, ResponseInfo};
 pub use request::{Body, Request};
+pub use reqwest::header::HeaderMap;
 
 /// A quota scope: who a vendor counts requests of (`connector` and a fingerprint of the
 /// identity, never the identity itself), so clients of one account share their quotas.

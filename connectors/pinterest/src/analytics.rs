@@ -1,0 +1,475 @@
+//! Analytics and targeting analytics of one ad account over a window of days, in as few
+//! requests as the API's limits allow:
+//! - days within the last 89 (UTC) go to the synchronous endpoints, at most 90 days and 250 ids
+//!   a request;
+//! - older days (up to 914 back) go to an asynchronous report, at most 186 days and 500 ids a
+//!   report ([`crate::reports`]).
+//!
+//! A window is pulled range by range, each range for every id chunk, and committed when a range
+//! is whole: its days then replace their earlier files (of this ad account only), and a crashed
+//! pull resumes at the next range.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sluice_core::{ConnectorError, DayWindow, Page, PullContext, Records};
+use sluice_http::{HttpClient, Request};
+
+use crate::config::{Granularity, PinterestSettings, ADS_ANALYTICS};
+use crate::errors::connector_error;
+use crate::streams::Level;
+
+/// The synchronous endpoints serve this many days back (the API says 90; a request at the
+/// turn of a UTC day must not fall outside).
+pub const SYNC_DAYS_BACK: u64 = 89;
+/// Days one synchronous request may cover (DAY granularity).
+pub const SYNC_RANGE_DAYS: u64 = 90;
+/// HOUR: 8 days back, 3 days a request, synchronous only.
+const HOUR_DAYS_BACK: u64 = 7;
+const HOUR_RANGE_DAYS: u64 = 3;
+/// Reports: 914 days back, 186 days a report.
+pub const REPORT_DAYS_BACK: u64 = 913;
+pub const REPORT_RANGE_DAYS: u64 = 186;
+/// Ids per synchronous request, per report.
+pub const SYNC_IDS: usize = 250;
+pub const REPORT_IDS: usize = 500;
+
+/// How a range of days is pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Sync,
+    Report,
+}
+
+/// One range of a window, and how it is pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub days: DayWindow,
+    pub route: Route,
+}
+
+fn chunks(from: NaiveDate, to: NaiveDate, days: u64, route: Route, out: &mut Vec<Range>) {
+    let mut start = from;
+    while start <= to {
+        let end = (start + Days::new(days - 1)).min(to);
+        out.push(Range {
+            days: DayWindow {
+                from: start,
+                to: end,
+            },
+            route,
+        });
+        start = end + Days::new(1);
+    }
+}
+
+/// The ranges of `window` as of `today` (UTC): reports for the old days, synchronous requests
+/// for the recent ones. Days before what any endpoint serves are an error.
+pub fn ranges(
+    window: DayWindow,
+    today: NaiveDate,
+    granularity: Granularity,
+) -> Result<Vec<Range>, ConnectorError> {
+    let (back, range) = match granularity {
+        Granularity::Day => (SYNC_DAYS_BACK, SYNC_RANGE_DAYS),
+        Granularity::Hour => (HOUR_DAYS_BACK, HOUR_RANGE_DAYS),
+    };
+    let sync_floor = today - Days::new(back);
+    let oldest = match granularity {
+        Granularity::Day => today - Days::new(REPORT_DAYS_BACK),
+        Granularity::Hour => sync_floor,
+    };
+    if window.from < oldest {
+        return Err(ConnectorError::Config(format!(
+            "{} is older than Pinterest keeps {} analytics ({oldest} is the oldest day it \
+             serves today): pull from {oldest} on",
+            window.from,
+            granularity.as_str()
+        )));
+    }
+    let mut out = Vec::new();
+    if window.from < sync_floor {
+        let end = window.to.min(sync_floor - Days::new(1));
+        chunks(window.from, end, REPORT_RANGE_DAYS, Route::Report, &mut out);
+    }
+    if window.to >= sync_floor {
+        chunks(
+            window.from.max(sync_floor),
+            window.to,
+            range,
+            Route::Sync,
+            &mut out,
+        );
+    }
+    Ok(out)
+}
+
+/// The windows a backfill of `from..=to` needs fewest requests in: the reports' part in
+/// windows of 186 days, the synchronous part in windows of 90, split where the routes meet.
+pub fn windows(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Vec<DayWindow> {
+    let sync_floor = today - Days::new(SYNC_DAYS_BACK);
+    let mut out = Vec::new();
+    let mut ranges = Vec::new();
+    if from < sync_floor {
+        chunks(
+            from,
+            to.min(sync_floor - Days::new(1)),
+            REPORT_RANGE_DAYS,
+            Route::Report,
+            &mut ranges,
+        );
+    }
+    if to >= sync_floor {
+        chunks(
+            from.max(sync_floor),
+            to,
+            SYNC_RANGE_DAYS,
+            Route::Sync,
+            &mut ranges,
+        );
+    }
+    out.extend(ranges.into_iter().map(|r| r.days));
+    out
+}
+
+/// What a task has done, checkpointed after each whole range.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Progress {
+    /// The last day of the window pulled whole.
+    done_through: Option<NaiveDate>,
+}
+
+/// One analytics row, kept as the JSON line the mapper reads, with its day.
+pub(crate) struct Row {
+    day: NaiveDate,
+    line: Vec<u8>,
+}
+
+/// `DATE` of a row: `YYYY-MM-DD`, or `YYYY-MM-DD HH:…` for HOUR.
+fn day_of(row: &Map<String, Value>) -> Option<NaiveDate> {
+    let text = row.get("DATE")?.as_str()?;
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The rows of a synchronous answer: a bare array, or for targeting `{"data": [{targeting_type,
+/// targeting_value, metrics}]}` flattened to one row per value and day.
+fn parse_rows(body: &[u8], targeting: bool) -> Result<Vec<Map<String, Value>>, String> {
+    if !targeting {
+        return serde_json::from_slice(body).map_err(|e| format!("not an analytics array: {e}"));
+    }
+    #[derive(Deserialize)]
+    struct Wrapped {
+        data: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        targeting_type: Value,
+        targeting_value: Value,
+        #[serde(default)]
+        metrics: Map<String, Value>,
+    }
+    let wrapped: Wrapped =
+        serde_json::from_slice(body).map_err(|e| format!("not a targeting answer: {e}"))?;
+    Ok(wrapped
+        .data
+        .into_iter()
+        .map(|item| {
+            let mut row = item.metrics;
+            row.insert("TARGETING_TYPE".into(), item.targeting_type);
+            row.insert("TARGETING_VALUE".into(), text(item.targeting_value));
+            row
+        })
+        .collect())
+}
+
+/// A value as text (a targeting value may be a number: LOCATION 500).
+fn text(v: Value) -> Value {
+    match v {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other,
+    }
+}
+
+/// Everything a pull of one stream needs to know.
+pub struct Pull<'a> {
+    pub settings: &'a PinterestSettings,
+    pub http: &'a HttpClient,
+    pub level: Level,
+    /// The targeting type, for a targeting stream.
+    pub targeting: Option<&'static str>,
+    pub columns: Vec<String>,
+    pub ids: Vec<String>,
+}
+
+impl Pull<'_> {
+    fn account<'c>(&self, ctx: &'c PullContext) -> &'c str {
+        ctx.task.slice.as_str()
+    }
+
+    /// Rows of one synchronous request.
+    async fn sync(
+        &self,
+        ctx: &PullContext,
+        days: DayWindow,
+        ids: &[String],
+    ) -> Result<(Vec<Row>, usize), ConnectorError> {
+        let s = self.settings;
+        let mut url = s.url(
+            &self
+                .level
+                .analytics_path(self.account(ctx), self.targeting.is_some()),
+        );
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("start_date", &days.from.to_string())
+                .append_pair("end_date", &days.to.to_string())
+                .append_pair("columns", &self.columns.join(","))
+                .append_pair("granularity", s.granularity.as_str())
+                .append_pair(
+                    "click_window_days",
+                    &s.attribution.click_window_days.to_string(),
+                )
+                .append_pair(
+                    "engagement_window_days",
+                    &s.attribution.engagement_window_days.to_string(),
+                )
+                .append_pair(
+                    "view_window_days",
+                    &s.attribution.view_window_days.to_string(),
+                )
+                .append_pair(
+                    "conversion_report_time",
+                    &s.attribution.conversion_report_time,
+                );
+            if let (Some(param), false) = (self.level.ids_param(), ids.is_empty()) {
+                q.append_pair(param, &ids.join(","));
+            }
+            if let Some(t) = self.targeting {
+                q.append_pair("targeting_types", &t.to_ascii_uppercase());
+            }
+        }
+        let targeting = self.targeting.is_some();
+        let id_key = self.level.id_key();
+        let request = Request::get(url).category(ADS_ANALYTICS);
+        let (rows, bytes) = self
+            .http
+            .send_parsed(&request, |body: Bytes| {
+                let rows = parse_rows(&body, targeting)?;
+                Ok(rows_of(rows, id_key, None))
+            })
+            .await
+            .map_err(|e| connector_error(&s.flow, e))?;
+        Ok((rows, bytes))
+    }
+
+    /// Pull the task's window, range by range.
+    pub async fn run(&self, ctx: &PullContext) -> Result<(), ConnectorError> {
+        let window = ctx.task.window.ok_or_else(|| {
+            ConnectorError::Config(
+                "an analytics pull needs a day window (the engine plans one)".into(),
+            )
+        })?;
+        let today = ctx.run_started.date_naive();
+        let window = DayWindow {
+            from: window.from,
+            to: window.to.min(today),
+        };
+        let progress: Progress = ctx
+            .checkpoint
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let needs_ids = self.level.ids_param().is_some();
+        if needs_ids && self.ids.is_empty() {
+            tracing::info!(
+                level = self.level.name(),
+                "no objects in the ad account: nothing to pull"
+            );
+        }
+        for range in ranges(window, today, self.settings.granularity)? {
+            if progress.done_through.is_some_and(|d| range.days.to <= d) {
+                continue;
+            }
+            if !(needs_ids && self.ids.is_empty()) {
+                let per_request = match range.route {
+                    Route::Sync => SYNC_IDS,
+                    Route::Report => REPORT_IDS,
+                };
+                let groups: Vec<&[String]> = if needs_ids {
+                    self.ids.chunks(per_request).collect()
+                } else {
+                    vec![&[]]
+                };
+                // each answer goes out as it comes: memory holds one answer, not the range
+                for ids in groups {
+                    let (rows, bytes) = match range.route {
+                        Route::Sync => self.sync(ctx, range.days, ids).await?,
+                        Route::Report => crate::reports::pull(self, ctx, range.days, ids).await?,
+                    };
+                    send_rows(ctx, range.days, rows, bytes).await?;
+                }
+            }
+            self.commit_range(ctx, range.days, window).await?;
+        }
+        ctx.pages
+            .send(Page {
+                checkpoint: Some(
+                    serde_json::to_value(Progress {
+                        done_through: Some(window.to),
+                    })
+                    .unwrap_or_default(),
+                ),
+                completes_task: true,
+                ..Page::default()
+            })
+            .await
+            .map_err(|_| ConnectorError::Stopped)
+    }
+
+    /// A range is whole: the checkpoint that makes its days replace their earlier files.
+    async fn commit_range(
+        &self,
+        ctx: &PullContext,
+        days: DayWindow,
+        window: DayWindow,
+    ) -> Result<(), ConnectorError> {
+        let mut whole = Vec::new();
+        let mut d = days.from;
+        while d <= days.to {
+            whole.push(d);
+            d = d + Days::new(1);
+        }
+        let done = Progress {
+            done_through: Some(days.to.min(window.to)),
+        };
+        ctx.pages
+            .send(Page {
+                checkpoint: Some(serde_json::to_value(done).unwrap_or_default()),
+                completes_partitions: whole,
+                ..Page::default()
+            })
+            .await
+            .map_err(|_| ConnectorError::Stopped)
+    }
+}
+
+/// One answer's rows, a page per day.
+async fn send_rows(
+    ctx: &PullContext,
+    days: DayWindow,
+    rows: Vec<Row>,
+    bytes: usize,
+) -> Result<(), ConnectorError> {
+    let mut by_day: BTreeMap<NaiveDate, (Vec<u8>, usize)> = BTreeMap::new();
+    let mut outside = 0u64;
+    for row in rows {
+        if row.day < days.from || row.day > days.to {
+            outside += 1;
+            continue;
+        }
+        let (lines, n) = by_day.entry(row.day).or_default();
+        lines.extend_from_slice(&row.line);
+        lines.push(b'\n');
+        *n += 1;
+    }
+    if outside > 0 {
+        tracing::warn!(rows = outside, from = %days.from, to = %days.to, "rows dated outside the days asked for were left out");
+    }
+    let mut first = true;
+    for (day, (lines, n)) in by_day {
+        ctx.pages
+            .send(Page {
+                records: Records::Lines(lines),
+                record_count: n,
+                input_bytes: if first { bytes as u64 } else { 0 },
+                partition: Some(day),
+                skipped: if first { outside } else { 0 },
+                ..Page::default()
+            })
+            .await
+            .map_err(|_| ConnectorError::Stopped)?;
+        first = false;
+    }
+    Ok(())
+}
+
+/// Rows as JSON lines with their day; `id` is put under the id key where a row lacks it (a
+/// report keys rows by their object).
+pub(crate) fn rows_of(rows: Vec<Map<String, Value>>, id_key: &str, id: Option<&str>) -> Vec<Row> {
+    rows.into_iter()
+        .filter_map(|mut row| {
+            if let (Some(id), false) = (id, row.contains_key(id_key)) {
+                row.insert(id_key.to_string(), Value::String(id.to_string()));
+            }
+            let day = day_of(&row)?;
+            let line = serde_json::to_vec(&row).ok()?;
+            Some(Row { day, line })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
+    }
+
+    #[test]
+    fn old_days_go_to_reports_recent_ones_to_the_sync_endpoints() {
+        let today = d("2026-12-02");
+        let w = DayWindow {
+            from: today - Days::new(200),
+            to: today - Days::new(1),
+        };
+        let r = ranges(w, today, Granularity::Day).expect("ranges");
+        let reports: Vec<_> = r.iter().filter(|r| r.route == Route::Report).collect();
+        let sync: Vec<_> = r.iter().filter(|r| r.route == Route::Sync).collect();
+        // 111 old days: one report; 89 recent days: one synchronous range
+        assert_eq!(reports.len(), 1);
+        assert_eq!(sync.len(), 1);
+        assert_eq!(
+            reports[0].days.to + Days::new(1),
+            sync[0].days.from,
+            "no gap, no overlap"
+        );
+        assert_eq!(sync[0].days.from, today - Days::new(SYNC_DAYS_BACK));
+        let err = ranges(
+            DayWindow {
+                from: today - Days::new(1000),
+                to: today,
+            },
+            today,
+            Granularity::Day,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("older than Pinterest keeps"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_backfill_is_cut_where_the_routes_meet() {
+        let today = d("2026-12-02");
+        let w = windows(today - Days::new(400), today - Days::new(1), today);
+        // 311 report days → 2 windows of ≤186; 89 sync days → 1 window
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert_eq!(w[2].from, today - Days::new(SYNC_DAYS_BACK));
+    }
+
+    #[test]
+    fn targeting_answers_flatten_to_one_row_per_value() {
+        let body = br#"{"data":[{"targeting_type":"AGE_BUCKET","targeting_value":"45-49","metrics":{"AD_GROUP_ID":2680067996745,"DATE":"2022-04-26","SPEND_IN_DOLLAR":240}},
+            {"targeting_type":"LOCATION","targeting_value":500,"metrics":{"DATE":"2022-04-26","SPEND_IN_DOLLAR":1}}]}"#;
+        let rows = parse_rows(body, true).expect("rows");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1]["TARGETING_VALUE"], "500");
+        let lines = rows_of(rows, "AD_GROUP_ID", None);
+        assert_eq!(lines[0].day, d("2022-04-26"));
+    }
+}
