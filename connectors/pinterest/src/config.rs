@@ -283,9 +283,11 @@ impl PinterestSettings {
             Some("campaigns") => Some(ObjectType::Campaigns),
             Some("ad_groups") => Some(ObjectType::AdGroups),
             Some("ads") => Some(ObjectType::Ads),
-            Some(other) => return Err(config_err(format!(
+            Some(other) => {
+                return Err(config_err(format!(
                 "[source] `object_type` = \"{other}\": use \"campaigns\", \"ad_groups\" or \"ads\""
-            ))),
+            )))
+            }
         };
         let object_ids = source.object_ids.unwrap_or_default();
         digits("object_ids", &object_ids)?;

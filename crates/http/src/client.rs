@@ -141,7 +141,7 @@ async fn read_error_body(mut response: reqwest::Response) -> bytes::Bytes {
 
 enum Credentials {
     Static(Option<sluice_core::Secret>),
-    OAuth(Box<OAuthState>),
+    OAuth(Arc<OAuthState>),
 }
 
 struct Inner {
@@ -212,7 +212,7 @@ impl HttpClient {
             .map_err(|e| HttpError::Setup(e.to_string()))?;
         let pacers = pacers(&config.quota_scope, &config.quotas).map_err(HttpError::Setup)?;
         let credentials = match auth {
-            Auth::OAuthRefresh(o) => Credentials::OAuth(Box::new(OAuthState::new(o))),
+            Auth::OAuthRefresh(o) => Credentials::OAuth(crate::oauth::shared(o)),
             other => Credentials::Static(other.header_value()),
         };
         Ok(Self {
@@ -372,12 +372,22 @@ impl HttpClient {
                     return Ok((generation, header));
                 }
                 // no access token yet: get one first
-                o.refresh(&self.inner.client, generation)
-                    .await
-                    .map_err(Attempt::fail)?;
+                self.refresh(o, generation).await.map_err(Attempt::fail)?;
                 Ok(o.header().await)
             }
         }
+    }
+
+    /// Refresh the access token: a request like any other for the quotas every request counts
+    /// against (a vendor counts it).
+    async fn refresh(&self, o: &OAuthState, generation: u64) -> Result<(), HttpError> {
+        if let Err(a) = self
+            .wait_for_turn(&Request::get(o.token_url().clone()))
+            .await
+        {
+            return Err(a.error);
+        }
+        o.refresh(&self.inner.client, generation).await
     }
 
     /// Build the reqwest request: method, URL, headers, body, credentials.
@@ -466,7 +476,7 @@ impl HttpClient {
                     // refreshed already, and still refused: the grant itself is wrong
                     return Attempt::fail(error);
                 }
-                match o.refresh(&self.inner.client, generation).await {
+                match self.refresh(o, generation).await {
                     Ok(()) => Attempt {
                         error,
                         retryable: true,

@@ -64,9 +64,38 @@ fn fingerprint(text: &str) -> String {
         .collect()
 }
 
+/// The live credentials of one OAuth grant, shared by every client of it in the process:
+/// two flows of one user (`sluice schedule`) must not each spend the refresh token, because a
+/// vendor that rotates it retires the one sent.
+pub(crate) fn shared(config: OAuthRefresh) -> Arc<OAuthState> {
+    type Registry = std::sync::Mutex<std::collections::HashMap<String, Arc<OAuthState>>>;
+    static GRANTS: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let key = fingerprint(&format!(
+        "{}|{}|{}",
+        config.token_url,
+        config.client_id.expose(),
+        config.refresh_token.expose()
+    ));
+    let mut grants = GRANTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(state) = grants.get(&key) {
+        if let (Some(store), Ok(mut stores)) = (&config.store, state.stores.lock()) {
+            stores.push(store.clone());
+        }
+        return state.clone();
+    }
+    let state = Arc::new(OAuthState::new(config));
+    grants.insert(key, state.clone());
+    state
+}
+
 /// The live credentials of an OAuth connection.
 pub(crate) struct OAuthState {
     config: OAuthRefresh,
+    /// Every store of the flows sharing the grant: a rotated token is kept in each.
+    stores: std::sync::Mutex<Vec<Arc<dyn TokenStore>>>,
     /// The access header and its generation: a request that saw generation `g` fail asks for a
     /// refresh of `g`, and only the first such request refreshes.
     current: RwLock<(u64, Option<Secret>)>,
@@ -103,6 +132,7 @@ impl OAuthState {
             .as_ref()
             .map(|t| Secret::new(format!("Bearer {}", t.expose())));
         Self {
+            stores: std::sync::Mutex::new(config.store.iter().cloned().collect()),
             current: RwLock::new((0, header)),
             refresh_token: RwLock::new(refresh_token),
             refreshing: Mutex::new(()),
@@ -110,6 +140,10 @@ impl OAuthState {
             env_fingerprint,
             config,
         }
+    }
+
+    pub(crate) fn token_url(&self) -> &Url {
+        &self.config.token_url
     }
 
     /// The header to send and its generation; `None` until a first refresh.
@@ -171,12 +205,14 @@ impl OAuthState {
         let access = Secret::new(token.access_token);
         if let Some(rotated) = token.refresh_token.filter(|t| !t.is_empty()) {
             let rotated = Secret::new(rotated);
-            if let Some(store) = &self.config.store {
-                let stored = Stored {
-                    refresh_token: rotated.expose().to_string(),
-                    replaces: self.env_fingerprint.clone(),
-                };
-                let text = serde_json::to_string(&stored).unwrap_or_default();
+            let stored = Stored {
+                refresh_token: rotated.expose().to_string(),
+                replaces: self.env_fingerprint.clone(),
+            };
+            let text = serde_json::to_string(&stored).unwrap_or_default();
+            let stores: Vec<Arc<dyn TokenStore>> =
+                self.stores.lock().map(|s| s.clone()).unwrap_or_default();
+            for store in stores {
                 store
                     .save(&self.store_key, &text)
                     .map_err(|e| HttpError::Refresh {

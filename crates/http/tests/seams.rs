@@ -291,11 +291,12 @@ impl TokenStore for MemoryStore {
     }
 }
 
-fn oauth(base: &url::Url, store: Arc<MemoryStore>) -> HttpClient {
+/// A client of the grant of app `client`; clients of one grant in one process share it.
+fn oauth(base: &url::Url, store: Arc<MemoryStore>, client: &str) -> HttpClient {
     HttpClient::new(
         Auth::OAuthRefresh(OAuthRefresh {
             token_url: base.join("token").expect("url"),
-            client_id: Secret::new("client-id-1"),
+            client_id: Secret::new(client),
             client_secret: Secret::new("client-secret-1"),
             refresh_token: Secret::new("pinr.initial"),
             access_token: Some(Secret::new("pina.expired")),
@@ -314,7 +315,7 @@ async fn an_expired_token_is_refreshed_once_for_all_requests_and_the_rotation_is
     *seen.access.lock().expect("access") = "pina.current".into();
     let base = serve(seen.clone()).await;
     let store = Arc::new(MemoryStore::default());
-    let c = oauth(&base, store.clone());
+    let c = oauth(&base, store.clone(), "client-id-1");
     let url = base.join("data").expect("url");
     let requests: Vec<_> = (0..8)
         .map(|_| {
@@ -342,16 +343,17 @@ async fn an_expired_token_is_refreshed_once_for_all_requests_and_the_rotation_is
         .expect("rotation kept");
     assert!(kept.contains("pinr.rotated-1"), "{kept}");
 
-    // the next run: its environment still says pinr.initial, which the server no longer takes
+    // another flow of the grant in the process shares it: an expiry it sees is refreshed
+    // with the rotated token, not the environment's (which the server no longer takes)
     *seen.access.lock().expect("access") = "pina.expired-again".into();
-    let next = oauth(&base, store);
+    let next = oauth(&base, store, "client-id-1");
     next.send_parsed(&Request::get(url.clone()), ok_text)
         .await
         .expect("the kept token refreshes");
     assert_eq!(seen.token_calls.load(Ordering::SeqCst), 2);
 
     // a refused refresh is an authentication error that names no secret
-    let fresh = oauth(&base, Arc::new(MemoryStore::default()));
+    let fresh = oauth(&base, Arc::new(MemoryStore::default()), "client-id-2");
     *seen.access.lock().expect("access") = "pina.other".into();
     let err = fresh
         .send_parsed(&Request::get(url), ok_text)
