@@ -107,7 +107,7 @@ fn zstd_level(options: ParquetOptions, target: &std::path::Path) -> Result<ZstdL
 }
 
 /// Each file's write buffer.
-const WRITE_BUFFER: usize = 1 << 20;
+const WRITE_BUFFER: usize = 64 << 10;
 
 /// One output file being written under its temporary name.
 pub struct PartFile {
