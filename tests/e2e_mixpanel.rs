@@ -863,11 +863,12 @@ async fn issue9_memory_does_not_grow_with_the_days_of_one_request() {
     }
     // 24 days of 8,000 events are ~70 MB of JSON; held until the response ends, they would all
     // be in memory at once. What may grow is bounded: 8 MiB of lines waiting for their page,
-    // 16 MiB of open part files, and the dedup index (~34 bytes an event: ~7 MB here).
+    // 16 MiB of open part files, and the dedup index (~34 bytes an event: ~7 MB here): 31 MiB,
+    // plus the allocator's slack (measured: 30 MiB in all). Holding the response would be over 70.
     let growth_mib = (peaks[1] as f64 - peaks[0] as f64) / 1024.0;
     eprintln!("peak RSS {peaks:?} KiB, growth {growth_mib:.1} MiB");
     assert!(
-        growth_mib < 32.0,
+        growth_mib < 40.0,
         "one request of 24 days took {growth_mib:.1} MiB more than 24 requests of a day ({peaks:?} KiB)"
     );
 }

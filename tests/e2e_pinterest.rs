@@ -563,3 +563,116 @@ async fn the_pinterest_flows_run_in_the_sandbox_and_duckdb_reads_them() {
     );
     assert_eq!(fields.get(3).copied(), Some("True"), "{text}");
 }
+
+/// A flow of campaign analytics written without a mapping set, to `out-<name>`.
+fn unmapped_flow(p: &Pin, name: &str, policy: &str) -> PathBuf {
+    let text = format!(
+        "name = \"{name}\"\nschema_policy = \"{policy}\"\n[connection]\nconnector = \"pinterest\"\n\
+         base_url = \"{}\"\nrefresh_token = \"${{PINTEREST_REFRESH_TOKEN}}\"\n\
+         client_id = \"${{PINTEREST_CLIENT_ID}}\"\nclient_secret = \"${{PINTEREST_CLIENT_SECRET}}\"\n\
+         [source]\nad_account_id = \"{}\"\nobject_type = \"campaigns\"\ninitial_days = 3\n\
+         lookback_days = 3\n[destination]\nformat = \"parquet\"\npath = \"out-{name}\"\n\
+         [state]\npath = \"shared-state.db\"\n",
+        p.sandbox.base_url(),
+        credentials::PINTEREST_AD_ACCOUNT_ID,
+    );
+    let path = p.dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("flow");
+    path
+}
+
+fn has_column(dir: &Path, column: &str) -> bool {
+    batches(dir)
+        .iter()
+        .any(|b| b.schema().column_with_name(column).is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_the_api_starts_sending_follows_the_schema_policy_and_a_mapped_flow_lists_it() {
+    const NEW: &str = "NEW_METRIC_SANDBOX";
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let flows: Vec<(&str, PathBuf)> = ["evolve", "ignore", "fail"]
+        .into_iter()
+        .map(|policy| (policy, unmapped_flow(&p, policy, policy)))
+        .collect();
+    let mapped = p.flow(
+        "mapped",
+        "object_type = \"campaigns\"\ninitial_days = 3",
+        "",
+    );
+    // the flows share one authorization, whose refresh token rotates: they share its state
+    let text =
+        std::fs::read_to_string(&mapped).expect("flow") + "[state]\npath = \"shared-state.db\"\n";
+    std::fs::write(&mapped, text).expect("flow");
+    // the first runs see the columns as they are
+    for (policy, flow) in &flows {
+        let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+        assert_eq!(out.code, 0, "{policy}: {}", out.all());
+        let dir = p
+            .dir
+            .path()
+            .join(format!("out-{policy}/campaign_analytics"));
+        assert!(
+            has_column(&dir, "SPEND_IN_MICRO_DOLLAR"),
+            "{policy}: default columns"
+        );
+        assert!(!has_column(&dir, NEW), "{policy}: no new column yet");
+    }
+    let out = p.sluice(&["run", mapped.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    // then the API starts sending a column nobody asked for
+    let set = p
+        .http
+        .post(format!("{}/_sandbox/faults", p.sandbox.base_url()))
+        .body("new-columnx100000@1")
+        .send()
+        .await
+        .expect("faults");
+    assert!(set.status().is_success());
+    for (policy, flow) in &flows {
+        let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+        let dest = p.dir.path().join(format!("out-{policy}"));
+        let dir = dest.join("campaign_analytics");
+        let report = reports(&dest).pop().expect("report");
+        let stream = &report["streams"][0];
+        match *policy {
+            "evolve" => {
+                assert_eq!(out.code, 0, "{}", out.all());
+                assert!(has_column(&dir, NEW), "evolve adds the column");
+                assert_eq!(stream["addedFields"], serde_json::json!([NEW]), "{report}");
+            }
+            "ignore" => {
+                assert_eq!(out.code, 0, "{}", out.all());
+                assert!(!has_column(&dir, NEW), "ignore drops the column");
+                assert_eq!(
+                    stream["ignoredFields"],
+                    serde_json::json!([NEW]),
+                    "{report}"
+                );
+            }
+            _ => {
+                assert_ne!(out.code, 0, "fail stops: {}", out.all());
+                assert!(
+                    out.all().contains(NEW) && out.all().contains("schema_policy"),
+                    "{}",
+                    out.all()
+                );
+                assert!(!has_column(&dir, NEW), "nothing of it is written");
+            }
+        }
+    }
+    let out = p.sluice(&["run", mapped.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = reports(&p.dest()).pop().expect("report");
+    assert_eq!(
+        report["streams"][0]["unmappedFields"],
+        serde_json::json!([NEW]),
+        "{report}"
+    );
+    assert!(
+        report["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains(NEW)))),
+        "{report}"
+    );
+}

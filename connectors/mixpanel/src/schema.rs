@@ -24,5 +24,6 @@ pub fn events() -> StreamSchema {
                 },
             ),
         ],
+        open: false,
     }
 }

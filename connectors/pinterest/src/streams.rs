@@ -160,7 +160,8 @@ fn analytics_schema(level: Level, targeting: bool) -> StreamSchema {
         };
         fields.push(f(name, ty));
     }
-    StreamSchema { fields }
+    // Pinterest adds metric columns over time: the record stays open to them
+    StreamSchema { fields, open: true }
 }
 
 /// An entity's fields as the list endpoints return them (more may come; these are kept).
@@ -220,7 +221,10 @@ fn entity_schema(level: Level) -> StreamSchema {
         ],
     };
     fields.extend(extra.iter().map(|(n, t)| f(n, t.clone())));
-    StreamSchema { fields }
+    StreamSchema {
+        fields,
+        open: false,
+    }
 }
 
 /// A stream's spec; `columns` are the analytics columns a flow without a mapping set writes.

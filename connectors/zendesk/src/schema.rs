@@ -32,6 +32,7 @@ fn envelope(results: Vec<SchemaField>) -> StreamSchema {
             ),
             f("results", Object { fields: results }),
         ],
+        open: false,
     }
 }
 

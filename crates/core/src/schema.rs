@@ -53,6 +53,10 @@ impl SchemaField {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StreamSchema {
     pub fields: Vec<SchemaField>,
+    /// The record itself may hold fields beside these (an API that adds columns): without a
+    /// mapping set the schema policy decides what they do; a mapped flow reports them.
+    #[serde(default)]
+    pub open: bool,
 }
 
 impl StreamSchema {
@@ -80,15 +84,21 @@ impl StreamSchema {
         }
         let (last, parent) = path.split_last()?;
         let _ = last;
+        if parent.is_empty() {
+            return self.open.then_some(&UNDECLARED);
+        }
         match self.lookup_declared(parent)? {
             FieldType::Open { .. } => Some(&UNDECLARED),
             _ => None,
         }
     }
 
-    /// Dot paths of the open objects, outermost first.
+    /// Dot paths of the open objects, outermost first (`""`: the record itself).
     pub fn open_paths(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.open {
+            out.push(String::new());
+        }
         self.visit(&mut |path, ty| {
             if matches!(ty, FieldType::Open { .. }) {
                 out.push(path.to_string());
@@ -118,6 +128,7 @@ impl StreamSchema {
         }
         StreamSchema {
             fields: open(&self.fields),
+            open: self.open,
         }
     }
 
@@ -199,6 +210,7 @@ mod tests {
                     ],
                 },
             )],
+            open: false,
         }
     }
 
@@ -241,6 +253,7 @@ mod tests {
                     ],
                 },
             )],
+            open: false,
         };
         assert_eq!(
             s.open_paths(),
@@ -256,9 +269,10 @@ impl StreamSchema {
     pub fn from_json_schema(v: &serde_json::Value) -> Result<Self, String> {
         let root = v.get("schema").unwrap_or(v);
         match json_schema_type(root)? {
-            FieldType::Object { fields } | FieldType::Open { fields } => {
-                Ok(StreamSchema { fields })
-            }
+            FieldType::Object { fields } | FieldType::Open { fields } => Ok(StreamSchema {
+                fields,
+                open: false,
+            }),
             _ => Err("the schema's root must be an object with `properties`".into()),
         }
     }
@@ -278,7 +292,10 @@ impl StreamSchema {
             }
         }
         match root.map(settle) {
-            Some(FieldType::Object { fields }) => StreamSchema { fields },
+            Some(FieldType::Object { fields }) => StreamSchema {
+                fields,
+                open: false,
+            },
             _ => StreamSchema::default(),
         }
     }

@@ -32,7 +32,7 @@ pub enum HttpError {
         wait_s: u64,
         last: Option<Box<HttpError>>,
     },
-    #[error("the token endpoint {url} refused to refresh the access token (HTTP {status}): {body}. Authorize again and update the refresh token the flow's environment reference points at")]
+    #[error("the token endpoint {url} refused to refresh the access token (HTTP {status}): {body}. Authorize again and update the refresh token the flow's environment reference points at. (Another flow of this authorization with a state database of its own may have rotated the token: flows that share an authorization share one `[state] path`.)")]
     Refresh {
         url: String,
         status: u16,

@@ -107,15 +107,17 @@ pub(crate) struct OAuthState {
 
 impl OAuthState {
     pub(crate) fn new(config: OAuthRefresh) -> Self {
+        let env_fingerprint = fingerprint(config.refresh_token.expose());
+        // one grant (app and authorization) per key: flows of other users of the app sharing the
+        // store keep their own tokens
         let store_key = format!(
             "oauth:{}",
             fingerprint(&format!(
-                "{}|{}",
+                "{}|{}|{env_fingerprint}",
                 config.token_url,
                 config.client_id.expose()
             ))
         );
-        let env_fingerprint = fingerprint(config.refresh_token.expose());
         // a token rotated by an earlier run wins, unless the environment's token changed since
         let refresh_token = config
             .store

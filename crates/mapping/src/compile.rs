@@ -478,6 +478,7 @@ mod tests {
                     ],
                 },
             )],
+            open: false,
         }
     }
 

@@ -377,8 +377,15 @@ impl<'m, 'a> MapRun<'m, 'a> {
             .into_iter()
             .flat_map(|(t, keys)| {
                 let prefix = mapping.tracked[t as usize].path.join(".");
-                keys.into_iter()
-                    .map(move |(k, ty)| (format!("{prefix}.{}", String::from_utf8_lossy(&k)), ty))
+                keys.into_iter().map(move |(k, ty)| {
+                    let key = String::from_utf8_lossy(&k);
+                    let path = if prefix.is_empty() {
+                        key.into_owned()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    (path, ty)
+                })
             })
             .collect();
         let mut arrays: Vec<Option<ArrayRef>> = self
@@ -509,7 +516,7 @@ fn assemble(node: &DestNode, data_type: &DataType, arrays: &mut [Option<ArrayRef
 
 #[cfg(test)]
 mod tests {
-    use crate::{compile, MappingSet};
+    use crate::{compile, MappingSet, ValueType};
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::Array;
@@ -532,6 +539,7 @@ mod tests {
                     ],
                 },
             )],
+            open: false,
         };
         let set = MappingSet::from_json(
             "t",
@@ -565,6 +573,7 @@ mod tests {
                     },
                 ),
             ],
+            open: false,
         };
         let set = MappingSet::from_json(
             "t",
@@ -623,6 +632,49 @@ mod tests {
     }
 
     #[test]
+    fn keys_of_an_open_record_no_column_reads_are_reported_and_known_ones_stay_quiet() {
+        let schema = StreamSchema {
+            fields: vec![
+                SchemaField::new("DATE", FieldType::String),
+                SchemaField::new("SPEND", FieldType::Integer),
+                SchemaField::new("CLICKS", FieldType::Integer),
+            ],
+            open: true,
+        };
+        let set = MappingSet::from_json(
+            "t",
+            r#"{"mappings":[{"sourceType":"ATTRIBUTE","source":"SPEND","destination":"spend"}]}"#,
+        )
+        .expect("set");
+        let declared: std::collections::BTreeSet<String> =
+            ["DATE", "SPEND", "CLICKS"].map(String::from).into();
+        let mapping = compile("t", &set, Some(&schema))
+            .expect("compiles")
+            .mapping
+            .track_unknown_fields(&[String::new()], &declared);
+        let input = concat!(
+            r#"{"DATE":"2026-01-01","SPEND":1,"CLICKS":2,"NEW_A":3,"NEW_B":"x","NEW_C":null}"#,
+            "\n"
+        );
+        let out = mapping.map_ndjson(input.as_bytes());
+        assert_eq!(out.batch.num_rows(), 1);
+        let unknown: Vec<_> = out.unknown_fields.iter().collect();
+        assert_eq!(
+            unknown,
+            [
+                (&"NEW_A".to_string(), &Some(ValueType::Float64)),
+                (&"NEW_B".to_string(), &Some(ValueType::Utf8)),
+                (&"NEW_C".to_string(), &None),
+            ]
+        );
+        // tracking again (as the ignore policy does) keeps what was known and adds more
+        let again = mapping.track_unknown_fields(&[String::new()], &[String::from("NEW_A")].into());
+        let out = again.map_ndjson(input.as_bytes());
+        let unknown: Vec<_> = out.unknown_fields.keys().cloned().collect();
+        assert_eq!(unknown, ["NEW_B", "NEW_C"]);
+    }
+
+    #[test]
     fn a_framed_page_with_broken_shared_members_rejects_every_item() {
         let body = br#"{"results":[{"id":1},{"id":2}],"meta":{"after_cursor":tru}}"#;
         let framed = Framed {
@@ -639,6 +691,7 @@ mod tests {
                     fields: vec![SchemaField::new("after_cursor", FieldType::String)],
                 },
             )],
+            open: false,
         };
         let set = MappingSet::from_json(
             "t",

@@ -230,11 +230,21 @@ impl CompiledMapping {
     /// Report keys of these objects (dot paths) that no column reads, in
     /// [`crate::MapOutput::unknown_fields`]: how a flow without a mapping set sees new fields.
     /// `ignored` keys (full paths) are not reported.
+    /// Keys known before (read by an added column, ignored earlier) stay known.
     pub fn track_unknown_fields(mut self, objects: &[String], ignored: &BTreeSet<String>) -> Self {
+        let before: HashMap<Vec<String>, BTreeSet<String>> = std::mem::take(&mut self.tracked)
+            .into_iter()
+            .map(|t| (t.path, t.known))
+            .collect();
         self.tracked = objects
             .iter()
             .map(|o| {
-                let path: Vec<String> = o.split('.').map(str::to_string).collect();
+                // `""` is the record itself
+                let path: Vec<String> = if o.is_empty() {
+                    Vec::new()
+                } else {
+                    o.split('.').map(str::to_string).collect()
+                };
                 let mut known: BTreeSet<String> = self
                     .columns
                     .iter()
@@ -248,9 +258,17 @@ impl CompiledMapping {
                     })
                     .collect();
                 for i in ignored {
-                    if let Some(key) = i.strip_prefix(&format!("{o}.")) {
+                    let key = if o.is_empty() {
+                        Some(i.as_str()).filter(|k| !k.contains('.'))
+                    } else {
+                        i.strip_prefix(&format!("{o}."))
+                    };
+                    if let Some(key) = key {
                         known.insert(key.to_string());
                     }
+                }
+                if let Some(earlier) = before.get(&path) {
+                    known.extend(earlier.iter().cloned());
                 }
                 TrackedObject { path, known }
             })
@@ -286,10 +304,9 @@ impl CompiledMapping {
             .map(|(i, t)| (t.path.join("."), i))
             .collect();
         for (source, _, _) in added {
-            if let Some((parent, key)) = source.rsplit_once('.') {
-                if let Some(i) = index.get(parent) {
-                    tracked[*i].known.insert(key.to_string());
-                }
+            let (parent, key) = source.rsplit_once('.').unwrap_or(("", source.as_str()));
+            if let Some(i) = index.get(parent) {
+                tracked[*i].known.insert(key.to_string());
             }
         }
         extended.tracked = tracked;

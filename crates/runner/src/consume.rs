@@ -73,7 +73,12 @@ pub(crate) struct StreamTotals {
     /// Fields dropped under `schema_policy = "ignore"`, and columns added under `evolve`.
     pub ignored_fields: Vec<String>,
     pub added_fields: Vec<String>,
+    /// Fields of a mapped flow's records that its mapping set does not read (first ones only).
+    pub unmapped_fields: Vec<String>,
 }
+
+/// How many unmapped field names a stream report lists: enough to act on, never a flood.
+const MAX_UNMAPPED_LISTED: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConsumeError {
@@ -388,6 +393,13 @@ impl Consumer<'_> {
                     self.totals.ignored_fields.push(f);
                 }
             }
+        } else {
+            for f in out.unknown_fields.keys() {
+                let listed = &mut self.totals.unmapped_fields;
+                if listed.len() < MAX_UNMAPPED_LISTED && !listed.contains(f) {
+                    listed.push(f.clone());
+                }
+            }
         }
         self.pending.input += out.input_records as u64;
         self.pending.failed += out.rejects.len() as u64;
@@ -535,7 +547,8 @@ pub(crate) fn consume(
         pending: Pending::default(),
         pending_rejects: Vec::new(),
         covered: true,
-        columns_changed: false,
+        // the first pull's columns are the baseline, even when it saw no new field
+        columns_changed: ctx.dynamic.as_ref().is_some_and(|d| d.first_pull),
         seq: 0,
         totals: StreamTotals::default(),
     };

@@ -117,6 +117,10 @@ pub struct StreamReport {
     /// New fields that were dropped (`schema_policy = "ignore"`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignored_fields: Vec<String>,
+    /// Fields the records brought that the flow's mapping set does not read (a vendor's new
+    /// columns): map them to keep them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

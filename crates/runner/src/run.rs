@@ -82,16 +82,20 @@ pub(crate) struct Prepared {
     pub notes: Vec<String>,
 }
 
-/// The flow's state store as the connector's key-value store (a rotated refresh token).
+/// The state database as the connector's key-value store (a rotated refresh token). Its values
+/// belong to no one flow: every flow of the database that uses one OAuth grant must see the
+/// token the last of them received, since a vendor that rotates tokens retires the one sent.
 struct StateValues {
     path: PathBuf,
-    flow: String,
 }
+
+/// The pseudo-flow the shared values are kept under (not a valid flow name).
+const SHARED_VALUES: &str = ":shared";
 
 impl sluice_core::KeyValueStore for StateValues {
     fn load(&self, key: &str) -> Option<String> {
         let store = StateStore::open(&self.path).ok()?;
-        match store.checkpoint(&self.flow, key).ok()?? {
+        match store.checkpoint(SHARED_VALUES, key).ok()?? {
             Value::String(s) => Some(s),
             _ => None,
         }
@@ -99,7 +103,7 @@ impl sluice_core::KeyValueStore for StateValues {
 
     fn save(&self, key: &str, value: &str) -> Result<(), String> {
         StateStore::open(&self.path)
-            .and_then(|s| s.put_value(&self.flow, key, &Value::String(value.to_string())))
+            .and_then(|s| s.put_value(SHARED_VALUES, key, &Value::String(value.to_string())))
             .map_err(|e| e.to_string())
     }
 }
@@ -115,7 +119,6 @@ pub(crate) fn prepare_with(
     if with_state {
         config.store = Some(sluice_core::StateHandle(Arc::new(StateValues {
             path: flow.state_path.clone(),
-            flow: flow.name.clone(),
         })));
     }
     let connector = registry
@@ -301,6 +304,9 @@ async fn run_task(
     // without a mapping set, a stream with custom properties writes every field it sees,
     // under the flow's schema policy
     let open = spec.stream.schema.open_paths();
+    // declared fields a flow does not read are never "new"
+    let declared: std::collections::BTreeSet<String> =
+        spec.stream.schema.leaf_paths().into_iter().collect();
     let (mapping, dynamic) = if flow.mapping_file.is_none() && !open.is_empty() {
         let stored =
             store.checkpoint(&flow.name, &crate::consume::columns_key(&spec.stream.name))?;
@@ -321,7 +327,7 @@ async fn run_task(
         let mapping = spec
             .mapping
             .with_columns(&added)
-            .track_unknown_fields(&open, &Default::default());
+            .track_unknown_fields(&open, &declared);
         let dynamic = crate::schema_policy::DynamicColumns {
             stream: spec.stream.name.clone(),
             policy: flow.schema_policy,
@@ -330,6 +336,12 @@ async fn run_task(
             accepted,
         };
         (Arc::new(mapping), Some(dynamic))
+    } else if spec.stream.schema.open {
+        // a mapped flow over records that grow columns lists the new ones it does not read
+        let mapping = (*spec.mapping)
+            .clone()
+            .track_unknown_fields(&[String::new()], &declared);
+        (Arc::new(mapping), None)
     } else {
         (spec.mapping.clone(), None)
     };
@@ -452,6 +464,7 @@ async fn run_task(
             completed: totals.completed,
             added_fields: totals.added_fields,
             ignored_fields: totals.ignored_fields,
+            unmapped_fields: totals.unmapped_fields,
         },
         input_bytes: totals.input_bytes,
         output_bytes: totals.output_bytes,
@@ -461,7 +474,6 @@ async fn run_task(
     })
 }
 
-/// Start a run: lock the flow (per mode), finish what a crashed run left, and build the context.
 /// Start a run: lock the flow (per mode), finish what a crashed run left, compare the state with
 /// the lake, and build the context. The run is recorded in the history only by [`execute`], so
 /// a caller that stops here (the lake lost files, say) leaves no trace but its message.
@@ -537,7 +549,7 @@ pub(crate) async fn execute(
     tasks: Vec<TaskSpec>,
     concurrency: usize,
     stop: Option<watch::Receiver<bool>>,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
 ) -> Result<RunOutcome, RunError> {
     use futures::StreamExt;
     store.begin_run(
@@ -628,6 +640,14 @@ pub(crate) async fn execute(
         bytes_in += r.input_bytes;
         bytes_out += r.output_bytes;
         files += r.report.files.len() as u64;
+        if !r.report.unmapped_fields.is_empty() {
+            warnings.push(format!(
+                "stream `{}`: the source sent fields the mapping set does not read: {}; map \
+                 them to keep them",
+                r.report.stream,
+                r.report.unmapped_fields.join(", ")
+            ));
+        }
         stream_reports.push(r.report);
     }
     // errors may quote a vendor's body: the report and the history keep no secret

@@ -28,6 +28,7 @@
 //! | `report-failed` | (Pinterest) the report this request creates ends FAILED at its first poll |
 //! | `report-expired` | (Pinterest) the report this request creates ends EXPIRED at its first poll |
 //! | `expire-link` | (Pinterest) the FINISHED `url` this poll hands out is already expired |
+//! | `new-column` | (Pinterest) every analytics row of this response carries `NEW_METRIC_SANDBOX`, a column nobody asked for, as when the API starts sending a new metric |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
 
@@ -69,6 +70,7 @@ pub enum FaultKind {
     ReportFailed,
     ReportExpired,
     ExpireLink,
+    NewColumn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +136,7 @@ impl FaultPlan {
                 "report-failed" => FaultKind::ReportFailed,
                 "report-expired" => FaultKind::ReportExpired,
                 "expire-link" => FaultKind::ExpireLink,
+                "new-column" => FaultKind::NewColumn,
                 other => with_value(item, other)?,
             };
             specs.push(FaultSpec { kind, count, start });
@@ -174,7 +177,7 @@ fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
         "unknown fault `{kind}`; known: 429, 429ra0, 500, 503, truncate, cut-json, slow=MS, \
          expire-cursor, 401, misfit, terminated-early, split-record, repeat-cursor, replay, \
          huge-value=MB, echo-auth, bad-lines, huge-line=MB, retry-after[=N], code12, \
-         daily-quota, expire-token, report-failed, report-expired, expire-link"
+         daily-quota, expire-token, report-failed, report-expired, expire-link, new-column"
     ))
 }
 
@@ -340,7 +343,7 @@ mod tests {
     #[test]
     fn parses_the_pinterest_kinds() {
         let p = FaultPlan::parse(
-            "retry-after,retry-after=5@3,code12x2,daily-quota,expire-token,report-failed,report-expired,expire-link",
+            "retry-after,retry-after=5@3,code12x2,daily-quota,expire-token,report-failed,report-expired,expire-link,new-columnx3",
         )
         .expect("parses");
         let kinds: Vec<FaultKind> = p.specs.iter().map(|s| s.kind).collect();
@@ -355,13 +358,15 @@ mod tests {
                 FaultKind::ReportFailed,
                 FaultKind::ReportExpired,
                 FaultKind::ExpireLink,
+                FaultKind::NewColumn,
             ]
         );
         assert_eq!(p.specs[2].count, 2);
+        assert_eq!(p.specs[8].count, 3);
         assert!(FaultPlan::parse("retry-after=soon").is_err());
         let message = FaultPlan::parse("boom").expect_err("unknown");
         assert!(
-            message.contains("expire-link") && message.contains("code12"),
+            message.contains("expire-link") && message.contains("new-column"),
             "{message}"
         );
     }

@@ -221,10 +221,11 @@ impl PartFile {
     }
 
     /// Roughly how much memory the file holds until it is finished: the row group in progress
-    /// and the write buffer.
+    /// as buffered (encoded pages and values still unencoded, such as dictionary keys: more
+    /// than its encoded size) and the write buffer.
     pub fn memory_bytes(&self) -> usize {
         let in_progress = match &self.writer {
-            Writer::Parquet(w) => w.in_progress_size(),
+            Writer::Parquet(w) => w.memory_size(),
             _ => 0,
         };
         in_progress + WRITE_BUFFER

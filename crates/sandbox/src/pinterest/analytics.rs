@@ -794,6 +794,23 @@ fn misfit(rows: &mut [Value], targeting: bool) {
     }
 }
 
+/// The column `new-column` adds: not in the API's enum, so no client asks for it.
+pub const NEW_COLUMN: &str = "NEW_METRIC_SANDBOX";
+
+/// `new-column`: every row carries [`NEW_COLUMN`] (a count, as most new metrics are).
+fn new_column(rows: &mut [Value], targeting: bool) {
+    for (i, row) in rows.iter_mut().enumerate() {
+        let target = if targeting {
+            row.get_mut("metrics")
+        } else {
+            Some(row)
+        };
+        if let Some(Value::Object(m)) = target {
+            m.insert(NEW_COLUMN.to_string(), json!(i + 1));
+        }
+    }
+}
+
 fn serve(ctx: &Ctx<'_>, id: &str, level: Level, targeting: bool, raw: &str) -> Response {
     let sim = ctx.sim;
     let q = match account(sim, id).and_then(|a| parse_sync(sim, a, level, targeting, raw)) {
@@ -810,6 +827,9 @@ fn serve(ctx: &Ctx<'_>, id: &str, level: Level, targeting: bool, raw: &str) -> R
     };
     if ctx.has(FaultKind::Misfit) {
         misfit(&mut out, targeting);
+    }
+    if ctx.has(FaultKind::NewColumn) {
+        new_column(&mut out, targeting);
     }
     if targeting {
         Json(json!({"data": out})).into_response()
