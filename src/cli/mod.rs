@@ -138,7 +138,7 @@ enum Command {
     Map(map::MapArgs),
     /// Measure a mapping set on a file: records/s, MB/s, peak memory, where the time goes.
     Bench(map::BenchArgs),
-    /// Serve the API simulators (Zendesk, Mixpanel) for tests, benchmarks and demos.
+    /// Serve the API simulators (Zendesk, Mixpanel, Pinterest) for tests, benchmarks and demos.
     Sandbox(sandbox::SandboxArgs),
 }
 
