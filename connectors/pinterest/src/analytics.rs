@@ -33,8 +33,7 @@ const HOUR_RANGE_DAYS: u64 = 3;
 /// Reports: 914 days back, 186 days a report.
 pub const REPORT_DAYS_BACK: u64 = 913;
 pub const REPORT_RANGE_DAYS: u64 = 186;
-/// Ids per synchronous request, per report.
-pub const SYNC_IDS: usize = 250;
+/// Ids per report (a synchronous request: [`Level::sync_ids`]).
 pub const REPORT_IDS: usize = 500;
 
 /// How a range of days is pulled.
@@ -72,22 +71,34 @@ pub fn ranges(
     window: DayWindow,
     today: NaiveDate,
     granularity: Granularity,
+    level: Level,
 ) -> Result<Vec<Range>, ConnectorError> {
     let (back, range) = match granularity {
         Granularity::Day => (SYNC_DAYS_BACK, SYNC_RANGE_DAYS),
         Granularity::Hour => (HOUR_DAYS_BACK, HOUR_RANGE_DAYS),
     };
     let sync_floor = today - Days::new(back);
+    let reports = level.report_level(false).is_some();
     let oldest = match granularity {
-        Granularity::Day => today - Days::new(REPORT_DAYS_BACK),
-        Granularity::Hour => sync_floor,
+        Granularity::Day if reports => today - Days::new(REPORT_DAYS_BACK),
+        _ => sync_floor,
     };
     if window.from < oldest {
+        let why = if reports {
+            String::new()
+        } else {
+            format!(
+                " (no asynchronous report has a {} level, so the synchronous endpoint's 90 \
+                 days are all there is)",
+                level.name()
+            )
+        };
         return Err(ConnectorError::Config(format!(
-            "{} is older than Pinterest keeps {} analytics ({oldest} is the oldest day it \
-             serves today): pull from {oldest} on",
+            "{} is older than Pinterest keeps {} {} analytics ({oldest} is the oldest day it \
+             serves today{why}): pull from {oldest} on",
             window.from,
-            granularity.as_str()
+            granularity.as_str(),
+            level.name()
         )));
     }
     let mut out = Vec::new();
@@ -193,6 +204,14 @@ fn text(v: Value) -> Value {
     }
 }
 
+/// Objects asked for together: the ids, and what they are asked for under (a pin's campaign).
+#[derive(Debug, Clone, Default)]
+pub struct IdGroup {
+    /// A query parameter every request of the group sends, and its value (`campaign_id`).
+    pub scope: Option<(&'static str, String)>,
+    pub ids: Vec<String>,
+}
+
 /// Everything a pull of one stream needs to know.
 pub struct Pull<'a> {
     pub settings: &'a PinterestSettings,
@@ -201,7 +220,8 @@ pub struct Pull<'a> {
     /// The targeting type, for a targeting stream.
     pub targeting: Option<&'static str>,
     pub columns: Vec<String>,
-    pub ids: Vec<String>,
+    /// The objects, for a level that names them (empty: none in the account).
+    pub groups: Vec<IdGroup>,
 }
 
 impl Pull<'_> {
@@ -214,6 +234,7 @@ impl Pull<'_> {
         &self,
         ctx: &PullContext,
         days: DayWindow,
+        scope: Option<&(&'static str, String)>,
         ids: &[String],
     ) -> Result<(Vec<Row>, usize), ConnectorError> {
         let s = self.settings;
@@ -250,14 +271,24 @@ impl Pull<'_> {
             if let Some(t) = self.targeting {
                 q.append_pair("targeting_types", &t.to_ascii_uppercase());
             }
+            if let Some((param, value)) = scope {
+                q.append_pair(param, value);
+            }
         }
         let targeting = self.targeting.is_some();
         let id_key = self.level.id_key();
+        let scope_column = self.level.scope_key().zip(scope.map(|(_, v)| v.as_str()));
         let request = Request::get(url).category(ADS_ANALYTICS);
         let (rows, bytes) = self
             .http
             .send_parsed(&request, |body: Bytes| {
-                let rows = parse_rows(&body, targeting)?;
+                let mut rows = parse_rows(&body, targeting)?;
+                if let Some((column, value)) = scope_column {
+                    for row in &mut rows {
+                        row.entry(column)
+                            .or_insert_with(|| Value::String(value.to_string()));
+                    }
+                }
                 Ok(rows_of(rows, id_key, None))
             })
             .await
@@ -283,30 +314,40 @@ impl Pull<'_> {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default();
         let needs_ids = self.level.ids_param().is_some();
-        if needs_ids && self.ids.is_empty() {
+        let none = needs_ids && self.groups.iter().all(|g| g.ids.is_empty());
+        if none {
             tracing::info!(
                 level = self.level.name(),
                 "no objects in the ad account: nothing to pull"
             );
         }
-        for range in ranges(window, today, self.settings.granularity)? {
+        let whole_account = [IdGroup::default()];
+        let groups: &[IdGroup] = if needs_ids {
+            &self.groups
+        } else {
+            &whole_account
+        };
+        for range in ranges(window, today, self.settings.granularity, self.level)? {
             if progress.done_through.is_some_and(|d| range.days.to <= d) {
                 continue;
             }
-            if !(needs_ids && self.ids.is_empty()) {
-                let per_request = match range.route {
-                    Route::Sync => SYNC_IDS,
-                    Route::Report => REPORT_IDS,
-                };
-                let groups: Vec<&[String]> = if needs_ids {
-                    self.ids.chunks(per_request).collect()
+            let per_request = match range.route {
+                Route::Sync => self.level.sync_ids(),
+                Route::Report => REPORT_IDS,
+            };
+            for group in groups {
+                let chunks: Vec<&[String]> = if needs_ids {
+                    group.ids.chunks(per_request).collect()
                 } else {
                     vec![&[]]
                 };
                 // each answer goes out as it comes: memory holds one answer, not the range
-                for ids in groups {
+                for ids in chunks {
                     let (rows, bytes) = match range.route {
-                        Route::Sync => self.sync(ctx, range.days, ids).await?,
+                        Route::Sync => {
+                            self.sync(ctx, range.days, group.scope.as_ref(), ids)
+                                .await?
+                        }
                         Route::Report => crate::reports::pull(self, ctx, range.days, ids).await?,
                     };
                     send_rows(ctx, range.days, rows, bytes).await?;
@@ -426,7 +467,7 @@ mod tests {
             from: today - Days::new(200),
             to: today - Days::new(1),
         };
-        let r = ranges(w, today, Granularity::Day).expect("ranges");
+        let r = ranges(w, today, Granularity::Day, Level::Campaign).expect("ranges");
         let reports: Vec<_> = r.iter().filter(|r| r.route == Route::Report).collect();
         let sync: Vec<_> = r.iter().filter(|r| r.route == Route::Sync).collect();
         // 111 old days: one report; 89 recent days: one synchronous range
@@ -445,6 +486,7 @@ mod tests {
             },
             today,
             Granularity::Day,
+            Level::Campaign,
         )
         .unwrap_err();
         assert!(

@@ -98,6 +98,13 @@ pub struct PinterestSettings {
     pub entity_statuses: Vec<String>,
     /// Items per entity page, 1 to 250.
     pub page_size: u32,
+    /// Entity streams write only the items changed since the last run (where items say when
+    /// they changed); otherwise the whole list each run.
+    pub changed_only: bool,
+    /// Audience ownerships listed (the API's default is OWNED only).
+    pub ownership_types: Vec<String>,
+    /// `privacy` of the boards listed (default `ALL`: the API's own default leaves some out).
+    pub board_privacy: Option<String>,
 }
 
 /// `[connection]` of a Pinterest flow (beside the engine's `connector`, `quota`, …).
@@ -147,6 +154,13 @@ struct Source {
     /// Entity items per page, 1 to 250 (default 250).
     #[serde(default, deserialize_with = "number_or_digits")]
     page_size: Option<u64>,
+    /// `snapshot` (default: every item each run) or `changed` (items changed since the last run).
+    entities: Option<String>,
+    /// Audience ownerships listed: `OWNED`, `RECEIVED` (default both).
+    #[serde(default, deserialize_with = "text_list")]
+    ownership_type: Option<Vec<String>>,
+    /// Boards listed: `ALL` (default), `PUBLIC`, `PROTECTED`, `SECRET` or `PUBLIC_AND_SECRET`.
+    board_privacy: Option<String>,
 }
 
 /// A list written as a TOML array, a comma-separated string (the seeds' form) or a number.
@@ -361,6 +375,38 @@ impl PinterestSettings {
                 "[source] `page_size` = {page_size}: the API takes 1 to 250"
             )));
         }
+        let changed_only = match source.entities.as_deref() {
+            None | Some("snapshot") => false,
+            Some("changed") => true,
+            Some(other) => {
+                return Err(config_err(format!(
+                    "[source] `entities` = \"{other}\": use \"snapshot\" (every item each run) or \
+                     \"changed\" (the items changed since the last run)"
+                )))
+            }
+        };
+        let ownership_types = source
+            .ownership_type
+            .unwrap_or_else(|| vec!["OWNED".into(), "RECEIVED".into()]);
+        if let Some(bad) = ownership_types
+            .iter()
+            .find(|t| !["OWNED", "RECEIVED"].contains(&t.as_str()))
+        {
+            return Err(config_err(format!(
+                "[source] `ownership_type`: \"{bad}\" is not OWNED or RECEIVED"
+            )));
+        }
+        const PRIVACY: [&str; 5] = ["ALL", "PUBLIC", "PROTECTED", "SECRET", "PUBLIC_AND_SECRET"];
+        if let Some(bad) = source
+            .board_privacy
+            .as_deref()
+            .filter(|p| !PRIVACY.contains(p))
+        {
+            return Err(config_err(format!(
+                "[source] `board_privacy` = \"{bad}\": use one of {}",
+                PRIVACY.join(", ")
+            )));
+        }
         Ok(Self {
             flow: config.flow.clone(),
             base_url,
@@ -376,6 +422,9 @@ impl PinterestSettings {
             attribution,
             entity_statuses,
             page_size: page_size as u32,
+            changed_only,
+            ownership_types,
+            board_privacy: Some(source.board_privacy.unwrap_or_else(|| "ALL".into())),
         })
     }
 

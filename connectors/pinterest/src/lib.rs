@@ -10,10 +10,11 @@ mod columns;
 mod config;
 mod entities;
 mod errors;
+pub mod reference;
 mod reports;
 mod streams;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,10 +24,12 @@ use sluice_core::{
     RequestMetricsSnapshot, StreamSpec, Task,
 };
 use sluice_http::HttpClient;
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
+use analytics::IdGroup;
 pub use config::PinterestSettings;
-use streams::{Kind, Level};
+use entities::{Binding, ListError, Listing};
+use streams::{EntityStream, Kind, Level, Parent};
 
 pub const NAME: &str = "pinterest";
 
@@ -41,27 +44,34 @@ fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError>
     Ok(Arc::new(PinterestConnector {
         settings,
         http,
-        ids: Mutex::new(HashMap::new()),
+        listed: std::sync::Mutex::new(HashMap::new()),
     }))
+}
+
+fn default_columns() -> Vec<String> {
+    columns::DEFAULT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
 }
 
 /// The streams with the default columns (for listings without a flow).
 pub fn all_streams() -> Vec<StreamSpec> {
-    let defaults: Vec<String> = columns::DEFAULT_COLUMNS
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let defaults = default_columns();
     streams::table()
         .into_iter()
-        .map(|(name, kind)| streams::spec(&name, kind, &defaults))
+        .map(|(name, kind)| streams::spec(&name, kind, &defaults, false))
         .collect()
 }
+
+/// A list's items (some of their fields), listed once per run however many tasks need them.
+type Listed = Arc<OnceCell<(Vec<Vec<String>>, Vec<String>)>>;
 
 pub struct PinterestConnector {
     settings: PinterestSettings,
     http: HttpClient,
-    /// Object ids per (ad account, level), listed once per run.
-    ids: Mutex<HashMap<(String, &'static str), Vec<String>>>,
+    /// Per (ad account, what): the fields of the items, and notes about the listing.
+    listed: std::sync::Mutex<HashMap<(String, &'static str), Listed>>,
 }
 
 impl PinterestConnector {
@@ -78,60 +88,248 @@ impl PinterestConnector {
         } else if let Some(c) = &self.settings.columns {
             c.clone()
         } else {
-            columns::DEFAULT_COLUMNS
-                .iter()
-                .map(|c| c.to_string())
-                .collect()
+            default_columns()
         };
         // every row names its object
-        if !cols.iter().any(|c| c == level.id_key()) {
+        if !cols.iter().any(|c| c == level.id_key()) && columns::kind(level.id_key()).is_some() {
             cols.push(level.id_key().to_string());
         }
         cols
     }
 
-    /// The objects of `level` to pull analytics of: the flow's `object_ids` for its
-    /// `object_type`, else every object of the account (archived and paused ones too).
-    async fn ids(&self, account: &str, level: Level) -> Result<Vec<String>, ConnectorError> {
-        if level.ids_param().is_none() {
-            return Ok(Vec::new());
-        }
-        let configured = self
-            .settings
+    /// The flow names the objects of this level (`object_type` and `object_ids`).
+    fn configured(&self, level: Level) -> bool {
+        self.settings
             .object_type
-            .is_some_and(|t| streams::kind_of(t.stream()) == Some(Kind::Analytics(level)));
-        if configured && !self.settings.object_ids.is_empty() {
+            .is_some_and(|t| streams::kind_of(t.stream()).is_some_and(|k| k.is_analytics_of(level)))
+            && !self.settings.object_ids.is_empty()
+    }
+
+    /// Some fields of every item of a list, listed once per run: windows pulled at once wait
+    /// for one listing.
+    async fn listed<F, Fut>(
+        &self,
+        account: &str,
+        what: &'static str,
+        list: F,
+    ) -> Result<(Vec<Vec<String>>, Vec<String>), ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<Vec<String>>, Vec<String>), ConnectorError>>,
+    {
+        let cell = {
+            let mut known = self.listed.lock().map_err(|_| ConnectorError::Stopped)?;
+            known
+                .entry((account.to_string(), what))
+                .or_default()
+                .clone()
+        };
+        cell.get_or_try_init(list).await.cloned()
+    }
+
+    /// Fields of the items of an entity stream's top-level list.
+    async fn list_fields(
+        &self,
+        account: &str,
+        stream: &'static str,
+        fields: &'static [&'static str],
+    ) -> Result<Vec<Vec<String>>, ConnectorError> {
+        let Some(e) = streams::entity(stream) else {
+            return Err(ConnectorError::UnknownStream(stream.into()));
+        };
+        let (items, _) = self
+            .listed(account, stream, || async move {
+                let listing = Listing::new(&self.settings, e, account, &Binding::default());
+                let items = entities::collect(&self.settings, &self.http, &listing, fields)
+                    .await
+                    .map_err(|err| err.into_error(&listing.what))?;
+                tracing::info!(what = %listing.what, objects = items.len(), "listed");
+                Ok((items, Vec::new()))
+            })
+            .await?;
+        Ok(items)
+    }
+
+    /// The ids of a level's objects (the flow's `object_ids` where it names them).
+    async fn ids(&self, account: &str, level: Level) -> Result<Vec<String>, ConnectorError> {
+        if self.configured(level) {
             return Ok(self.settings.object_ids.clone());
         }
-        let key = (account.to_string(), level.name());
-        // held while listing: windows pulled at once wait for one listing
-        let mut known = self.ids.lock().await;
-        if let Some(ids) = known.get(&key) {
-            return Ok(ids.clone());
+        let Some(stream) = level.entity() else {
+            return Ok(Vec::new());
+        };
+        let items = self.list_fields(account, stream, &["id"]).await?;
+        Ok(items.into_iter().filter_map(|mut f| f.pop()).collect())
+    }
+
+    /// The objects an analytics pull asks for, grouped as its endpoint wants them: pins by the
+    /// campaign that promotes them (the ads say which), product groups as the account's ad
+    /// groups promote them.
+    async fn groups(&self, account: &str, level: Level) -> Result<Vec<IdGroup>, ConnectorError> {
+        match level {
+            Level::AdAccount => Ok(Vec::new()),
+            Level::Campaign | Level::AdGroup | Level::Ad => Ok(vec![IdGroup {
+                scope: None,
+                ids: self.ids(account, level).await?,
+            }]),
+            Level::Pin => {
+                let ads = self
+                    .list_fields(account, "ad", &["campaign_id", "pin_id"])
+                    .await?;
+                let mut by_campaign: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for ad in ads {
+                    if let [campaign, pin] = ad.as_slice() {
+                        if campaign.is_empty() || pin.is_empty() {
+                            continue;
+                        }
+                        let pins = by_campaign.entry(campaign.clone()).or_default();
+                        if !pins.contains(pin) {
+                            pins.push(pin.clone());
+                        }
+                    }
+                }
+                Ok(by_campaign
+                    .into_iter()
+                    .map(|(campaign, ids)| IdGroup {
+                        scope: Some(("campaign_id", campaign)),
+                        ids,
+                    })
+                    .collect())
+            }
+            Level::ProductGroup => {
+                if self.configured(level) {
+                    return Ok(vec![IdGroup {
+                        scope: None,
+                        ids: self.settings.object_ids.clone(),
+                    }]);
+                }
+                let Some(e) = streams::entity("product_group_promotion") else {
+                    return Ok(Vec::new());
+                };
+                let (promotions, notes) = self
+                    .children(account, e, &["catalog_product_group_id"])
+                    .await?;
+                for n in notes {
+                    tracing::warn!("{n}");
+                }
+                let mut ids: Vec<String> = Vec::new();
+                for p in promotions.into_iter().filter_map(|mut f| f.pop()) {
+                    if !p.is_empty() && !ids.contains(&p) {
+                        ids.push(p);
+                    }
+                }
+                Ok(vec![IdGroup { scope: None, ids }])
+            }
         }
-        let ids = entities::ids(&self.settings, &self.http, account, level).await?;
-        tracing::info!(
-            level = level.name(),
-            objects = ids.len(),
-            "listed the objects to pull analytics of"
-        );
-        known.insert(key, ids.clone());
-        Ok(ids)
+    }
+
+    /// Fields of the items of a child list under every parent, listed once per run.
+    async fn children(
+        &self,
+        account: &str,
+        stream: &'static EntityStream,
+        fields: &'static [&'static str],
+    ) -> Result<(Vec<Vec<String>>, Vec<String>), ConnectorError> {
+        self.listed(account, stream.name, || async move {
+            let (parents, mut notes) = self.parents(account, stream).await?;
+            let mut out = Vec::new();
+            for binding in &parents {
+                let listing = Listing::new(&self.settings, stream, account, binding);
+                match entities::collect(&self.settings, &self.http, &listing, fields).await {
+                    Ok(items) => out.extend(items),
+                    Err(ListError::Gone) if stream.parent.is_object() => notes.push(format!(
+                        "{}: not found (deleted after it was listed): skipped",
+                        listing.what
+                    )),
+                    Err(e) => return Err(e.into_error(&listing.what)),
+                }
+            }
+            Ok((out, notes))
+        })
+        .await
+    }
+
+    /// What a stream's list is listed under, and notes about parents that went away.
+    async fn parents(
+        &self,
+        account: &str,
+        stream: &EntityStream,
+    ) -> Result<(Vec<Binding>, Vec<String>), ConnectorError> {
+        let one = |columns: &[(&'static str, String)]| Binding {
+            vars: Vec::new(),
+            query: columns.to_vec(),
+            columns: columns.to_vec(),
+        };
+        Ok(match stream.parent {
+            Parent::None => (vec![Binding::default()], Vec::new()),
+            Parent::Ownership => (
+                self.settings
+                    .ownership_types
+                    .iter()
+                    .map(|t| one(&[("ownership_type", t.clone())]))
+                    .collect(),
+                Vec::new(),
+            ),
+            Parent::AdGroup => (
+                self.ids(account, Level::AdGroup)
+                    .await?
+                    .into_iter()
+                    .map(|g| one(&[("ad_group_id", g)]))
+                    .collect(),
+                Vec::new(),
+            ),
+            Parent::Board => (
+                self.list_fields(account, "board", &["id"])
+                    .await?
+                    .into_iter()
+                    .filter_map(|mut f| f.pop())
+                    .map(|b| Binding {
+                        vars: vec![("board", b.clone())],
+                        query: Vec::new(),
+                        columns: vec![("board_id", b)],
+                    })
+                    .collect(),
+                Vec::new(),
+            ),
+            Parent::BoardSection => {
+                let Some(sections) = streams::entity("board_section") else {
+                    return Ok((Vec::new(), Vec::new()));
+                };
+                let (items, notes) =
+                    Box::pin(self.children(account, sections, &["board_id", "id"])).await?;
+                (
+                    items
+                        .into_iter()
+                        .filter_map(|f| match f.as_slice() {
+                            [board, section] => Some(Binding {
+                                vars: vec![("board", board.clone()), ("section", section.clone())],
+                                query: Vec::new(),
+                                columns: vec![
+                                    ("board_id", board.clone()),
+                                    ("board_section_id", section.clone()),
+                                ],
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
+                    notes,
+                )
+            }
+        })
     }
 }
 
 #[async_trait]
 impl Connector for PinterestConnector {
     fn streams(&self) -> Vec<StreamSpec> {
-        let cols = self.settings.columns.clone().unwrap_or_else(|| {
-            columns::DEFAULT_COLUMNS
-                .iter()
-                .map(|c| c.to_string())
-                .collect()
-        });
+        let cols = self
+            .settings
+            .columns
+            .clone()
+            .unwrap_or_else(default_columns);
         streams::table()
             .into_iter()
-            .map(|(name, kind)| streams::spec(&name, kind, &cols))
+            .map(|(name, kind)| streams::spec(&name, kind, &cols, self.settings.changed_only))
             .collect()
     }
 
@@ -146,8 +344,12 @@ impl Connector for PinterestConnector {
     async fn pull(&self, ctx: PullContext) -> Result<(), ConnectorError> {
         let kind = streams::kind_of(&ctx.task.stream)
             .ok_or_else(|| ConnectorError::UnknownStream(ctx.task.stream.clone()))?;
+        let account = ctx.task.slice.clone();
         match kind {
-            Kind::Entity(level) => entities::pull(&self.settings, &self.http, level, &ctx).await,
+            Kind::Entity(e) => {
+                let (parents, notes) = self.parents(&account, e).await?;
+                entities::pull(&self.settings, &self.http, e, parents, notes, &ctx).await
+            }
             Kind::Analytics(level) | Kind::Targeting(level, _) => {
                 let targeting = match kind {
                     Kind::Targeting(_, t) => Some(t),
@@ -159,7 +361,7 @@ impl Connector for PinterestConnector {
                     level,
                     targeting,
                     columns: self.columns(&ctx.fields, level),
-                    ids: self.ids(&ctx.task.slice, level).await?,
+                    groups: self.groups(&account, level).await?,
                 };
                 pull.run(&ctx).await
             }
@@ -190,17 +392,12 @@ impl Connector for PinterestConnector {
         };
         let Some(window) = task.window else { return 1 };
         let today = chrono::Utc::now().date_naive();
-        let Ok(ranges) = analytics::ranges(window, today, self.settings.granularity) else {
+        let Ok(ranges) = analytics::ranges(window, today, self.settings.granularity, level) else {
             return 1;
         };
         let objects = if level.ids_param().is_none() {
             1
-        } else if self
-            .settings
-            .object_type
-            .is_some_and(|t| streams::kind_of(t.stream()) == Some(Kind::Analytics(level)))
-            && !self.settings.object_ids.is_empty()
-        {
+        } else if self.configured(level) {
             self.settings.object_ids.len()
         } else {
             // unknown until listed: at least one chunk
@@ -209,7 +406,7 @@ impl Connector for PinterestConnector {
         ranges
             .iter()
             .map(|r| match r.route {
-                analytics::Route::Sync => objects.div_ceil(analytics::SYNC_IDS) as u64,
+                analytics::Route::Sync => objects.div_ceil(level.sync_ids()) as u64,
                 analytics::Route::Report => objects.div_ceil(analytics::REPORT_IDS) as u64,
             })
             .sum::<u64>()

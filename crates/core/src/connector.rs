@@ -127,6 +127,9 @@ pub struct Page {
     /// Records the connector dropped on purpose (duplicates, re-reads of records already
     /// written): counted in the report as skipped, never written.
     pub skipped: u64,
+    /// What a user should know about this pull that is not an error (a feature the account
+    /// does not have, an object deleted while it was paged): kept in the stream's report.
+    pub notes: Vec<String>,
 }
 
 /// A record a connector could not use, as the rejects file keeps it.

@@ -191,8 +191,8 @@ fn dv_to_cell(v: Dv, t: &ValueType) -> Result<Cell<'static>, String> {
         (ValueType::Boolean, Dv::Str(s)) if s == "true" || s == "false" => Cell::Bool(s == "true"),
         (ValueType::Timestamp, Dv::Time(t)) => Cell::Micros(t.timestamp_micros()),
         (ValueType::Timestamp, Dv::Str(s)) => Cell::Micros(
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| misfit(&v))?
+            crate::expr::funcs::parse_iso(s)
+                .ok_or_else(|| misfit(&v))?
                 .timestamp_micros(),
         ),
         (ValueType::List(item), Dv::List(items)) => Cell::List(

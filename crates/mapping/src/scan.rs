@@ -527,8 +527,8 @@ fn convert<'a>(v: &Val<'a>, t: &ValueType) -> Result<Cell<'a>, RecordError> {
             Cell::Micros(micros.ok_or_else(misfit)?)
         }
         (ValueType::Timestamp, Kind::Str(s)) => Cell::Micros(
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| misfit())?
+            crate::expr::funcs::parse_iso(s)
+                .ok_or_else(&misfit)?
                 .timestamp_micros(),
         ),
         (ValueType::Utf8 | ValueType::JsonText, Kind::Str(s)) => Cell::Str(s.clone()),

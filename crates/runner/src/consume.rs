@@ -75,6 +75,8 @@ pub(crate) struct StreamTotals {
     pub added_fields: Vec<String>,
     /// Fields of a mapped flow's records that its mapping set does not read (first ones only).
     pub unmapped_fields: Vec<String>,
+    /// The connector's notes, and the writer's (a stream without rows).
+    pub notes: Vec<String>,
 }
 
 /// How many unmapped field names a stream report lists: enough to act on, never a flood.
@@ -450,6 +452,28 @@ impl Consumer<'_> {
         }
     }
 
+    /// A stream that has written nothing yet, and whose pull found no rows, still gets a file:
+    /// an empty one with its schema, so a reader (DuckDB, Spark) finds the table, with its
+    /// columns, instead of a missing path. Once the stream has files, an empty pull adds none.
+    fn schema_for_an_empty_stream(&mut self) -> Result<(), ConsumeError> {
+        let wrote = self.totals.output + self.pending.output > 0
+            || !self.open.is_empty()
+            || !self.staged.is_empty()
+            || !self.totals.files.is_empty();
+        if wrote
+            || self
+                .store
+                .stream_has_files(&self.ctx.flow, &self.ctx.stream)?
+        {
+            return Ok(());
+        }
+        self.file_for(self.ctx.run_date, None)?;
+        self.totals
+            .notes
+            .push("no rows: an empty file with the stream's schema was written".into());
+        Ok(())
+    }
+
     fn page(&mut self, page: Page, mapped: Option<MapOutput>) -> Result<bool, ConsumeError> {
         if page.discard_uncommitted {
             tracing::info!(task = %self.ctx.task, "discarding an incomplete attempt; the connector retries it");
@@ -460,6 +484,12 @@ impl Consumer<'_> {
         self.totals.pages += 1;
         self.totals.input_bytes += page.input_bytes;
         self.connector_records(&page.rejected, page.skipped);
+        for note in page.notes {
+            let note = sluice_core::redact(&note).into_owned();
+            if !self.totals.notes.contains(&note) {
+                self.totals.notes.push(note);
+            }
+        }
         if !page.records.is_empty() || mapped.is_some() {
             let days = match (
                 self.ctx.day_partitioned,
@@ -483,6 +513,9 @@ impl Consumer<'_> {
         if self.covered {
             if checkpoint.is_some() {
                 self.pending_checkpoint = checkpoint;
+            }
+            if page.completes_task {
+                self.schema_for_an_empty_stream()?;
             }
             if page.completes_task
                 || !page.completes_partitions.is_empty()

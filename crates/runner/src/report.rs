@@ -121,6 +121,10 @@ pub struct StreamReport {
     /// columns): map them to keep them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmapped_fields: Vec<String>,
+    /// What the connector or the writer noted about the pull (an empty stream, a feature the
+    /// account lacks, an object deleted while paged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

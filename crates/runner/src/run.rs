@@ -465,6 +465,7 @@ async fn run_task(
             added_fields: totals.added_fields,
             ignored_fields: totals.ignored_fields,
             unmapped_fields: totals.unmapped_fields,
+            notes: totals.notes,
         },
         input_bytes: totals.input_bytes,
         output_bytes: totals.output_bytes,

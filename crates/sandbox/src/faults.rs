@@ -29,6 +29,7 @@
 //! | `report-expired` | (Pinterest) the report this request creates ends EXPIRED at its first poll |
 //! | `expire-link` | (Pinterest) the FINISHED `url` this poll hands out is already expired |
 //! | `new-column` | (Pinterest) every analytics row of this response carries `NEW_METRIC_SANDBOX`, a column nobody asked for, as when the API starts sending a new metric |
+//! | `delete-board` | (Pinterest) the main account's first board (lowest id) is gone for this request's child routes (`/boards/{id}/sections`, `/pins`, `/sections/{sid}/pins`: 404 code 40 "Board not found."), while `GET /boards` still lists it: a board deleted between listing and paging |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
 
@@ -71,6 +72,7 @@ pub enum FaultKind {
     ReportExpired,
     ExpireLink,
     NewColumn,
+    DeleteBoard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +139,7 @@ impl FaultPlan {
                 "report-expired" => FaultKind::ReportExpired,
                 "expire-link" => FaultKind::ExpireLink,
                 "new-column" => FaultKind::NewColumn,
+                "delete-board" => FaultKind::DeleteBoard,
                 other => with_value(item, other)?,
             };
             specs.push(FaultSpec { kind, count, start });
@@ -177,7 +180,7 @@ fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
         "unknown fault `{kind}`; known: 429, 429ra0, 500, 503, truncate, cut-json, slow=MS, \
          expire-cursor, 401, misfit, terminated-early, split-record, repeat-cursor, replay, \
          huge-value=MB, echo-auth, bad-lines, huge-line=MB, retry-after[=N], code12, \
-         daily-quota, expire-token, report-failed, report-expired, expire-link, new-column"
+         daily-quota, expire-token, report-failed, report-expired, expire-link, new-column, delete-board"
     ))
 }
 
@@ -343,7 +346,7 @@ mod tests {
     #[test]
     fn parses_the_pinterest_kinds() {
         let p = FaultPlan::parse(
-            "retry-after,retry-after=5@3,code12x2,daily-quota,expire-token,report-failed,report-expired,expire-link,new-columnx3",
+            "retry-after,retry-after=5@3,code12x2,daily-quota,expire-token,report-failed,report-expired,expire-link,new-columnx3,delete-boardx4@2",
         )
         .expect("parses");
         let kinds: Vec<FaultKind> = p.specs.iter().map(|s| s.kind).collect();
@@ -359,14 +362,18 @@ mod tests {
                 FaultKind::ReportExpired,
                 FaultKind::ExpireLink,
                 FaultKind::NewColumn,
+                FaultKind::DeleteBoard,
             ]
         );
+        assert_eq!(p.specs[9].count, 4);
         assert_eq!(p.specs[2].count, 2);
         assert_eq!(p.specs[8].count, 3);
         assert!(FaultPlan::parse("retry-after=soon").is_err());
         let message = FaultPlan::parse("boom").expect_err("unknown");
         assert!(
-            message.contains("expire-link") && message.contains("new-column"),
+            message.contains("expire-link")
+                && message.contains("new-column")
+                && message.contains("delete-board"),
             "{message}"
         );
     }

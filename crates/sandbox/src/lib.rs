@@ -49,6 +49,9 @@ pub mod credentials {
     pub const PINTEREST_REFRESH_TOKEN: &str = "pinr.sandbox-initial-refresh-token";
     /// The main ad account (about 12 campaigns, 60 ad groups, `--size pinterest=N` ads).
     pub const PINTEREST_AD_ACCOUNT_ID: &str = "549755885175";
+    /// The second ad account, shared through Business Access: small, and without a catalog
+    /// (`GET /v5/catalogs/product_groups` answers 409 code 4182 for it).
+    pub const PINTEREST_SHARED_AD_ACCOUNT_ID: &str = "549764106778";
 }
 
 #[derive(Debug, Clone, Default)]

@@ -506,6 +506,17 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether any task of the stream has committed a file (that is still live).
+    pub fn stream_has_files(&self, flow: &str, stream: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM task_files WHERE flow = ?1 AND stream = ?2)",
+                params![flow, stream],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// The output files a task has written so far.
     pub fn task_files(&self, flow: &str, task: &str) -> Result<Vec<PathBuf>, StateError> {
         let mut stmt = self

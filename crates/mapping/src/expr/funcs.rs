@@ -252,7 +252,8 @@ pub fn java_format(pattern: &str) -> String {
 }
 
 /// ISO-8601 as Data Prep's `date(str)` reads it: an offset time, a local time (UTC), or a day.
-fn parse_iso(s: &str) -> Option<DateTime<FixedOffset>> {
+/// Timestamp columns read text the same way (APIs send `2024-05-01T10:20:30` without a zone).
+pub(crate) fn parse_iso(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);

@@ -34,6 +34,10 @@ pub enum Level {
     Campaign,
     AdGroup,
     Ad,
+    /// `pins/analytics`: a (campaign, pin) an ad promotes, indexes into `promoted_pins`
+    Pin,
+    /// `product_groups/analytics` and PRODUCT_GROUP reports: indexes into `product_groups`
+    ProductGroup,
 }
 
 impl Level {
@@ -44,6 +48,8 @@ impl Level {
             Level::Campaign => "CAMPAIGN_ID",
             Level::AdGroup => "AD_GROUP_ID",
             Level::Ad => "AD_ID",
+            Level::Pin => "PIN_ID",
+            Level::ProductGroup => "PRODUCT_GROUP_ID",
         }
     }
 
@@ -54,6 +60,8 @@ impl Level {
             Level::Campaign => "ad account campaign",
             Level::AdGroup => "ad account group",
             Level::Ad => "ad account ads",
+            Level::Pin => "ad account pin",
+            Level::ProductGroup => "ad account product group",
         }
     }
 
@@ -63,6 +71,7 @@ impl Level {
             Level::Campaign => (CAMPAIGN_TARGETING_TYPES, 14),
             Level::AdGroup => (AD_GROUP_TARGETING_TYPES, 14),
             Level::Ad => (AD_TARGETING_TYPES, 14),
+            Level::Pin | Level::ProductGroup => (&[], 0),
         }
     }
 
@@ -72,6 +81,8 @@ impl Level {
             "CAMPAIGN" => Some(Level::Campaign),
             "AD_GROUP" => Some(Level::AdGroup),
             "AD" | "PIN_PROMOTION" => Some(Level::Ad),
+            "PIN" => Some(Level::Pin),
+            "PRODUCT_GROUP" => Some(Level::ProductGroup),
             _ => None,
         }
     }
@@ -131,20 +142,32 @@ fn entity_id(sim: &PinterestSim, level: Level, e: usize) -> u64 {
         Level::Campaign => d.campaigns[e].id,
         Level::AdGroup => d.ad_groups[e].id,
         Level::Ad => d.ads[e].id,
+        Level::Pin => d.assets.promoted_pins[e].1,
+        Level::ProductGroup => d.assets.product_groups[e].id,
     }
 }
 
-/// Every row of the query, entity by entity, then by date.
-pub fn compute(sim: &PinterestSim, q: &Query, clock: Clock) -> Vec<Row> {
+/// The deliveries behind a query's rows: (position of the entity in `q.entities`, the ad whose
+/// series it sums). A product group draws its own series (keyed by its id); every other level
+/// sums the ads of the account below it.
+fn sources<'a>(
+    sim: &'a PinterestSim,
+    q: &Query,
+    pos: &HashMap<usize, usize>,
+) -> Vec<(usize, &'a super::data::Ad)> {
     let d = &sim.data;
-    let days = ((q.end - q.start).num_days() + 1).max(0) as usize;
-    let pos: HashMap<usize, usize> = q
-        .entities
-        .iter()
-        .enumerate()
-        .map(|(p, e)| (*e, p))
-        .collect();
-    let mut sums: Vec<Vec<Option<Base>>> = vec![vec![None; days]; q.entities.len()];
+    if q.level == Level::ProductGroup {
+        return q
+            .entities
+            .iter()
+            .enumerate()
+            .filter_map(|(p, e)| {
+                let ad = d.assets.product_group_ads.get(*e)?.as_ref()?;
+                (ad.account == q.account).then_some((p, ad))
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
     for (i, ad) in d.ads.iter().enumerate() {
         if ad.account != q.account {
             continue;
@@ -154,8 +177,30 @@ pub fn compute(sim: &PinterestSim, q: &Query, clock: Clock) -> Vec<Row> {
             Level::Campaign => ad.campaign,
             Level::AdGroup => ad.ad_group,
             Level::Ad => i,
+            Level::Pin => match d.assets.promoted_index.get(&(ad.campaign, ad.pin_id)) {
+                Some(e) => *e,
+                None => continue,
+            },
+            Level::ProductGroup => continue,
         };
-        let Some(&p) = pos.get(&e) else { continue };
+        if let Some(&p) = pos.get(&e) {
+            out.push((p, ad));
+        }
+    }
+    out
+}
+
+/// Every row of the query, entity by entity, then by date.
+pub fn compute(sim: &PinterestSim, q: &Query, clock: Clock) -> Vec<Row> {
+    let days = ((q.end - q.start).num_days() + 1).max(0) as usize;
+    let pos: HashMap<usize, usize> = q
+        .entities
+        .iter()
+        .enumerate()
+        .map(|(p, e)| (*e, p))
+        .collect();
+    let mut sums: Vec<Vec<Option<Base>>> = vec![vec![None; days]; q.entities.len()];
+    for (p, ad) in sources(sim, q, &pos) {
         let series = ad_series(sim.config.seed, ad, q.start, q.end, q.attr, clock);
         for (k, b) in series.into_iter().enumerate() {
             if let Some(b) = b {
@@ -219,6 +264,8 @@ struct Lineage<'a> {
     campaign: Option<&'a super::data::Campaign>,
     group: Option<&'a super::data::AdGroup>,
     ad: Option<&'a super::data::Ad>,
+    /// the pin of a PIN row
+    pin: Option<u64>,
 }
 
 fn lineage(sim: &PinterestSim, level: Level, e: usize) -> Lineage<'_> {
@@ -229,10 +276,12 @@ fn lineage(sim: &PinterestSim, level: Level, e: usize) -> Lineage<'_> {
         Level::AdGroup => Some(&d.ad_groups[e]),
         _ => None,
     };
+    let pin = (level == Level::Pin).then(|| d.assets.promoted_pins[e]);
     let campaign = match level {
         Level::Campaign => Some(&d.campaigns[e]),
         Level::AdGroup | Level::Ad => group.map(|g| &d.campaigns[g.campaign]),
-        Level::Advertiser => None,
+        Level::Pin => pin.map(|(c, _)| &d.campaigns[c]),
+        Level::Advertiser | Level::ProductGroup => None,
     };
     let account_index = match level {
         Level::Advertiser => e,
@@ -243,6 +292,7 @@ fn lineage(sim: &PinterestSim, level: Level, e: usize) -> Lineage<'_> {
         campaign,
         group,
         ad,
+        pin: pin.map(|(_, p)| p),
     }
 }
 
@@ -276,7 +326,7 @@ fn attribute(l: &Lineage<'_>, col: &str) -> Option<Value> {
         "AD_ID" | "PIN_PROMOTION_ID" => a.and_then(|a| num(a.id)),
         "AD_NAME" | "PIN_PROMOTION_NAME" => a.map(|a| json!(a.name)),
         "AD_STATUS" | "PIN_PROMOTION_STATUS" => a.map(|a| json!(a.status.ad_summary())),
-        "PIN_ID" => a.and_then(|a| num(a.pin_id)),
+        "PIN_ID" => a.map(|a| a.pin_id).or(l.pin).and_then(num),
         "VIDEO_LENGTH" => a.and_then(|a| a.video_length).and_then(num),
         _ => None,
     }
@@ -645,6 +695,44 @@ pub fn attribution(p: &Params) -> Result<Attribution, String> {
     })
 }
 
+/// The (campaign, pin) pairs of the account's ads, of `campaign` (any when `None`) and `pins`
+/// (any when empty): (pin id, index).
+fn pin_entities(
+    sim: &PinterestSim,
+    account: usize,
+    campaign: Option<u64>,
+    pins: &[u64],
+) -> Vec<(u64, usize)> {
+    let d = &sim.data;
+    d.assets
+        .promoted_pins
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, pin))| {
+            let c = &d.campaigns[*c];
+            c.account == account
+                && campaign.is_none_or(|x| x == c.id)
+                && (pins.is_empty() || pins.contains(pin))
+        })
+        .map(|(i, (_, pin))| (*pin, i))
+        .collect()
+}
+
+/// The product groups promoted in the account, of `ids` (any when empty): (id, index).
+fn product_group_entities(sim: &PinterestSim, account: usize, ids: &[u64]) -> Vec<(u64, usize)> {
+    let a = &sim.data.assets;
+    a.product_groups
+        .iter()
+        .zip(&a.product_group_ads)
+        .enumerate()
+        .filter(|(_, (g, ad))| {
+            ad.as_ref().is_some_and(|ad| ad.account == account)
+                && (ids.is_empty() || ids.contains(&g.id))
+        })
+        .map(|(i, (g, _))| (g.id, i))
+        .collect()
+}
+
 /// The entities a sync request names, which must belong to the account; in id order.
 fn named_entities(
     sim: &PinterestSim,
@@ -708,6 +796,18 @@ fn named_entities(
                     "Missing required parameter 'ad_ids' (or 'campaign_ids' with 'pin_ids')".into(),
                 );
             }
+        }
+        Level::Pin => {
+            let campaign = params::id("campaign_id", p.required("campaign_id")?)?;
+            let pins = required("pin_ids", params::ids(p, "pin_ids", 100)?)?;
+            pin_entities(sim, account, Some(campaign), &pins)
+        }
+        Level::ProductGroup => {
+            let ids = required(
+                "product_group_ids",
+                params::ids(p, "product_group_ids", 250)?,
+            )?;
+            product_group_entities(sim, account, &ids)
         }
     };
     out.sort();
@@ -892,6 +992,18 @@ analytics_route!(
     false
 );
 analytics_route!(
+    pins,
+    "/v5/ad_accounts/{ad_account_id}/pins/analytics",
+    Level::Pin,
+    false
+);
+analytics_route!(
+    product_groups,
+    "/v5/ad_accounts/{ad_account_id}/product_groups/analytics",
+    Level::ProductGroup,
+    false
+);
+analytics_route!(
     account_targeting,
     "/v5/ad_accounts/{ad_account_id}/targeting_analytics",
     Level::Advertiser,
@@ -943,6 +1055,8 @@ pub fn all_entities(sim: &PinterestSim, account: usize, level: Level, ids: &[u64
             .filter(|(_, a)| a.account == account && keep(a.id))
             .map(|(i, a)| (a.id, i))
             .collect(),
+        Level::Pin => pin_entities(sim, account, None, ids),
+        Level::ProductGroup => product_group_entities(sim, account, ids),
     };
     out.sort();
     out.into_iter().map(|(_, i)| i).collect()
@@ -951,7 +1065,9 @@ pub fn all_entities(sim: &PinterestSim, account: usize, level: Level, ids: &[u64
 fn truth_query(sim: &PinterestSim, p: &Params, report: bool) -> Result<Query, String> {
     let level = p.required("level")?;
     let level = Level::parse(level).ok_or_else(|| {
-        format!("level must be ADVERTISER, CAMPAIGN, AD_GROUP or AD (was {level})")
+        format!(
+            "level must be ADVERTISER, CAMPAIGN, AD_GROUP, AD, PIN or PRODUCT_GROUP (was {level})"
+        )
     })?;
     let account_id = p
         .get("ad_account_id")
@@ -960,7 +1076,20 @@ fn truth_query(sim: &PinterestSim, p: &Params, report: bool) -> Result<Query, St
         .data
         .account_index(account_id)
         .ok_or_else(|| format!("unknown ad_account_id {account_id}"))?;
-    let ids = params::ids(p, "ids", usize::MAX)?;
+    let mut ids = params::ids(p, "ids", usize::MAX)?;
+    ids.extend(match level {
+        Level::Pin => params::ids(p, "pin_ids", usize::MAX)?,
+        Level::ProductGroup => params::ids(p, "product_group_ids", usize::MAX)?,
+        _ => Vec::new(),
+    });
+    let entities = if level == Level::Pin {
+        let campaign = params::id("campaign_id", p.required("campaign_id")?)?;
+        let mut pairs = pin_entities(sim, account, Some(campaign), &ids);
+        pairs.sort();
+        pairs.into_iter().map(|(_, i)| i).collect()
+    } else {
+        all_entities(sim, account, level, &ids)
+    };
     let granularity = params::one_of(p, "granularity", &Granularity::NAMES, "DAY")?;
     let targeting = p.list("targeting_types");
     if report {
@@ -981,7 +1110,7 @@ fn truth_query(sim: &PinterestSim, p: &Params, report: bool) -> Result<Query, St
     Ok(Query {
         account,
         level,
-        entities: all_entities(sim, account, level, &ids),
+        entities,
         start: params::date("start_date", p.required("start_date")?)?,
         end: params::date("end_date", p.required("end_date")?)?,
         columns: columns(p, if report { ASYNC_COLUMNS } else { SYNC_COLUMNS })?,
@@ -995,6 +1124,12 @@ fn truth_query(sim: &PinterestSim, p: &Params, report: bool) -> Result<Query, St
 /// endpoint of that level returns for the range and every entity of the level (all statuses, or
 /// those of `ids`), without the date limits. With `targeting_types` the targeting body
 /// (`{"data": […]}`); with `shape=report` an async report's body (`{"<id>": [rows]}`).
+///
+/// `level=PIN&campaign_id=C[&pin_ids=P1,P2]`: the rows of `pins/analytics` for campaign C (its
+/// promoted pins, or those of `pin_ids`); `level=PRODUCT_GROUP[&product_group_ids=G1,G2]`: the
+/// rows of `product_groups/analytics` (every product group promoted in the account, or those);
+/// with `shape=report` the PRODUCT_GROUP report body. Other optional parameters: `ad_account_id`
+/// (default the main account), `granularity` (default DAY), the attribution parameters.
 pub async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let sim = &shared.pinterest;
     let p = Params::parse(raw.as_deref().unwrap_or(""));

@@ -15,7 +15,7 @@ use crate::rng::Rng;
 
 /// The second account: shared through Business Access, small, and (for catalogs later) without a
 /// catalog.
-pub const SHARED_ACCOUNT_ID: &str = "549764106778";
+pub const SHARED_ACCOUNT_ID: &str = credentials::PINTEREST_SHARED_AD_ACCOUNT_ID;
 /// The id of the user every sandbox token belongs to (the ad accounts' owner).
 pub const USER_ID: &str = "1037320489845871235";
 pub const USERNAME: &str = "sluice_sandbox";
@@ -157,6 +157,8 @@ pub struct Data {
     pub campaigns: Vec<Campaign>,
     pub ad_groups: Vec<AdGroup>,
     pub ads: Vec<Ad>,
+    /// Audiences, keywords, boards, catalogs and the rest (`assets.rs`).
+    pub assets: super::assets::Assets,
 }
 
 const CAMPAIGN_THEMES: &[&str] = &[
@@ -268,6 +270,7 @@ pub fn generate(seed: u64, anchor: NaiveDate, campaigns: u64, ad_groups: u64, ad
         campaigns: Vec::new(),
         ad_groups: Vec::new(),
         ads: Vec::new(),
+        assets: Default::default(),
     };
     let mut rng = Rng::new(seed ^ 0x5049_4E54);
     let mut ids = Ids {
@@ -288,6 +291,7 @@ pub fn generate(seed: u64, anchor: NaiveDate, campaigns: u64, ad_groups: u64, ad
         ads: 8,
     };
     generate_account(&mut data, 1, &shared, &mut rng, &mut ids, anchor_ts);
+    data.assets = super::assets::generate(seed, &data, anchor_ts);
     data
 }
 

@@ -40,21 +40,21 @@ impl Kind {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Bookmark {
+pub(super) struct Bookmark {
     /// fingerprint of the query the bookmark continues
-    q: u64,
+    pub q: u64,
     /// last id served
-    a: u64,
+    pub a: u64,
     /// `expire-cursor`: refused on use
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    x: bool,
+    pub x: bool,
 }
 
-fn encode(b: &Bookmark) -> String {
+pub(super) fn encode(b: &Bookmark) -> String {
     base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(b).unwrap_or_default())
 }
 
-fn decode(text: &str) -> Option<Bookmark> {
+pub(super) fn decode(text: &str) -> Option<Bookmark> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .ok()?;
@@ -334,8 +334,12 @@ pub async fn ads(
     list_of(shared, route, Kind::Ads, id, headers, raw).await
 }
 
-/// `GET /_sandbox/pinterest/entities?type=ad_accounts|campaigns|ad_groups|ads[&ad_account_id=]`:
-/// every object of the type, all statuses, as the list endpoint renders it, in id order.
+/// `GET /_sandbox/pinterest/entities?type=…[&ad_account_id=]`: every object of the type, all
+/// statuses, as the list endpoint renders it, in id order. Types: `ad_accounts`, `campaigns`,
+/// `ad_groups`, `ads`, and the assets of `lists.rs` (`audiences` [`&ownership_type=`],
+/// `customer_lists`, `keywords`, `product_group_promotions`, `boards`, `board_sections` (with
+/// `board_id`), `pins` (the `/pins` list [`&include_protected_pins=true`]), `board_pins`,
+/// `board_section_pins`, `catalogs`, `feeds`, `product_groups`).
 pub async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let p = Params::parse(raw.as_deref().unwrap_or(""));
     let d = &shared.pinterest.data;
@@ -373,10 +377,16 @@ pub async fn truth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -
             .filter(|a| mine(a.account))
             .map(|a| (a.id, d.ad_json(a)))
             .collect(),
+        Some(other) if super::lists::truth(d, other, account, &p).is_some() => {
+            super::lists::truth(d, other, account, &p).unwrap_or_default()
+        }
         _ => {
             return (
                 StatusCode::BAD_REQUEST,
-                "type must be one of ad_accounts, campaigns, ad_groups, ads",
+                format!(
+                    "type must be one of ad_accounts, campaigns, ad_groups, ads, {}",
+                    super::lists::TRUTH_TYPES
+                ),
             )
                 .into_response()
         }

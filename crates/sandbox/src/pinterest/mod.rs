@@ -1,17 +1,21 @@
 //! Pinterest Ads API v5 as `api-contracts.md` §1 describes it: OAuth refresh with rotating
-//! tokens, ad accounts and their campaigns, ad groups and ads with bookmark paging, synchronous
-//! and targeting analytics, async reports with a pre-signed download, and per-owner rate limits
-//! by category.
+//! tokens, ad accounts and their campaigns, ad groups and ads with bookmark paging, the asset
+//! lists (audiences, customer lists, keywords, product group promotions, boards, sections, pins,
+//! catalogs, feeds, product groups: `lists.rs`), synchronous analytics (down to pins and product
+//! groups) and targeting analytics, async reports with a pre-signed download, and per-owner rate
+//! limits by category.
 //!
 //! Every `/v5` request goes through [`api`]: bearer check, faults, rate limits, the handler, then
 //! the rate-limit headers and the stats. Control routes under `/_sandbox/pinterest/` give tests
 //! the truth: every entity, and the analytics rows a complete pull must equal.
 
 mod analytics;
+mod assets;
 mod auth;
 mod columns;
 mod data;
 mod entities;
+mod lists;
 mod metrics;
 mod params;
 mod quotas;
@@ -250,6 +254,41 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route(
             "/v5/ad_accounts/{ad_account_id}/ads/targeting_analytics",
             get(analytics::ads_targeting),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/audiences",
+            get(lists::audiences),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/customer_lists",
+            get(lists::customer_lists),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/keywords",
+            get(lists::keywords),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/product_group_promotions",
+            get(lists::product_group_promotions),
+        )
+        .route("/v5/boards", get(lists::boards))
+        .route("/v5/boards/{board_id}/sections", get(lists::board_sections))
+        .route("/v5/boards/{board_id}/pins", get(lists::board_pins))
+        .route(
+            "/v5/boards/{board_id}/sections/{section_id}/pins",
+            get(lists::section_pins),
+        )
+        .route("/v5/pins", get(lists::pins))
+        .route("/v5/catalogs", get(lists::catalogs))
+        .route("/v5/catalogs/feeds", get(lists::feeds))
+        .route("/v5/catalogs/product_groups", get(lists::product_groups))
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/pins/analytics",
+            get(analytics::pins),
+        )
+        .route(
+            "/v5/ad_accounts/{ad_account_id}/product_groups/analytics",
+            get(analytics::product_groups),
         )
         .route(
             "/v5/ad_accounts/{ad_account_id}/reports",

@@ -211,7 +211,7 @@ fn parse_body(sim: &PinterestSim, account: usize, body: &str) -> Result<Spec, Ap
     let campaign_ids = id_list(b, "campaign_ids").map_err(bad)?;
     let ad_group_ids = id_list(b, "ad_group_ids").map_err(bad)?;
     let ad_ids = id_list(b, "ad_ids").map_err(bad)?;
-    id_list(b, "product_group_ids").map_err(bad)?;
+    let product_group_ids = id_list(b, "product_group_ids").map_err(bad)?;
     id_list(b, "product_item_ids").map_err(bad)?;
     let statuses = |name: &str, allowed: &[&str]| -> Result<Vec<String>, ApiError> {
         let s = strings(b, name, 6).map_err(bad)?;
@@ -283,11 +283,17 @@ fn parse_body(sim: &PinterestSim, account: usize, body: &str) -> Result<Spec, Ap
         "CAMPAIGN" => Some(Level::Campaign),
         "AD_GROUP" => Some(Level::AdGroup),
         "PIN_PROMOTION" => Some(Level::Ad),
-        // keywords, product groups and items: this account has none
+        // only the plain level: PRODUCT_GROUP_TARGETING reports stay empty
+        "PRODUCT_GROUP" if !targeting_level => Some(Level::ProductGroup),
+        // keywords and product items: this account has none
         _ => None,
     };
+    let product_group_ids = &product_group_ids;
     let entities = match level {
         None => Vec::new(),
+        Some(Level::ProductGroup) => {
+            analytics::all_entities(sim, account, Level::ProductGroup, product_group_ids)
+        }
         Some(l) => analytics::all_entities(sim, account, l, &[])
             .into_iter()
             .filter(|e| {
@@ -343,6 +349,8 @@ fn keep(
                 Some(a),
             )
         }
+        Level::Pin => (Some(&d.campaigns[d.assets.promoted_pins[e].0]), None, None),
+        Level::ProductGroup => (None, None, None),
     };
     let pass =
         |list: &Vec<u64>, id: Option<u64>| list.is_empty() || id.is_none_or(|i| list.contains(&i));
@@ -457,6 +465,7 @@ fn render(sim: &PinterestSim, r: &Report) -> Vec<u8> {
                 "AD_GROUP_ID",
                 "PIN_PROMOTION_ID",
                 "AD_ID",
+                "PRODUCT_GROUP_ID",
             ] {
                 if first.contains_key(k) && !q.columns.iter().any(|c| c == k) {
                     head.push(k.into());
