@@ -491,14 +491,15 @@ fn copied_flow(dir: &Path, name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pinterest_flows_run_in_the_sandbox_and_duckdb_reads_them() {
     let dir = tempfile::tempdir().expect("dir");
-    let flows = [
-        ("pinterest-campaign-analytics.toml", "campaign_analytics"),
-        ("pinterest-ad-group-analytics.toml", "ad_group_analytics"),
-        ("pinterest-ad-analytics.toml", "ad_analytics"),
-        ("pinterest-account-analytics.toml", "ad_account_analytics"),
-        ("pinterest-entities.toml", "campaign"),
-    ];
-    for (file, stream) in flows {
+    let mut flows: Vec<String> = std::fs::read_dir(common::repo().join("config/flows"))
+        .expect("config/flows")
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("pinterest-") && n.ends_with(".toml"))
+        .collect();
+    flows.sort();
+    assert!(flows.len() >= 9, "{flows:?}");
+    for file in &flows {
         let flow = copied_flow(dir.path(), file);
         let out = common::run_binary_with(
             &["run", flow.to_str().expect("path"), "--sandbox"],
@@ -507,9 +508,18 @@ async fn the_pinterest_flows_run_in_the_sandbox_and_duckdb_reads_them() {
         )
         .await;
         assert_eq!(out.code, 0, "{file}: {}", out.all());
+    }
+    // together the flows write every stream of seed 004, an empty one its schema
+    let written: BTreeSet<String> = reports(&dir.path().join("out"))
+        .iter()
+        .flat_map(|r| r["streams"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s["stream"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(written.len(), 44, "{written:?}");
+    for stream in &written {
         assert!(
             !parquet_files(&dir.path().join("out").join(stream)).is_empty(),
-            "{file} wrote {stream}"
+            "no file for {stream}"
         );
     }
     let rows: usize = batches(&dir.path().join("out/campaign_analytics"))
@@ -674,5 +684,518 @@ async fn a_column_the_api_starts_sending_follows_the_schema_policy_and_a_mapped_
             .iter()
             .any(|w| w.as_str().is_some_and(|w| w.contains(NEW)))),
         "{report}"
+    );
+}
+
+impl Pin {
+    /// A flow of entity (or unmapped) streams, without a mapping set, writing to `out`.
+    fn list_flow(&self, name: &str, source: &str) -> PathBuf {
+        let text = format!(
+            "name = \"{name}\"\n[connection]\nconnector = \"pinterest\"\nbase_url = \"{}\"\n\
+             refresh_token = \"${{PINTEREST_REFRESH_TOKEN}}\"\nclient_id = \"${{PINTEREST_CLIENT_ID}}\"\n\
+             client_secret = \"${{PINTEREST_CLIENT_SECRET}}\"\n\
+             [source]\n{source}\n\
+             [destination]\nformat = \"parquet\"\npath = \"out\"\n",
+            self.sandbox.base_url(),
+        );
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("flow");
+        path
+    }
+
+    /// The truth of an entity list: `fields` of each item, as text.
+    async fn entity_truth(&self, query: &str, fields: &[&str]) -> BTreeSet<Vec<String>> {
+        let url = format!(
+            "{}/_sandbox/pinterest/entities?{query}",
+            self.sandbox.base_url()
+        );
+        let items = get_json(&self.http, &url).await;
+        items
+            .as_array()
+            .unwrap_or_else(|| panic!("{url}: {items}"))
+            .iter()
+            .map(|item| {
+                fields
+                    .iter()
+                    .map(|f| match &item[*f] {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Text columns of every row written for `stream` (a null is empty), and how often each
+/// row was written.
+fn text_rows(dest: &Path, stream: &str, columns: &[&str]) -> BTreeMap<Vec<String>, usize> {
+    let mut out = BTreeMap::new();
+    for batch in batches(&dest.join(stream)) {
+        let cols: Vec<_> = columns
+            .iter()
+            .map(|c| {
+                batch
+                    .column_by_name(c)
+                    .unwrap_or_else(|| panic!("{stream} has no column {c}"))
+                    .clone()
+            })
+            .collect();
+        for i in 0..batch.num_rows() {
+            let row: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    let c = c.as_string::<i32>();
+                    if c.is_null(i) {
+                        String::new()
+                    } else {
+                        c.value(i).to_string()
+                    }
+                })
+                .collect();
+            *out.entry(row).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Each truth row written exactly once.
+fn assert_rows(stream: &str, written: BTreeMap<Vec<String>, usize>, truth: &BTreeSet<Vec<String>>) {
+    let doubled: Vec<_> = written.iter().filter(|(_, n)| **n > 1).take(3).collect();
+    assert!(doubled.is_empty(), "{stream}: written twice: {doubled:?}");
+    let got: BTreeSet<Vec<String>> = written.into_keys().collect();
+    let missing: Vec<_> = truth.difference(&got).take(3).collect();
+    let extra: Vec<_> = got.difference(truth).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && !truth.is_empty(),
+        "{stream}: {} rows written, {} in the truth; missing {missing:?}, extra {extra:?}",
+        got.len(),
+        truth.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_lists_iterate_their_parents_over_pages_and_rows_carry_the_parents_ids() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    // 5 a page: a board's 14 pins take three pages
+    let flow = p.list_flow(
+        "children",
+        &format!(
+            "streams = [\"board\", \"board_section\", \"pin_on_board\", \"pin_on_board_section\", \
+             \"keyword\", \"audience\"]\nad_account_id = \"{}\"\npage_size = 5",
+            credentials::PINTEREST_AD_ACCOUNT_ID
+        ),
+    );
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let account = credentials::PINTEREST_AD_ACCOUNT_ID;
+    let q = |t: &str| format!("type={t}&ad_account_id={account}");
+    assert_rows(
+        "board",
+        text_rows(&p.dest(), "board", &["id", "ad_account_id"]),
+        &p.entity_truth(&q("boards"), &["id"])
+            .await
+            .into_iter()
+            .map(|mut r| {
+                r.push(account.to_string());
+                r
+            })
+            .collect(),
+    );
+    assert_rows(
+        "board_section",
+        text_rows(&p.dest(), "board_section", &["id", "board_id"]),
+        &p.entity_truth(&q("board_sections"), &["id", "board_id"])
+            .await,
+    );
+    assert_rows(
+        "pin_on_board",
+        text_rows(&p.dest(), "pin_on_board", &["id", "board_id"]),
+        &p.entity_truth(&q("board_pins"), &["id", "board_id"]).await,
+    );
+    assert_rows(
+        "pin_on_board_section",
+        text_rows(
+            &p.dest(),
+            "pin_on_board_section",
+            &["id", "board_id", "board_section_id"],
+        ),
+        &p.entity_truth(
+            &q("board_section_pins"),
+            &["id", "board_id", "board_section_id"],
+        )
+        .await,
+    );
+    // keywords are listed per ad group, every status of ad group the flow lists
+    assert_rows(
+        "keyword",
+        text_rows(&p.dest(), "keyword", &["id", "ad_group_id"]),
+        &p.entity_truth(&q("keywords"), &["id", "parent_id"]).await,
+    );
+    // owned and received audiences, each with its ownership
+    let owned = p
+        .entity_truth(&format!("{}&ownership_type=OWNED", q("audiences")), &["id"])
+        .await;
+    let received = p
+        .entity_truth(
+            &format!("{}&ownership_type=RECEIVED", q("audiences")),
+            &["id"],
+        )
+        .await;
+    let audiences: BTreeSet<Vec<String>> = owned
+        .into_iter()
+        .map(|mut r| {
+            r.push("OWNED".into());
+            r
+        })
+        .chain(received.into_iter().map(|mut r| {
+            r.push("RECEIVED".into());
+            r
+        }))
+        .collect();
+    assert_rows(
+        "audience",
+        text_rows(&p.dest(), "audience", &["id", "ownership_type"]),
+        &audiences,
+    );
+    // organic lists go at their own category, never the analytics one
+    let stats = p.stats().await;
+    assert_eq!(
+        stats["categories"]["ads_analytics"]["requests"], 0,
+        "{stats}"
+    );
+    assert!(
+        stats["categories"]["org_read"]["requests"]
+            .as_u64()
+            .is_some_and(|n| n > 10),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_deleted_while_its_pins_are_listed_is_skipped_with_a_note_not_a_failure() {
+    let p = pinterest(PinterestConfig::default(), "delete-boardx1000").await;
+    let flow = p.list_flow(
+        "deleted",
+        &format!(
+            "streams = [\"pin_on_board\"]\nad_account_id = \"{}\"",
+            credentials::PINTEREST_AD_ACCOUNT_ID
+        ),
+    );
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("WARN"), "{}", out.all());
+    let report = reports(&p.dest()).pop().expect("report");
+    let notes = report["streams"][0]["notes"].to_string();
+    assert!(notes.contains("deleted after it was listed"), "{report}");
+    // the other boards' pins are all there
+    let account = credentials::PINTEREST_AD_ACCOUNT_ID;
+    let boards = p
+        .entity_truth(&format!("type=boards&ad_account_id={account}"), &["id"])
+        .await;
+    let gone = boards.iter().next().expect("a board")[0].clone();
+    assert!(notes.contains(&gone), "{notes} names board {gone}");
+    let truth: BTreeSet<Vec<String>> = p
+        .entity_truth(
+            &format!("type=board_pins&ad_account_id={account}"),
+            &["id", "board_id"],
+        )
+        .await
+        .into_iter()
+        .filter(|r| r[1] != gone)
+        .collect();
+    assert_rows(
+        "pin_on_board",
+        text_rows(&p.dest(), "pin_on_board", &["id", "board_id"]),
+        &truth,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_a_catalog_has_empty_catalog_streams_with_a_note() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let shared = credentials::PINTEREST_SHARED_AD_ACCOUNT_ID;
+    // the account without a catalog alone: its streams still write their schemas
+    let flow = p.list_flow(
+        "no-catalog",
+        &format!(
+            "streams = [\"catalog\", \"feed\", \"product_group\"]\nad_account_id = \"{shared}\""
+        ),
+    );
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = reports(&p.dest()).pop().expect("report");
+    let streams = report["streams"].as_array().expect("streams");
+    let product_groups = streams
+        .iter()
+        .find(|s| s["stream"] == "product_group")
+        .expect("product_group");
+    assert!(
+        product_groups["notes"].to_string().contains("no catalog"),
+        "{report}"
+    );
+    for s in streams {
+        assert!(
+            s["notes"]
+                .to_string()
+                .contains("empty file with the stream's schema"),
+            "{s}"
+        );
+        let dir = p.dest().join(s["stream"].as_str().expect("name"));
+        let files = parquet_files(&dir);
+        assert_eq!(files.len(), 1, "{s}");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&files[0]).expect("f"))
+            .expect("parquet");
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
+        assert!(reader.schema().field_with_name("updated_at").is_ok(), "{s}");
+    }
+    // a second empty run adds no file
+    let again = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(parquet_files(&p.dest().join("product_group")).len(), 1);
+    // the same flow with the main account too: its product groups are all there
+    let main = credentials::PINTEREST_AD_ACCOUNT_ID;
+    let both = p.list_flow(
+        "no-catalog",
+        &format!("streams = [\"product_group\"]\nad_account_id = \"{main},{shared}\""),
+    );
+    let out = p.sluice(&["run", both.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_rows(
+        "product_group",
+        text_rows(&p.dest(), "product_group", &["id", "catalog_id"]),
+        &p.entity_truth(
+            &format!("type=product_groups&ad_account_id={main}"),
+            &["id", "catalog_id"],
+        )
+        .await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_analytics_ask_for_100_pins_a_request_per_campaign_and_equal_the_truth() {
+    // 2 campaigns of 1,300 ads: about 650 promoted pins each
+    let p = pinterest(
+        PinterestConfig {
+            ads: 1_300,
+            campaigns: 2,
+            ad_groups: 6,
+            ..PinterestConfig::default()
+        },
+        "",
+    )
+    .await;
+    let flow = p.list_flow(
+        "pins",
+        &format!(
+            "streams = [\"pin_analytics\"]\nad_account_id = \"{}\"\ninitial_days = 3\n\
+             columns = [\"IMPRESSION_1_GROSS\", \"TOTAL_ENGAGEMENT\"]",
+            credentials::PINTEREST_AD_ACCOUNT_ID
+        ),
+    );
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let account = credentials::PINTEREST_AD_ACCOUNT_ID;
+    let ads = p
+        .entity_truth(
+            &format!("type=ads&ad_account_id={account}"),
+            &["campaign_id", "pin_id"],
+        )
+        .await;
+    let mut pins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ad in &ads {
+        pins.entry(ad[0].clone()).or_default().insert(ad[1].clone());
+    }
+    let chunks: usize = pins.values().map(|p| p.len().div_ceil(100)).sum();
+    assert!(chunks >= 2 * 6, "{chunks} chunks: campaigns need several");
+    let stats = p.stats().await;
+    assert_eq!(
+        route(&stats, "/v5/ad_accounts/{ad_account_id}/pins/analytics") as usize,
+        chunks,
+        "one request per 100 pins of each campaign, within one range"
+    );
+    let (from, to) = (today() - Days::new(2), today());
+    let mut truth = BTreeSet::new();
+    for (campaign, ids) in &pins {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let url = format!(
+            "{}/_sandbox/pinterest/analytics?level=PIN&campaign_id={campaign}&pin_ids={}&start_date={from}&end_date={to}&columns=IMPRESSION_1_GROSS",
+            p.sandbox.base_url(),
+            ids.join(",")
+        );
+        for r in get_json(&p.http, &url).await.as_array().expect("rows") {
+            let pin = match &r["PIN_ID"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            truth.insert(vec![
+                pin,
+                campaign.clone(),
+                r["DATE"].as_str().expect("DATE").to_string(),
+            ]);
+        }
+    }
+    assert_rows(
+        "pin_analytics",
+        text_rows(
+            &p.dest(),
+            "pin_analytics",
+            &["PIN_ID", "CAMPAIGN_ID", "DATE"],
+        ),
+        &truth,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_44_streams_in_one_run_never_list_entities_at_the_analytics_rate() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let flow = p.list_flow(
+        "everything",
+        &format!(
+            "streams = [\"*\"]\nad_account_id = \"{}\"\ninitial_days = 2",
+            credentials::PINTEREST_AD_ACCOUNT_ID
+        ),
+    );
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = reports(&p.dest()).pop().expect("report");
+    let streams: BTreeSet<&str> = report["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .filter_map(|s| s["stream"].as_str())
+        .collect();
+    assert_eq!(streams.len(), 44, "{streams:?}");
+    for s in &streams {
+        assert!(
+            !parquet_files(&p.dest().join(s)).is_empty(),
+            "{s} wrote no file"
+        );
+    }
+    let stats = p.stats().await;
+    let analytics: u64 = stats["by_route"]
+        .as_object()
+        .expect("routes")
+        .iter()
+        .filter(|(path, _)| path.ends_with("analytics") || path.ends_with("/reports"))
+        .map(|(path, _)| route(&stats, path))
+        .sum();
+    assert!(analytics > 30, "{stats}");
+    assert_eq!(
+        stats["categories"]["ads_analytics"]["requests"].as_u64(),
+        Some(analytics),
+        "only analytics requests spend the analytics quota: {stats}"
+    );
+    for c in ["ads_read", "org_read", "catalogs_read"] {
+        assert!(
+            stats["categories"][c]["requests"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{c}: {stats}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_changed_writes_only_what_changed_since_the_last_run() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let flow = p.list_flow(
+        "changed",
+        &format!(
+            "streams = [\"campaign\", \"customer_list\", \"keyword\"]\nad_account_id = \"{}\"\n\
+             entities = \"changed\"",
+            credentials::PINTEREST_AD_ACCOUNT_ID
+        ),
+    );
+    let first = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(first.code, 0, "{}", first.all());
+    let campaigns = text_rows(&p.dest(), "campaign", &["id"]);
+    assert!(campaigns.len() >= 12, "{campaigns:?}");
+    let again = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    let report = reports(&p.dest()).pop().expect("report");
+    for s in report["streams"].as_array().expect("streams") {
+        let summary = &s["recordSummary"];
+        match s["stream"].as_str() {
+            // nothing changed in between: every item is read and skipped
+            Some("campaign" | "customer_list") => {
+                assert_eq!(summary["outputRecordCount"], 0, "{s}");
+                assert!(summary["skippedRecordCount"].as_u64() > Some(0), "{s}");
+            }
+            // keywords say nothing about changes: the whole list again
+            Some("keyword") => assert!(summary["outputRecordCount"].as_u64() > Some(0), "{s}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // each campaign once, over both runs
+    assert_eq!(text_rows(&p.dest(), "campaign", &["id"]), campaigns);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_group_analytics_backfill_through_reports_and_pin_days_past_90_are_refused() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let account = credentials::PINTEREST_AD_ACCOUNT_ID;
+    let flow = p.list_flow(
+        "groups",
+        &format!(
+            "streams = [\"product_group_promotion_analytics\"]\nad_account_id = \"{account}\"\n\
+             columns = [\"IMPRESSION_1_GROSS\"]"
+        ),
+    );
+    // 100 days: 11 by report, 89 by the synchronous endpoint
+    let (from, to) = (today() - Days::new(100), today() - Days::new(1));
+    let out = p.backfill(&flow, from, to, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let stats = p.stats().await;
+    assert_eq!(stats["reports_created"], 1, "{stats}");
+    let promoted: BTreeSet<String> = p
+        .entity_truth(
+            &format!("type=product_group_promotions&ad_account_id={account}"),
+            &["catalog_product_group_id"],
+        )
+        .await
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect();
+    assert!(!promoted.is_empty());
+    let url = format!(
+        "{}/_sandbox/pinterest/analytics?level=PRODUCT_GROUP&product_group_ids={}&start_date={from}&end_date={to}&columns=IMPRESSION_1_GROSS",
+        p.sandbox.base_url(),
+        promoted.iter().cloned().collect::<Vec<_>>().join(",")
+    );
+    let truth: BTreeSet<Vec<String>> = get_json(&p.http, &url)
+        .await
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let id = match &r["PRODUCT_GROUP_ID"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vec![id, r["DATE"].as_str().expect("DATE").to_string()]
+        })
+        .collect();
+    assert_rows(
+        "product_group_promotion_analytics",
+        text_rows(
+            &p.dest(),
+            "product_group_promotion_analytics",
+            &["PRODUCT_GROUP_ID", "DATE"],
+        ),
+        &truth,
+    );
+    // no report has a pin level: older pin days are refused, and the message says why
+    let pins = p.list_flow(
+        "old-pins",
+        &format!("streams = [\"pin_analytics\"]\nad_account_id = \"{account}\""),
+    );
+    let out = p.backfill(&pins, from, to, &[]).await;
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("no asynchronous report has a pin level"),
+        "{}",
+        out.all()
     );
 }
