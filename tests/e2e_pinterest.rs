@@ -1073,6 +1073,35 @@ async fn all_44_streams_in_one_run_never_list_entities_at_the_analytics_rate() {
             "{s} wrote no file"
         );
     }
+    // streams listing the same objects for different fields (ads' ids, ads' pins) each get
+    // theirs
+    let (from, to) = (today() - Days::new(1), today());
+    let ad_truth: BTreeSet<Vec<String>> = p
+        .truth("AD", from, to)
+        .await
+        .into_iter()
+        .map(|(id, day, _)| vec![id, day])
+        .collect();
+    assert_rows(
+        "ad_analytics",
+        text_rows(&p.dest(), "ad_analytics", &["AD_ID", "DATE"]),
+        &ad_truth,
+    );
+    let promoted: BTreeSet<String> = p
+        .entity_truth(
+            &format!(
+                "type=ads&ad_account_id={}",
+                credentials::PINTEREST_AD_ACCOUNT_ID
+            ),
+            &["pin_id"],
+        )
+        .await
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect();
+    let pins = text_rows(&p.dest(), "pin_analytics", &["PIN_ID"]);
+    assert!(!pins.is_empty());
+    assert!(pins.keys().all(|k| promoted.contains(&k[0])), "{pins:?}");
     let stats = p.stats().await;
     let analytics: u64 = stats["by_route"]
         .as_object()

@@ -70,8 +70,8 @@ type Listed = Arc<OnceCell<(Vec<Vec<String>>, Vec<String>)>>;
 pub struct PinterestConnector {
     settings: PinterestSettings,
     http: HttpClient,
-    /// Per (ad account, what): the fields of the items, and notes about the listing.
-    listed: std::sync::Mutex<HashMap<(String, &'static str), Listed>>,
+    /// Per (ad account, list and fields): the fields of the items, and notes about the listing.
+    listed: std::sync::Mutex<HashMap<(String, String), Listed>>,
 }
 
 impl PinterestConnector {
@@ -110,7 +110,7 @@ impl PinterestConnector {
     async fn listed<F, Fut>(
         &self,
         account: &str,
-        what: &'static str,
+        what: String,
         list: F,
     ) -> Result<(Vec<Vec<String>>, Vec<String>), ConnectorError>
     where
@@ -138,7 +138,7 @@ impl PinterestConnector {
             return Err(ConnectorError::UnknownStream(stream.into()));
         };
         let (items, _) = self
-            .listed(account, stream, || async move {
+            .listed(account, format!("{stream}{fields:?}"), || async move {
                 let listing = Listing::new(&self.settings, e, account, &Binding::default());
                 let items = entities::collect(&self.settings, &self.http, &listing, fields)
                     .await
@@ -230,22 +230,26 @@ impl PinterestConnector {
         stream: &'static EntityStream,
         fields: &'static [&'static str],
     ) -> Result<(Vec<Vec<String>>, Vec<String>), ConnectorError> {
-        self.listed(account, stream.name, || async move {
-            let (parents, mut notes) = self.parents(account, stream).await?;
-            let mut out = Vec::new();
-            for binding in &parents {
-                let listing = Listing::new(&self.settings, stream, account, binding);
-                match entities::collect(&self.settings, &self.http, &listing, fields).await {
-                    Ok(items) => out.extend(items),
-                    Err(ListError::Gone) if stream.parent.is_object() => notes.push(format!(
-                        "{}: not found (deleted after it was listed): skipped",
-                        listing.what
-                    )),
-                    Err(e) => return Err(e.into_error(&listing.what)),
+        self.listed(
+            account,
+            format!("{}{fields:?}", stream.name),
+            || async move {
+                let (parents, mut notes) = self.parents(account, stream).await?;
+                let mut out = Vec::new();
+                for binding in &parents {
+                    let listing = Listing::new(&self.settings, stream, account, binding);
+                    match entities::collect(&self.settings, &self.http, &listing, fields).await {
+                        Ok(items) => out.extend(items),
+                        Err(ListError::Gone) if stream.parent.is_object() => notes.push(format!(
+                            "{}: not found (deleted after it was listed): skipped",
+                            listing.what
+                        )),
+                        Err(e) => return Err(e.into_error(&listing.what)),
+                    }
                 }
-            }
-            Ok((out, notes))
-        })
+                Ok((out, notes))
+            },
+        )
         .await
     }
 
