@@ -484,4 +484,79 @@ mod tests {
         );
         assert_eq!(changed_at(&serde_json::json!("soon")), None);
     }
+
+    fn listing() -> Listing {
+        Listing {
+            path: "catalogs/feeds".into(),
+            query: Vec::new(),
+            columns: vec![("ad_account_id", "549755885175".into())],
+            category: "catalogs_read",
+            single: false,
+            dropped: &["credentials"],
+            what: "feed of ad account 549755885175".into(),
+        }
+    }
+
+    fn lines(page: &Page) -> Vec<Value> {
+        match &page.records {
+            Records::Lines(l) => l
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).expect("json"))
+                .collect(),
+            _ => panic!("lines"),
+        }
+    }
+
+    #[test]
+    fn items_get_their_columns_lose_secrets_and_bad_ones_are_rejected_with_the_list_named() {
+        let l = listing();
+        let mut b = PageBuilder {
+            listing: &l,
+            cursor: None,
+            mark: None,
+            newest: None,
+        };
+        let items = [
+            Bytes::from_static(br#"{"id":"1","credentials":{"password":"hunter2"}}"#),
+            Bytes::from_static(br#"{"id":"2","ad_account_id":"7"}"#),
+            Bytes::from_static(b"[1,2]"),
+        ];
+        let page = b.page(&items, 100);
+        let rows = lines(&page);
+        assert_eq!(page.record_count, 2);
+        assert_eq!(rows[0]["ad_account_id"], "549755885175");
+        assert!(rows[0].get("credentials").is_none());
+        assert!(!String::from_utf8_lossy(match &page.records {
+            Records::Lines(l) => l,
+            _ => &[][..],
+        })
+        .contains("hunter2"));
+        // the item's own value wins
+        assert_eq!(rows[1]["ad_account_id"], "7");
+        assert_eq!(page.rejected.len(), 1);
+        assert!(page.rejected[0].reason.contains("feed of ad account"));
+    }
+
+    #[test]
+    fn changed_mode_skips_items_not_newer_than_the_mark_and_tracks_the_newest() {
+        let l = listing();
+        let mut b = PageBuilder {
+            listing: &l,
+            cursor: Some("updated_at"),
+            mark: Some(1_700_000_000),
+            newest: None,
+        };
+        let items = [
+            Bytes::from_static(br#"{"id":"1","updated_at":1700000000}"#),
+            Bytes::from_static(br#"{"id":"2","updated_at":"2024-05-01T10:20:30"}"#),
+            Bytes::from_static(br#"{"id":"3"}"#),
+        ];
+        let page = b.page(&items, 10);
+        let ids: Vec<Value> = lines(&page).iter().map(|r| r["id"].clone()).collect();
+        // 1 is at the mark: written before; 3 says nothing: kept
+        assert_eq!(ids, [Value::from("2"), Value::from("3")]);
+        assert_eq!(page.skipped, 1);
+        assert_eq!(b.newest, Some(1_714_558_830));
+    }
 }
