@@ -14,12 +14,14 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use sluice_core::{ConnectorError, DayWindow, Page, PullContext, Records};
 use sluice_http::{HttpClient, Request};
 
 use crate::config::{Granularity, PinterestSettings, ADS_ANALYTICS};
 use crate::errors::connector_error;
+use crate::rows;
 use crate::streams::Level;
 
 /// The synchronous endpoints serve this many days back (the API says 90; a request at the
@@ -155,45 +157,66 @@ struct Progress {
 
 /// One analytics row, kept as the JSON line the mapper reads, with its day.
 pub(crate) struct Row {
-    day: NaiveDate,
-    line: Vec<u8>,
-}
-
-/// `DATE` of a row: `YYYY-MM-DD`, or `YYYY-MM-DD HH:…` for HOUR.
-fn day_of(row: &Map<String, Value>) -> Option<NaiveDate> {
-    let text = row.get("DATE")?.as_str()?;
-    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+    pub(crate) day: NaiveDate,
+    pub(crate) line: Vec<u8>,
 }
 
 /// The rows of a synchronous answer: a bare array, or for targeting `{"data": [{targeting_type,
-/// targeting_value, metrics}]}` flattened to one row per value and day.
-fn parse_rows(body: &[u8], targeting: bool) -> Result<Vec<Map<String, Value>>, String> {
+/// targeting_value, metrics}]}` flattened to one row per value and day. `add` (column, value)
+/// goes into each row that lacks the column. Rows without a day are left out.
+fn parse_rows<'k>(
+    body: &[u8],
+    targeting: bool,
+    add: &[(&'k str, &str)],
+) -> Result<Vec<Row>, String> {
+    let wanted: Vec<&str> = add.iter().map(|(k, _)| *k).collect();
+    let row = |raw: &RawValue, mut extra: Vec<(&'k str, String)>| -> Result<Option<Row>, String> {
+        let probe = rows::probe(raw, &wanted)?;
+        let Some(day) = probe.date else {
+            return Ok(None);
+        };
+        for ((column, value), found) in add.iter().zip(&probe.found) {
+            if found.is_none() {
+                extra.push((column, rows::json_text(value)));
+            }
+        }
+        Ok(Some(Row {
+            day,
+            line: rows::line(raw, probe.keys, &extra),
+        }))
+    };
+    let mut out = Vec::new();
     if !targeting {
-        return serde_json::from_slice(body).map_err(|e| format!("not an analytics array: {e}"));
+        let items: Vec<&RawValue> =
+            serde_json::from_slice(body).map_err(|e| format!("not an analytics array: {e}"))?;
+        for item in items {
+            out.extend(row(item, Vec::new())?);
+        }
+        return Ok(out);
     }
     #[derive(Deserialize)]
-    struct Wrapped {
-        data: Vec<Item>,
+    struct Wrapped<'a> {
+        #[serde(borrow)]
+        data: Vec<Item<'a>>,
     }
     #[derive(Deserialize)]
-    struct Item {
+    struct Item<'a> {
         targeting_type: Value,
         targeting_value: Value,
-        #[serde(default)]
-        metrics: Map<String, Value>,
+        #[serde(borrow, default)]
+        metrics: Option<&'a RawValue>,
     }
-    let wrapped: Wrapped =
+    let wrapped: Wrapped<'_> =
         serde_json::from_slice(body).map_err(|e| format!("not a targeting answer: {e}"))?;
-    Ok(wrapped
-        .data
-        .into_iter()
-        .map(|item| {
-            let mut row = item.metrics;
-            row.insert("TARGETING_TYPE".into(), item.targeting_type);
-            row.insert("TARGETING_VALUE".into(), text(item.targeting_value));
-            row
-        })
-        .collect())
+    let empty = RawValue::from_string("{}".into()).map_err(|e| e.to_string())?;
+    for item in wrapped.data {
+        let extra = vec![
+            ("TARGETING_TYPE", text(item.targeting_type).to_string()),
+            ("TARGETING_VALUE", text(item.targeting_value).to_string()),
+        ];
+        out.extend(row(item.metrics.unwrap_or(&empty), extra)?);
+    }
+    Ok(out)
 }
 
 /// A value as text (a targeting value may be a number: LOCATION 500).
@@ -276,20 +299,13 @@ impl Pull<'_> {
             }
         }
         let targeting = self.targeting.is_some();
-        let id_key = self.level.id_key();
         let scope_column = self.level.scope_key().zip(scope.map(|(_, v)| v.as_str()));
         let request = Request::get(url).category(ADS_ANALYTICS);
         let (rows, bytes) = self
             .http
             .send_parsed(&request, |body: Bytes| {
-                let mut rows = parse_rows(&body, targeting)?;
-                if let Some((column, value)) = scope_column {
-                    for row in &mut rows {
-                        row.entry(column)
-                            .or_insert_with(|| Value::String(value.to_string()));
-                    }
-                }
-                Ok(rows_of(rows, id_key, None))
+                let add: Vec<(&str, &str)> = scope_column.into_iter().collect();
+                parse_rows(&body, targeting, &add)
             })
             .await
             .map_err(|e| connector_error(&s.flow, e))?;
@@ -437,21 +453,6 @@ async fn send_rows(
     Ok(())
 }
 
-/// Rows as JSON lines with their day; `id` is put under the id key where a row lacks it (a
-/// report keys rows by their object).
-pub(crate) fn rows_of(rows: Vec<Map<String, Value>>, id_key: &str, id: Option<&str>) -> Vec<Row> {
-    rows.into_iter()
-        .filter_map(|mut row| {
-            if let (Some(id), false) = (id, row.contains_key(id_key)) {
-                row.insert(id_key.to_string(), Value::String(id.to_string()));
-            }
-            let day = day_of(&row)?;
-            let line = serde_json::to_vec(&row).ok()?;
-            Some(Row { day, line })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,11 +508,22 @@ mod tests {
     #[test]
     fn targeting_answers_flatten_to_one_row_per_value() {
         let body = br#"{"data":[{"targeting_type":"AGE_BUCKET","targeting_value":"45-49","metrics":{"AD_GROUP_ID":2680067996745,"DATE":"2022-04-26","SPEND_IN_DOLLAR":240}},
-            {"targeting_type":"LOCATION","targeting_value":500,"metrics":{"DATE":"2022-04-26","SPEND_IN_DOLLAR":1}}]}"#;
-        let rows = parse_rows(body, true).expect("rows");
+            {"targeting_type":"LOCATION","targeting_value":500,"metrics":{"DATE":"2022-04-26","SPEND_IN_DOLLAR":1}},
+            {"targeting_type":"GENDER","targeting_value":"F","metrics":{"SPEND_IN_DOLLAR":1}}]}"#;
+        let rows = parse_rows(body, true, &[]).expect("rows");
+        // the row without a day is left out
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1]["TARGETING_VALUE"], "500");
-        let lines = rows_of(rows, "AD_GROUP_ID", None);
-        assert_eq!(lines[0].day, d("2022-04-26"));
+        let second: Value = serde_json::from_slice(&rows[1].line).expect("json");
+        assert_eq!(second["TARGETING_VALUE"], "500");
+        assert_eq!(second["TARGETING_TYPE"], "LOCATION");
+        assert_eq!(rows[0].day, d("2022-04-26"));
+        let plain = br#"[{"DATE":"2022-04-26","PIN_ID":"1"},{"DATE":"2022-04-27","PIN_ID":"2","CAMPAIGN_ID":"9"}]"#;
+        let rows = parse_rows(plain, false, &[("CAMPAIGN_ID", "5")]).expect("rows");
+        let a: Value = serde_json::from_slice(&rows[0].line).expect("json");
+        let b: Value = serde_json::from_slice(&rows[1].line).expect("json");
+        assert_eq!(
+            (a["CAMPAIGN_ID"].as_str(), b["CAMPAIGN_ID"].as_str()),
+            (Some("5"), Some("9"))
+        );
     }
 }

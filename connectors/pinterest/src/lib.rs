@@ -12,6 +12,7 @@ mod entities;
 mod errors;
 pub mod reference;
 mod reports;
+mod rows;
 mod streams;
 
 use std::collections::{BTreeMap, HashMap};

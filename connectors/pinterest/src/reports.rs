@@ -11,11 +11,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Days;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use serde_json::value::RawValue;
 use sluice_core::{ConnectorError, DayWindow, PullContext};
 use sluice_http::{HttpError, Request};
 
-use crate::analytics::{rows_of, Pull};
+use crate::analytics::{Pull, Row};
 use crate::config::ADS_ANALYTICS;
 use crate::errors::connector_error;
 
@@ -250,34 +253,40 @@ async fn download(
     let result = p
         .http
         .send_parsed(&request, |b: Bytes| {
-            let file: Map<String, Value> =
+            let file: BTreeMap<String, Vec<&RawValue>> =
                 serde_json::from_slice(&b).map_err(|e| format!("not a report file: {e}"))?;
+            let mut wanted = vec![id_key];
+            wanted.extend(alt_keys.iter().filter(|k| **k != id_key));
             let mut rows = Vec::new();
-            for (id, list) in file {
-                let Value::Array(items) = list else {
-                    return Err(format!("report entry `{id}` is not a list of rows"));
-                };
+            for (id, items) in file {
                 for item in items {
-                    let Value::Object(mut row) = item else {
-                        return Err(format!("a row of report entry `{id}` is not an object"));
-                    };
+                    let probe = crate::rows::probe(item, &wanted)
+                        .map_err(|e| format!("report entry `{id}`: {e}"))?;
+                    let Some(day) = probe.date else { continue };
                     // a report may name the object by another key (PIN_PROMOTION_ID for ads),
                     // or only by the entry it is under
-                    if !row.contains_key(id_key) {
-                        let v = alt_keys
+                    let extra = if probe.found[0].is_some() {
+                        Vec::new()
+                    } else {
+                        let v = probe.found[1..]
                             .iter()
-                            .find_map(|k| row.get(*k).cloned())
-                            .unwrap_or_else(|| Value::String(id.clone()));
-                        row.insert(id_key.to_string(), v);
-                    }
-                    rows.push(row);
+                            .flatten()
+                            .next()
+                            .map(|v| v.get().to_string())
+                            .unwrap_or_else(|| crate::rows::json_text(&id));
+                        vec![(id_key, v)]
+                    };
+                    rows.push(Row {
+                        day,
+                        line: crate::rows::line(item, probe.keys, &extra),
+                    });
                 }
             }
             Ok(rows)
         })
         .await;
     match result {
-        Ok((rows, bytes)) => Ok((rows_of(rows, id_key, None), bytes)),
+        Ok((rows, bytes)) => Ok((rows, bytes)),
         Err(HttpError::TooLarge { .. }) => Err(Download::TooLarge),
         Err(e) if matches!(e.status(), Some(403 | 404 | 410)) => Err(Download::Expired),
         Err(e) => Err(Download::Failed(connector_error(&p.settings.flow, e))),
