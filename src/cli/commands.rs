@@ -17,6 +17,7 @@ pub fn registry() -> Registry {
     sluice_zendesk::register(&mut r);
     sluice_mixpanel::register(&mut r);
     sluice_pinterest::register(&mut r);
+    sluice_linkedin::register(&mut r);
     r
 }
 

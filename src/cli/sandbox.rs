@@ -41,6 +41,7 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
     let mut cfg = SandboxConfig::default();
     cfg.zendesk.seed = args.seed;
     cfg.pinterest.seed = args.seed;
+    cfg.linkedin.seed = args.seed;
     cfg.zendesk.order = if args.zendesk_order == "desc" {
         ExportOrder::Descending
     } else {
@@ -125,6 +126,13 @@ pub async fn serve(args: SandboxArgs) -> u8 {
         credentials::PINTEREST_CLIENT_ID,
         credentials::PINTEREST_AD_ACCOUNT_ID
     );
+    println!(
+        "  linkedin: {}/rest (Bearer {}; refresh at /oauth/v2/accessToken with client {}; ad accounts {})",
+        sandbox.base_url(),
+        credentials::LINKEDIN_ACCESS_TOKEN,
+        credentials::LINKEDIN_CLIENT_ID,
+        credentials::LINKEDIN_ACCOUNT_IDS.join(", ")
+    );
     println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
     let _ = tokio::signal::ctrl_c().await;
     0
@@ -200,6 +208,24 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
                     credentials::PINTEREST_CLIENT_SECRET,
                 ))),
             );
+        }
+        "linkedin" => {
+            // the token endpoint lives on another host at LinkedIn: here, on the sandbox
+            connection.insert(
+                "token_url".into(),
+                Some(Param::Plain(Value::String(format!(
+                    "{}/oauth/v2/accessToken",
+                    sandbox.base_url()
+                )))),
+            );
+            for (key, value) in [
+                ("access_token", credentials::LINKEDIN_ACCESS_TOKEN),
+                ("refresh_token", credentials::LINKEDIN_REFRESH_TOKEN),
+                ("client_id", credentials::LINKEDIN_CLIENT_ID),
+                ("client_secret", credentials::LINKEDIN_CLIENT_SECRET),
+            ] {
+                connection.insert(key.into(), Some(Param::Secret(Secret::new(value))));
+            }
         }
         other => {
             return Err(format!(

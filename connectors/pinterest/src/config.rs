@@ -269,6 +269,7 @@ impl PinterestSettings {
                     refresh_token,
                     access_token,
                     extra_fields: Vec::new(),
+                    client_auth: sluice_http::ClientAuth::Basic,
                     store: config.store.as_ref().map(|h| h.0.clone()),
                 })
             }

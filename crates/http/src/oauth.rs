@@ -31,7 +31,19 @@ pub struct OAuthRefresh {
     pub access_token: Option<Secret>,
     /// Extra form fields of the refresh request (`scope`, `continuous_refresh`).
     pub extra_fields: Vec<(String, String)>,
+    /// How the app proves itself to the token endpoint.
+    pub client_auth: ClientAuth,
     pub store: Option<Arc<dyn TokenStore>>,
+}
+
+/// Where a refresh request carries the app's id and secret (RFC 6749 §2.3.1 allows both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)` (Pinterest).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` form fields (LinkedIn).
+    Body,
 }
 
 impl std::fmt::Debug for OAuthRefresh {
@@ -175,12 +187,20 @@ impl OAuthState {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         let url = crate::client::redact(&self.config.token_url);
-        let response = client
-            .post(self.config.token_url.clone())
-            .basic_auth(
-                self.config.client_id.expose(),
-                Some(self.config.client_secret.expose()),
-            )
+        let mut post = client.post(self.config.token_url.clone());
+        match self.config.client_auth {
+            ClientAuth::Basic => {
+                post = post.basic_auth(
+                    self.config.client_id.expose(),
+                    Some(self.config.client_secret.expose()),
+                );
+            }
+            ClientAuth::Body => {
+                form.push(("client_id", self.config.client_id.expose()));
+                form.push(("client_secret", self.config.client_secret.expose()));
+            }
+        }
+        let response = post
             .form(&form)
             .send()
             .await

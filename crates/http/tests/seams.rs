@@ -301,6 +301,7 @@ fn oauth(base: &url::Url, store: Arc<MemoryStore>, client: &str) -> HttpClient {
             refresh_token: Secret::new("pinr.initial"),
             access_token: Some(Secret::new("pina.expired")),
             extra_fields: vec![],
+            client_auth: sluice_http::ClientAuth::Basic,
             store: Some(store),
         }),
         HttpConfig::default(),

@@ -29,6 +29,9 @@
 //! | `report-expired` | (Pinterest) the report this request creates ends EXPIRED at its first poll |
 //! | `expire-link` | (Pinterest) the FINISHED `url` this poll hands out is already expired |
 //! | `new-column` | (Pinterest) every analytics row of this response carries `NEW_METRIC_SANDBOX`, a column nobody asked for, as when the API starts sending a new metric |
+//! | `linkedin-daily-quota` | (LinkedIn) /rest/adAnalytics answers the `APPLICATION_AND_MEMBER DAY` 429 (LinkedIn also honours `daily-quota`) |
+//! | `linkedin-expire-token` | (LinkedIn) the access token is expired from now on: 401 "Expired access token" (LinkedIn also honours `expire-token`) |
+//! | `linkedin-data-volume` (or `data-volume`) | (LinkedIn) /rest/adAnalytics answers the 45-million-metric-values 429 |
 //! | `delete-board` | (Pinterest) the main account's first board (lowest id) is gone for this request's child routes (`/boards/{id}/sections`, `/pins`, `/sections/{sid}/pins`: 404 code 40 "Board not found."), while `GET /boards` still lists it: a board deleted between listing and paging |
 //!
 //! Example: `429x5@3,503@9,truncate@12,expire-cursor@4`.
@@ -73,6 +76,9 @@ pub enum FaultKind {
     ExpireLink,
     NewColumn,
     DeleteBoard,
+    LinkedInDailyQuota,
+    LinkedInExpireToken,
+    DataVolume,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +141,9 @@ impl FaultPlan {
                 "code12" => FaultKind::Code12,
                 "daily-quota" => FaultKind::DailyQuota,
                 "expire-token" => FaultKind::ExpireToken,
+                "linkedin-daily-quota" => FaultKind::LinkedInDailyQuota,
+                "linkedin-expire-token" => FaultKind::LinkedInExpireToken,
+                "data-volume" | "linkedin-data-volume" => FaultKind::DataVolume,
                 "report-failed" => FaultKind::ReportFailed,
                 "report-expired" => FaultKind::ReportExpired,
                 "expire-link" => FaultKind::ExpireLink,
@@ -180,7 +189,8 @@ fn with_value(item: &str, kind: &str) -> Result<FaultKind, String> {
         "unknown fault `{kind}`; known: 429, 429ra0, 500, 503, truncate, cut-json, slow=MS, \
          expire-cursor, 401, misfit, terminated-early, split-record, repeat-cursor, replay, \
          huge-value=MB, echo-auth, bad-lines, huge-line=MB, retry-after[=N], code12, \
-         daily-quota, expire-token, report-failed, report-expired, expire-link, new-column, delete-board"
+         daily-quota, expire-token, report-failed, report-expired, expire-link, new-column, delete-board, \
+         linkedin-daily-quota, linkedin-expire-token, linkedin-data-volume"
     ))
 }
 
@@ -376,6 +386,26 @@ mod tests {
                 && message.contains("delete-board"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn parses_the_linkedin_kinds() {
+        let p = FaultPlan::parse(
+            "linkedin-daily-quota,linkedin-expire-token,linkedin-data-volumex2,data-volume",
+        )
+        .expect("parses");
+        let kinds: Vec<FaultKind> = p.specs.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                FaultKind::LinkedInDailyQuota,
+                FaultKind::LinkedInExpireToken,
+                FaultKind::DataVolume,
+                FaultKind::DataVolume,
+            ]
+        );
+        let message = FaultPlan::parse("boom").expect_err("unknown");
+        assert!(message.contains("linkedin-data-volume"), "{message}");
     }
 
     #[test]

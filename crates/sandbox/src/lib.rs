@@ -4,10 +4,11 @@
 //!
 //! Control routes live under `/_sandbox/`: `GET stats`, `POST faults` (a fault list, as text),
 //! and per vendor helpers such as `POST zendesk/touch`, `GET zendesk/users` and
-//! `GET pinterest/analytics`.
+//! `GET pinterest/analytics`, `GET linkedin/analytics`.
 
 mod faults;
 mod limiter;
+mod linkedin;
 mod mixpanel;
 mod pinterest;
 mod rng;
@@ -25,6 +26,7 @@ use axum::{Json, Router};
 
 pub use faults::{FaultKind, FaultPlan, FaultSpec};
 pub use limiter::QuotaSpec;
+pub use linkedin::LinkedInConfig;
 pub use mixpanel::MixpanelConfig;
 pub use pinterest::{
     Category as PinterestCategory, PinterestConfig, PinterestQuotas, RateLimitHeaders,
@@ -52,6 +54,16 @@ pub mod credentials {
     /// The second ad account, shared through Business Access: small, and without a catalog
     /// (`GET /v5/catalogs/product_groups` answers 409 code 4182 for it).
     pub const PINTEREST_SHARED_AD_ACCOUNT_ID: &str = "549764106778";
+    /// LinkedIn's initial access token, accepted until `access_token_ttl` after the start.
+    pub const LINKEDIN_ACCESS_TOKEN: &str = "AQVsandbox-linkedin-initial-access-token";
+    /// The refresh token: never rotates (LinkedIn keeps it 12 months); every refresh returns it.
+    pub const LINKEDIN_REFRESH_TOKEN: &str = "AQXsandbox-linkedin-refresh-token";
+    /// Sent in the form body of `POST /oauth/v2/accessToken`, not as Basic auth.
+    pub const LINKEDIN_CLIENT_ID: &str = "86sbxl1nk3d1n";
+    pub const LINKEDIN_CLIENT_SECRET: &str = "sandboxLinkedInClientSecret0123";
+    /// The ids of the ad accounts of the default config (2 accounts), in order. With
+    /// `LinkedInConfig.accounts` above 2, the others are in `/_sandbox/linkedin/entities`.
+    pub const LINKEDIN_ACCOUNT_IDS: &[&str] = &["507404993", "508116022"];
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,6 +71,7 @@ pub struct SandboxConfig {
     pub zendesk: ZendeskConfig,
     pub mixpanel: MixpanelConfig,
     pub pinterest: PinterestConfig,
+    pub linkedin: LinkedInConfig,
     pub faults: FaultPlan,
 }
 
@@ -74,6 +87,7 @@ pub(crate) struct Shared {
     pub zendesk: zendesk::ZendeskSim,
     pub mixpanel: mixpanel::MixpanelSim,
     pub pinterest: pinterest::PinterestSim,
+    pub linkedin: linkedin::LinkedInSim,
     pub faults: faults::FaultState,
     pub stats: Stats,
 }
@@ -103,6 +117,7 @@ impl Sandbox {
             zendesk: zendesk::ZendeskSim::new(config.zendesk),
             mixpanel: mixpanel::MixpanelSim::new(config.mixpanel),
             pinterest: pinterest::PinterestSim::new(config.pinterest),
+            linkedin: linkedin::LinkedInSim::new(config.linkedin),
             faults: faults::FaultState::new(config.faults),
             stats: Stats::default(),
         });
@@ -151,6 +166,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(zendesk::routes())
         .merge(mixpanel::routes())
         .merge(pinterest::routes())
+        .merge(linkedin::routes())
         .with_state(shared)
 }
 

@@ -52,6 +52,11 @@ impl Stats {
                 shared.pinterest.quota_specs(),
                 Some(shared.pinterest.stats_json()),
             ),
+            (
+                "linkedin",
+                shared.linkedin.quota_specs(),
+                Some(shared.linkedin.stats_json()),
+            ),
         ];
         for (vendor, specs, extra) in quotas {
             let v = g.get(vendor);
