@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use chrono::{Datelike, Months, Utc};
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
-use sluice_core::settings::number_or_digits;
+use serde::Deserialize;
+use sluice_core::settings::{number_or_digits, text_list};
 use sluice_core::{ConnectionLimits, ConnectorConfig, ConnectorError, Secret};
 use sluice_http::{Auth, ClientAuth, HttpConfig, OAuthRefresh, Quota};
 use url::Url;
@@ -115,28 +114,6 @@ struct Source {
     fields: Option<Vec<String>>,
     /// `DAILY` (default), `MONTHLY` or `ALL`.
     time_granularity: Option<String>,
-}
-
-fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let item = |v: &Value| match v {
-        Value::String(s) => Ok(s.trim().to_string()),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "must be text or a number, found {other}"
-        ))),
-    };
-    let list = match Option::<Value>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Value::Array(items)) => items.iter().map(item).collect::<Result<Vec<_>, _>>()?,
-        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        Some(v @ Value::Number(_)) => vec![item(&v)?],
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "must be a list or a comma-separated string, found {other}"
-            )))
-        }
-    };
-    Ok(Some(list.into_iter().filter(|s| !s.is_empty()).collect()))
 }
 
 const CREDENTIALS: &[&str] = &[
@@ -360,6 +337,7 @@ impl LinkedInSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use sluice_core::Param;
 
     fn config(source: &[(&str, Value)]) -> ConnectorConfig {

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
-use sluice_core::settings::number_or_digits;
+use serde::Deserialize;
+use sluice_core::settings::{number_or_digits, text_list};
 use sluice_core::{ConnectionLimits, ConnectorConfig, ConnectorError, Secret};
 use sluice_http::{Auth, HttpConfig, OAuthRefresh, Quota};
 use url::Url;
@@ -161,29 +160,6 @@ struct Source {
     ownership_type: Option<Vec<String>>,
     /// Boards listed: `ALL` (default), `PUBLIC`, `PROTECTED`, `SECRET` or `PUBLIC_AND_SECRET`.
     board_privacy: Option<String>,
-}
-
-/// A list written as a TOML array, a comma-separated string (the seeds' form) or a number.
-fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let item = |v: &Value| match v {
-        Value::String(s) => Ok(s.trim().to_string()),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "must be text or a number, found {other}"
-        ))),
-    };
-    let list = match Option::<Value>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Value::Array(items)) => items.iter().map(item).collect::<Result<Vec<_>, _>>()?,
-        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        Some(v @ Value::Number(_)) => vec![item(&v)?],
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "must be a list or a comma-separated string, found {other}"
-            )))
-        }
-    };
-    Ok(Some(list.into_iter().filter(|s| !s.is_empty()).collect()))
 }
 
 /// The keys that must be `${ENV}` references.
@@ -452,6 +428,7 @@ impl PinterestSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use sluice_core::Param;
 
     fn config(connection: &[(&str, Param)], source: &[(&str, Value)]) -> ConnectorConfig {

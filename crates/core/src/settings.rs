@@ -71,6 +71,30 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A list written as a TOML array, a comma-separated string (the seeds' form) or a number,
+/// for `#[serde(deserialize_with = …)]`; empty items are dropped.
+pub fn text_list<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let item = |v: &Value| match v {
+        Value::String(s) => Ok(s.trim().to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(de::Error::custom(format!(
+            "must be text or a number, found {other}"
+        ))),
+    };
+    let list = match Option::<Value>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items.iter().map(item).collect::<Result<Vec<_>, _>>()?,
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        Some(v @ Value::Number(_)) => vec![item(&v)?],
+        Some(other) => {
+            return Err(de::Error::custom(format!(
+                "must be a list or a comma-separated string, found {other}"
+            )))
+        }
+    };
+    Ok(Some(list.into_iter().filter(|s| !s.is_empty()).collect()))
+}
+
 /// A whole number written as a TOML integer or as a string of digits (the seeds write their
 /// ids as strings), for `#[serde(deserialize_with = …)]`.
 pub fn number_or_digits<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
