@@ -108,13 +108,22 @@ impl Li {
             .as_array()
             .unwrap_or_else(|| panic!("{url}: {body}"))
             .iter()
-            .map(|e| ((pivot_value(e), start_day(e)), e.clone()))
+            .map(|e| ((pivot_values(e), start_day(e)), e.clone()))
             .collect()
     }
 }
 
-fn pivot_value(e: &Value) -> String {
-    e["pivotValues"][0].as_str().unwrap_or_default().to_string()
+/// Every pivot value of an element, `|`-joined (one per pivot of a q=statistics row).
+fn pivot_values(e: &Value) -> String {
+    e["pivotValues"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default()
 }
 
 fn start_day(e: &Value) -> String {
@@ -152,8 +161,10 @@ fn written(
             .column_by_name("element")
             .expect("element")
             .as_struct();
-        let pv = e.column_by_name("pivotValue").expect("pivotValue");
-        let pv = pv.as_string::<i32>();
+        let pvs = e.column_by_name("pivotValues").expect("pivotValues");
+        let pvs = pvs.as_list::<i32>();
+        let first = e.column_by_name("pivotValue").expect("pivotValue");
+        let first = first.as_string::<i32>();
         let cost = e.column_by_name("costInUsd").expect("costInUsd");
         let cost = cost.as_string::<i32>();
         let int = |name: &str| {
@@ -180,8 +191,15 @@ fn written(
         };
         let (y, m, d) = (part("year"), part("month"), part("day"));
         for i in 0..batch.num_rows() {
+            let values = pvs.value(i);
+            let values: Vec<&str> = values.as_string::<i32>().iter().flatten().collect();
+            assert_eq!(
+                Some(first.value(i)),
+                values.first().copied(),
+                "pivotValue is the first"
+            );
             let key = (
-                pv.value(i).to_string(),
+                values.join("|"),
                 format!("{:04}-{:02}-{:02}", y.value(i), m.value(i), d.value(i)),
             );
             let entry = out.entry(key).or_insert((
@@ -279,6 +297,8 @@ async fn chunks_merge_into_one_record_and_capped_answers_are_split_until_complet
         ])
         .await;
     assert_eq!(dry.code, 0, "{}", dry.all());
+    // 20 days in three 7-day windows, two metric chunks each
+    assert!(dry.all().contains("at least 6 "), "{}", dry.all());
     let out = li
         .sluice(&[
             "backfill",
@@ -324,7 +344,7 @@ async fn the_linkedin_flows_run_in_the_sandbox_and_the_seed_mapping_writes_a_nes
         .filter(|n| n.starts_with("linkedin-") && n.ends_with(".toml"))
         .collect();
     flows.sort();
-    assert!(flows.len() >= 4, "{flows:?}");
+    assert!(flows.len() >= 5, "{flows:?}");
     for file in &flows {
         let text = std::fs::read_to_string(common::repo().join("config/flows").join(file))
             .expect("flow")
@@ -352,6 +372,7 @@ async fn the_linkedin_flows_run_in_the_sandbox_and_the_seed_mapping_writes_a_nes
         "ad_analytics_campaign",
         "ad_analytics_creative",
         "ad_analytics_member_country_v2",
+        "ad_statistics",
         "creative",
     ] {
         assert!(streams.iter().any(|x| x == s), "{s}: {streams:?}");
@@ -452,6 +473,129 @@ async fn a_daily_quota_stops_the_run_until_midnight_and_the_next_run_completes_i
             "CAMPAIGN",
             today() - Days::new(29),
             today(),
+            &format!("dateRange,pivotValues,{METRICS}"),
+        )
+        .await;
+    assert_complete(
+        written(&li.dest(), "ad_analytics_campaign", "registrations"),
+        &truth,
+        "registrations",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_by_two_pivots_write_one_row_per_pair_and_day_even_through_the_cap() {
+    // rows by campaign × country: about 20 a day, so a 25-element cap cuts every longer range
+    let li = linkedin(
+        LinkedInConfig {
+            elements_cap: 25,
+            ..LinkedInConfig::default()
+        },
+        "",
+    )
+    .await;
+    let fields: Vec<String> = METRICS.split(',').map(|m| format!("\"{m}\"")).collect();
+    let flow = li.flow(
+        "stats",
+        &format!(
+            "pivots = \"CAMPAIGN, MEMBER COUNTRY V2\"\nfields = [{}]",
+            fields.join(",")
+        ),
+        "elements_cap = 25",
+    );
+    let (from, to) = (today() - Days::new(14), today() - Days::new(1));
+    let (f, t) = (from.to_string(), to.to_string());
+    let out = li
+        .sluice(&[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &f,
+            "--to",
+            &t,
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(li.stats().await["truncated_responses"].as_u64() > Some(0));
+    let truth = li
+        .truth(
+            "CAMPAIGN,MEMBER_COUNTRY_V2",
+            from,
+            to,
+            &format!("dateRange,pivotValues,{METRICS}"),
+        )
+        .await;
+    assert!(
+        truth.keys().all(|(pv, _)| pv.matches('|').count() == 1),
+        "two pivot values a row"
+    );
+    assert_complete(
+        written(&li.dest(), "ad_statistics", "registrations"),
+        &truth,
+        "registrations",
+    );
+    // without `pivots` the stream says what to set
+    let bare = li.flow("bare", "streams = [\"ad_statistics\"]", "");
+    let text = std::fs::read_to_string(&bare).expect("flow");
+    std::fs::write(&bare, text.replace("path = \"out\"", "path = \"bare-out\"")).expect("flow");
+    let out = li.sluice(&["run", bare.to_str().expect("path")]).await;
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("`pivots`"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_and_the_data_volume_throttle_is_waited_out_mid_run() {
+    // the third request finds its token expired; the fifth and sixth meet the data-volume 429
+    let li = linkedin(
+        LinkedInConfig::default(),
+        "linkedin-expire-token@3,linkedin-data-volumex2@5",
+    )
+    .await;
+    let flow = li.flow(
+        "throttled",
+        &format!(
+            "pivot = \"CAMPAIGN\"\nfields = [{}]",
+            METRICS
+                .split(',')
+                .map(|m| format!("\"{m}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        "data_volume_wait_seconds = 1",
+    );
+    // a day a window: two requests (metric chunks) a day
+    let (from, to) = (today() - Days::new(6), today() - Days::new(1));
+    let out = li
+        .sluice(&[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "--window",
+            "1",
+            "--concurrency",
+            "1",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let stats = li.stats().await;
+    assert_eq!(stats["data_volume_429"].as_u64(), Some(2), "{stats}");
+    // one refresh to start (the flow has no access token), one after the expiry
+    assert!(stats["refreshes"].as_u64() >= Some(2), "{stats}");
+    let report = reports(&li.dest()).pop().expect("report");
+    let retries = report["requests"]["retries"].as_u64();
+    assert!(retries >= Some(2), "{report}");
+    assert!(
+        !out.all().contains(credentials::LINKEDIN_REFRESH_TOKEN),
+        "the refresh token stays out of the output"
+    );
+    let truth = li
+        .truth(
+            "CAMPAIGN",
+            from,
+            to,
             &format!("dateRange,pivotValues,{METRICS}"),
         )
         .await;

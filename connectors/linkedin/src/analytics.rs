@@ -28,9 +28,39 @@ use crate::streams::{self, Metric, Pivot};
 /// Metrics a request names besides `dateRange` and `pivotValues` (20 fields at most).
 pub const METRICS_PER_REQUEST: usize = 18;
 
-/// How long LinkedIn keeps data: performance 10 years, professional demographics 2.
-fn retention(pivot: Pivot) -> Months {
-    Months::new(if pivot.demographic { 24 } else { 120 })
+/// Which finder asks: `q=analytics` by one pivot, or `q=statistics` by up to three (rows
+/// with one URN per pivot in `pivotValues`).
+#[derive(Debug, Clone)]
+pub enum Finder {
+    Analytics(Pivot),
+    Statistics(Vec<Pivot>),
+}
+
+impl Finder {
+    fn pivots(&self) -> &[Pivot] {
+        match self {
+            Finder::Analytics(p) => std::slice::from_ref(p),
+            Finder::Statistics(ps) => ps,
+        }
+    }
+
+    fn demographic(&self) -> bool {
+        self.pivots().iter().any(|p| p.demographic)
+    }
+
+    /// `pivot CAMPAIGN` or `pivots CAMPAIGN, MEMBER_COUNTRY_V2`, for messages.
+    fn describe(&self) -> String {
+        let names: Vec<&str> = self.pivots().iter().map(|p| p.name).collect();
+        match self {
+            Finder::Analytics(_) => format!("pivot {}", names.join("")),
+            Finder::Statistics(_) => format!("pivots {}", names.join(", ")),
+        }
+    }
+
+    /// How long LinkedIn keeps the rows: performance 10 years, professional demographics 2.
+    fn retention(&self) -> Months {
+        Months::new(if self.demographic() { 24 } else { 120 })
+    }
 }
 
 /// The metric chunks of one request set.
@@ -143,7 +173,7 @@ fn date_of(v: &Value) -> Option<NaiveDate> {
 pub struct Pull<'a> {
     pub settings: &'a LinkedInSettings,
     pub http: &'a HttpClient,
-    pub pivot: Pivot,
+    pub finder: Finder,
     pub metrics: Vec<String>,
 }
 
@@ -152,9 +182,17 @@ impl Pull<'_> {
         let facet = self.settings.facet.as_ref().map_or("accounts", |f| f.param);
         let mut fields = vec!["dateRange".to_string(), "pivotValues".to_string()];
         fields.extend(chunk.iter().cloned());
+        let (q, pivot_param, pivot_value) = match &self.finder {
+            Finder::Analytics(p) => ("analytics", "pivot", p.name.to_string()),
+            Finder::Statistics(ps) => (
+                "statistics",
+                "pivots",
+                restli::list(ps.iter().map(|p| p.name)),
+            ),
+        };
         restli::query(&[
-            ("q", "analytics".into()),
-            ("pivot", self.pivot.name.into()),
+            ("q", q.into()),
+            (pivot_param, pivot_value),
             ("timeGranularity", self.settings.granularity.as_str().into()),
             ("dateRange", restli::date_range(from, to)),
             (facet, restli::list(facets.iter().map(String::as_str))),
@@ -276,7 +314,7 @@ impl Pull<'_> {
         })?;
         let today = ctx.run_started.date_naive();
         let floor = today
-            .checked_sub_months(retention(self.pivot))
+            .checked_sub_months(self.finder.retention())
             .unwrap_or(today);
         let mut window = DayWindow {
             from: window.from,
@@ -286,9 +324,9 @@ impl Pull<'_> {
             tracing::warn!(
                 from = %window.from,
                 kept_from = %floor,
-                pivot = self.pivot.name,
+                pivots = %self.finder.describe(),
                 "LinkedIn keeps {} data from {floor} on: the days before are not asked for",
-                if self.pivot.demographic { "professional-demographic" } else { "performance" }
+                if self.finder.demographic() { "professional-demographic" } else { "performance" }
             );
             window.from = floor;
         }
@@ -325,11 +363,12 @@ impl Pull<'_> {
                     return Err(ConnectorError::Protocol {
                         endpoint: "adAnalytics".into(),
                         message: format!(
-                            "{from}..{to} of pivot {} has {} or more elements for a single \
+                            "{from}..{to} of {} has {} or more elements for a single \
                              facet even when asked for alone, and LinkedIn cuts such answers \
                              without saying so: name narrower `campaignIds` (or use \
                              time_granularity DAILY) so nothing is lost",
-                            self.pivot.name, self.settings.elements_cap
+                            self.finder.describe(),
+                            self.settings.elements_cap
                         ),
                     })
                 }

@@ -70,9 +70,12 @@ pub struct LinkedInSettings {
     pub max_url_bytes: usize,
     /// Elements an answer holds at most; an answer this long was cut by the server.
     pub elements_cap: usize,
+    pub data_volume_wait: Duration,
     pub accounts: Vec<String>,
     pub facet: Option<Facet>,
     pub pivot: Option<Pivot>,
+    /// The `ad_statistics` stream's pivots (`q=statistics`, one to three).
+    pub pivots: Vec<Pivot>,
     /// Metrics asked for when the mapping set does not say.
     pub fields: Option<Vec<String>>,
     pub granularity: Granularity,
@@ -95,6 +98,10 @@ struct Connection {
     max_url_bytes: Option<u64>,
     #[serde(default, deserialize_with = "number_or_digits")]
     elements_cap: Option<u64>,
+    /// How long a data-volume 429 waits before asking again (default 330: the five-minute
+    /// window and a margin).
+    #[serde(default, deserialize_with = "number_or_digits")]
+    data_volume_wait_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +116,10 @@ struct Source {
     /// `ACCOUNT`, `CAMPAIGN GROUP`, `CAMPAIGN`, `CREATIVE`, … : the stream a flow without
     /// `streams` pulls.
     pivot: Option<String>,
+    /// One to three pivots together (`CAMPAIGN, MEMBER_COUNTRY_V2`): the `ad_statistics`
+    /// stream, asked for with `q=statistics`.
+    #[serde(default, deserialize_with = "text_list")]
+    pivots: Option<Vec<String>>,
     /// Metrics (default: those the mapping set reads).
     #[serde(default, deserialize_with = "text_list")]
     fields: Option<Vec<String>>,
@@ -137,6 +148,20 @@ pub fn urn(key: &str, kind: &str, value: &str) -> Result<String, ConnectorError>
         )));
     }
     Ok(format!("{prefix}{id}"))
+}
+
+fn parse_pivot(key: &str, text: &str) -> Result<Pivot, ConnectorError> {
+    Pivot::parse(text).ok_or_else(|| {
+        config_err(format!(
+            "[source] `{key}`: \"{}\" is not a pivot; use one of {}",
+            text.trim(),
+            streams::PIVOTS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 /// The month before the current one: always a live version.
@@ -244,17 +269,31 @@ impl LinkedInSettings {
         }
         let pivot = match source.pivot.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(p) => Some(Pivot::parse(p).ok_or_else(|| {
-                config_err(format!(
-                    "[source] `pivot` = \"{p}\": use one of {}",
-                    streams::PIVOTS
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?),
+            Some(p) => Some(parse_pivot("pivot", p)?),
         };
+        let pivots = source
+            .pivots
+            .unwrap_or_default()
+            .iter()
+            .map(|p| parse_pivot("pivots", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if pivots.len() > streams::MAX_STATISTICS_PIVOTS {
+            return Err(config_err(format!(
+                "[source] `pivots` names {} pivots: LinkedIn's q=statistics takes at most {}",
+                pivots.len(),
+                streams::MAX_STATISTICS_PIVOTS
+            )));
+        }
+        if let Some(p) = pivots
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| pivots[..i].contains(p).then_some(p))
+        {
+            return Err(config_err(format!(
+                "[source] `pivots` names {} twice",
+                p.name
+            )));
+        }
         if let Some(fields) = &source.fields {
             if fields.is_empty() {
                 return Err(config_err("[source] `fields` is empty: name some metrics"));
@@ -301,9 +340,13 @@ impl LinkedInSettings {
             version,
             max_url_bytes: connection.max_url_bytes.unwrap_or(4_096).max(256) as usize,
             elements_cap: connection.elements_cap.unwrap_or(15_000).max(1) as usize,
+            data_volume_wait: connection
+                .data_volume_wait_seconds
+                .map_or(crate::errors::DATA_VOLUME_WAIT, Duration::from_secs),
             accounts,
             facet,
             pivot,
+            pivots,
             fields: source.fields,
             granularity,
         })
@@ -313,7 +356,10 @@ impl LinkedInSettings {
         HttpConfig {
             quota_scope: self.quota_scope.clone(),
             quotas: self.quotas.clone(),
-            classifier: Some(crate::errors::classify),
+            classifier: Some({
+                let wait = self.data_volume_wait;
+                sluice_http::Classifier::new(move |info| crate::errors::classify(info, wait))
+            }),
             ..HttpConfig::for_connection(
                 format!("linkedin connection of flow `{}`", self.flow),
                 &self.limits,
@@ -367,8 +413,13 @@ mod tests {
                 Value::from("1991010101,urn:li:sponsoredCampaign:1992020202"),
             ),
             ("pivot", Value::from("CAMPAIGN GROUP")),
+            ("pivots", Value::from("campaign, MEMBER COUNTRY V2")),
         ]))
         .expect("valid");
+        assert_eq!(
+            s.pivots.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["CAMPAIGN", "MEMBER_COUNTRY_V2"]
+        );
         let facet = s.facet.expect("facet");
         assert_eq!(facet.param, "campaigns");
         assert_eq!(
@@ -411,6 +462,30 @@ mod tests {
                     ("fields", Value::from("dateRange")),
                 ],
                 "not a metric",
+            ),
+            (
+                vec![
+                    ("accountIds", Value::from("1")),
+                    (
+                        "pivots",
+                        Value::from("CAMPAIGN, CREATIVE, ACCOUNT, CAMPAIGN_GROUP"),
+                    ),
+                ],
+                "at most 3",
+            ),
+            (
+                vec![
+                    ("accountIds", Value::from("1")),
+                    ("pivots", Value::from("CAMPAIGN, campaign")),
+                ],
+                "CAMPAIGN twice",
+            ),
+            (
+                vec![
+                    ("accountIds", Value::from("1")),
+                    ("pivots", Value::from("CAMPAIGN, DEVICE")),
+                ],
+                "\"DEVICE\" is not a pivot",
             ),
         ] {
             let err = LinkedInSettings::from_config(&config(&source))

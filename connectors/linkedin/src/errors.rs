@@ -13,7 +13,7 @@ struct ApiError {
 }
 
 /// How long the data-volume throttle's window is, with a margin (Airbyte waits 330 s too).
-const DATA_VOLUME_WAIT: Duration = Duration::from_secs(330);
+pub const DATA_VOLUME_WAIT: Duration = Duration::from_secs(330);
 
 /// The time until the next 00:00 UTC, when LinkedIn's daily counters reset.
 fn until_midnight() -> Duration {
@@ -33,8 +33,8 @@ fn until_midnight() -> Duration {
 ///   the wait is until midnight UTC, which is longer than a run waits: the run stops cleanly
 ///   with the time to resume (exit 5).
 /// - "The data request limit has been exceeded …": 45 million metric values per five minutes;
-///   the window passes, so wait it out and retry.
-pub fn classify(info: &ResponseInfo<'_>) -> Option<Decision> {
+///   the window passes, so wait it out (`data_volume_wait`) and retry.
+pub fn classify(info: &ResponseInfo<'_>, data_volume_wait: Duration) -> Option<Decision> {
     if info.status != 429 {
         return None;
     }
@@ -49,7 +49,7 @@ pub fn classify(info: &ResponseInfo<'_>) -> Option<Decision> {
     }
     if message.contains("data request limit") || message.contains("metric values") {
         return Some(Decision::Retry {
-            after: Some(DATA_VOLUME_WAIT),
+            after: Some(data_volume_wait),
         });
     }
     None
@@ -79,11 +79,14 @@ mod tests {
 
     fn decide(status: u16, body: &str) -> Option<Decision> {
         let headers = HeaderMap::new();
-        classify(&ResponseInfo {
-            status,
-            headers: &headers,
-            body: body.as_bytes(),
-        })
+        classify(
+            &ResponseInfo {
+                status,
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            DATA_VOLUME_WAIT,
+        )
     }
 
     #[test]

@@ -21,6 +21,7 @@ use sluice_core::{
 };
 use sluice_http::HttpClient;
 
+use analytics::Finder;
 pub use config::LinkedInSettings;
 use streams::Kind;
 
@@ -84,6 +85,19 @@ impl LinkedInConnector {
     }
 }
 
+impl LinkedInConnector {
+    async fn analytics(&self, finder: Finder, ctx: &PullContext) -> Result<(), ConnectorError> {
+        analytics::Pull {
+            settings: &self.settings,
+            http: &self.http,
+            finder,
+            metrics: self.metrics(&ctx.fields),
+        }
+        .run(ctx)
+        .await
+    }
+}
+
 #[async_trait]
 impl Connector for LinkedInConnector {
     fn streams(&self) -> Vec<StreamSpec> {
@@ -94,12 +108,21 @@ impl Connector for LinkedInConnector {
             .collect()
     }
 
-    /// Seed 001's `pivot` picks its stream.
+    /// Seed 001's `pivot` picks its stream, `pivots` the `ad_statistics` stream; a flow with
+    /// neither pulls every stream it can (`ad_statistics` needs `pivots`).
     fn default_streams(&self) -> Vec<String> {
-        match self.settings.pivot {
-            Some(p) => vec![p.stream()],
-            None => streams::table().into_iter().map(|(n, _)| n).collect(),
+        let mut chosen: Vec<String> = self.settings.pivot.iter().map(|p| p.stream()).collect();
+        if !self.settings.pivots.is_empty() {
+            chosen.push(streams::STATISTICS_STREAM.to_string());
         }
+        if chosen.is_empty() {
+            chosen = streams::table()
+                .into_iter()
+                .filter(|(_, k)| !matches!(k, Kind::Statistics))
+                .map(|(n, _)| n)
+                .collect();
+        }
+        chosen
     }
 
     async fn pull(&self, ctx: PullContext) -> Result<(), ConnectorError> {
@@ -107,15 +130,18 @@ impl Connector for LinkedInConnector {
             .ok_or_else(|| ConnectorError::UnknownStream(ctx.task.stream.clone()))?
         {
             Kind::Entity(e) => entities::pull(&self.settings, &self.http, e, &ctx).await,
-            Kind::Analytics(pivot) => {
-                analytics::Pull {
-                    settings: &self.settings,
-                    http: &self.http,
-                    pivot,
-                    metrics: self.metrics(&ctx.fields),
+            Kind::Analytics(pivot) => self.analytics(Finder::Analytics(pivot), &ctx).await,
+            Kind::Statistics => {
+                if self.settings.pivots.is_empty() {
+                    return Err(ConnectorError::Config(format!(
+                        "flow `{}`: the `{}` stream is by the pivots in [source] `pivots` \
+                         (one to three, such as \"CAMPAIGN, MEMBER_COUNTRY_V2\"); set them",
+                        self.settings.flow,
+                        streams::STATISTICS_STREAM
+                    )));
                 }
-                .run(&ctx)
-                .await
+                self.analytics(Finder::Statistics(self.settings.pivots.clone()), &ctx)
+                    .await
             }
         }
     }
@@ -137,11 +163,10 @@ impl Connector for LinkedInConnector {
     }
 
     /// One request per metric chunk for a window (the cap may split it further).
-    fn min_requests(&self, task: &Task) -> u64 {
+    fn min_requests(&self, task: &Task, fields: &[String]) -> u64 {
         match streams::kind_of(&task.stream) {
-            Some(Kind::Analytics(_)) => {
-                let metrics = self.settings.fields.clone().unwrap_or_else(default_metrics);
-                analytics::chunks(&metrics).len() as u64
+            Some(Kind::Analytics(_) | Kind::Statistics) => {
+                analytics::chunks(&self.metrics(fields)).len() as u64
             }
             _ => 1,
         }

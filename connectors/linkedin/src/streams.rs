@@ -244,10 +244,19 @@ pub static ENTITIES: &[EntityStream] = &[
     },
 ];
 
+/// The `q=statistics` stream: rows by up to three pivots together (the flow's `pivots`), with
+/// one URN per pivot in `pivotValues`.
+pub const STATISTICS_STREAM: &str = "ad_statistics";
+
+/// Pivots one `q=statistics` request may name.
+pub const MAX_STATISTICS_PIVOTS: usize = 3;
+
 /// What a stream is.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Analytics(Pivot),
+    /// By the flow's `pivots`.
+    Statistics,
     Entity(&'static EntityStream),
 }
 
@@ -256,6 +265,7 @@ pub fn table() -> Vec<(String, Kind)> {
         .iter()
         .map(|p| (p.stream(), Kind::Analytics(*p)))
         .collect();
+    out.push((STATISTICS_STREAM.to_string(), Kind::Statistics));
     out.extend(
         ENTITIES
             .iter()
@@ -340,7 +350,7 @@ fn entity_schema(e: &EntityStream) -> StreamSchema {
 /// A stream's spec; `metrics` are those a flow without a mapping set writes.
 pub fn spec(name: &str, kind: Kind, metrics: &[String], lookback_days: u32) -> StreamSpec {
     match kind {
-        Kind::Analytics(_) => StreamSpec {
+        Kind::Analytics(_) | Kind::Statistics => StreamSpec {
             name: name.to_string(),
             primary_key: vec![
                 "element.pivotValues".into(),
@@ -390,7 +400,7 @@ mod tests {
         );
         assert!(Pivot::parse("MEMBER_COUNTRY_V2").is_some_and(|p| p.demographic));
         assert!(Pivot::parse("DEVICE").is_none());
-        assert_eq!(table().len(), 13 + 4);
+        assert_eq!(table().len(), 13 + 1 + 4);
         for m in DEFAULT_METRICS {
             assert!(metric(m).is_some(), "{m}");
         }

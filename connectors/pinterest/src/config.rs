@@ -409,7 +409,7 @@ impl PinterestSettings {
         HttpConfig {
             quota_scope: self.quota_scope.clone(),
             quotas: self.quotas.clone(),
-            classifier: Some(crate::errors::classify),
+            classifier: Some(sluice_http::Classifier::new(crate::errors::classify)),
             ..HttpConfig::for_connection(
                 format!("pinterest connection of flow `{}`", self.flow),
                 &self.limits,

@@ -388,7 +388,7 @@ impl Connector for PinterestConnector {
 
     /// A synchronous request per 250 objects and 90 days, a report per 500 objects and 186
     /// days (its polls and download apart); objects not named in the flow are listed first.
-    fn min_requests(&self, task: &Task) -> u64 {
+    fn min_requests(&self, task: &Task, _fields: &[String]) -> u64 {
         let Some(kind) = streams::kind_of(&task.stream) else {
             return 1;
         };

@@ -216,7 +216,8 @@ pub trait Connector: Send + Sync {
     fn quotas(&self) -> Vec<QuotaInfo>;
 
     /// The fewest requests a task needs (a backfill plan's estimate; paged APIs need more).
-    fn min_requests(&self, _task: &Task) -> u64 {
+    /// `fields` are what the mapping reads, as the pull's [`PullContext::fields`].
+    fn min_requests(&self, _task: &Task, _fields: &[String]) -> u64 {
         1
     }
 

@@ -432,7 +432,8 @@ impl HttpClient {
             .inner
             .config
             .classifier
-            .and_then(|c| c(info))
+            .as_ref()
+            .and_then(|c| c.decide(info))
             .unwrap_or_else(|| default_decision(info));
         // an OAuth connection's 401 is an expired token until a refresh says otherwise
         if decision == Decision::Fail

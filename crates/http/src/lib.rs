@@ -20,7 +20,7 @@ pub use error::HttpError;
 pub use metrics::RequestMetrics;
 pub use oauth::{ClientAuth, OAuthRefresh, TokenStore};
 pub use pacing::{Quota, BUDGET_PERIOD, PACE};
-pub use policy::{parse_retry_after, Decision, ResponseInfo};
+pub use policy::{parse_retry_after, Classifier, Decision, ResponseInfo};
 pub use request::{Body, Request};
 pub use reqwest::header::HeaderMap;
 

@@ -25,7 +25,29 @@ pub enum Decision {
 }
 
 /// A connector's extra rule, consulted before the default one. `None` defers to the default.
-pub type Classifier = fn(&ResponseInfo<'_>) -> Option<Decision>;
+/// A closure, so a rule can carry the connection's settings (a configured wait).
+#[derive(Clone)]
+pub struct Classifier(std::sync::Arc<ClassifierFn>);
+
+type ClassifierFn = dyn Fn(&ResponseInfo<'_>) -> Option<Decision> + Send + Sync;
+
+impl Classifier {
+    pub fn new(
+        rule: impl Fn(&ResponseInfo<'_>) -> Option<Decision> + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(rule))
+    }
+
+    pub fn decide(&self, info: &ResponseInfo<'_>) -> Option<Decision> {
+        (self.0)(info)
+    }
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Classifier")
+    }
+}
 
 /// The default rule: 2xx succeed; 408, 425, 429 and 5xx are retried (honouring `Retry-After`, or
 /// `X-RateLimit-Reset` / `ratelimit-reset` on a 429); every other status fails at once.

@@ -348,7 +348,8 @@ pub fn plan_backfill(
     };
     let mut planned = Vec::new();
     let mut min_requests = 0;
-    for (spec, _) in selected {
+    for (spec, mapping) in selected {
+        let fields = mapping.source_paths();
         if !spec.supports_day_windows {
             return Err(RunError::Config(format!(
                 "stream `{}` of connector `{}` has no notion of a day range, so it cannot be \
@@ -422,11 +423,14 @@ pub fn plan_backfill(
             );
             for w in &windows {
                 if w.run {
-                    min_requests += prepared.connector.min_requests(&Task {
-                        stream: spec.name.clone(),
-                        slice: slice.clone(),
-                        window: Some(w.window),
-                    });
+                    min_requests += prepared.connector.min_requests(
+                        &Task {
+                            stream: spec.name.clone(),
+                            slice: slice.clone(),
+                            window: Some(w.window),
+                        },
+                        &fields,
+                    );
                 }
             }
             planned.extend(windows);
