@@ -605,3 +605,48 @@ async fn an_expired_token_is_refreshed_and_the_data_volume_throttle_is_waited_ou
         "registrations",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cuts_below_the_expected_cap_but_counts_the_total_is_split_too() {
+    // the flow expects LinkedIn's 15,000; this server cuts at 10 and says so in paging.total
+    let li = linkedin(
+        LinkedInConfig {
+            elements_cap: 10,
+            expose_total: true,
+            ..LinkedInConfig::default()
+        },
+        "",
+    )
+    .await;
+    let flow = li.flow(
+        "totals",
+        "streams = [\"ad_analytics_creative\"]\nfields = [\"impressions\", \"costInUsd\", \"clicks\"]",
+        "",
+    );
+    let (from, to) = (today() - Days::new(10), today() - Days::new(1));
+    let out = li
+        .sluice(&[
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(li.stats().await["truncated_responses"].as_u64() > Some(0));
+    let truth = li
+        .truth(
+            "CREATIVE",
+            from,
+            to,
+            "dateRange,pivotValues,impressions,costInUsd,clicks",
+        )
+        .await;
+    assert_complete(
+        written(&li.dest(), "ad_analytics_creative", "clicks"),
+        &truth,
+        "clicks",
+    );
+}

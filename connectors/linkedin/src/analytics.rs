@@ -2,8 +2,8 @@
 //! - at most 20 fields a request (`dateRange` and `pivotValues` included): the metrics go in
 //!   chunks of 18, and the chunks' elements are merged back into one record per (pivot values,
 //!   date range), as one unlimited request would give;
-//! - no paging, and an answer silently cut at 15,000 elements: an answer that long is never
-//!   trusted; its date range is split in two (a single day: its facet list) and asked again,
+//! - no paging, and an answer silently cut at 15,000 elements: an answer that long (or one
+//!   whose `paging.total` counts more than it holds) is never trusted; its date range is split in two (a single day: its facet list) and asked again,
 //!   until every answer is under the cap;
 //! - a URL longer than the server takes (414) goes as a tunnelled `POST` with
 //!   `X-HTTP-Method-Override: GET` and the query as a form body.
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use chrono::{Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sluice_core::{ConnectorError, DayWindow, Page, PullContext, Records};
+use sluice_core::{ConnectorError, DayPages, DayWindow, PullContext};
 use sluice_http::{HttpClient, HttpError, Request};
 
 use crate::config::{Granularity, LinkedInSettings, ANALYTICS};
@@ -92,6 +92,21 @@ enum Outcome {
 struct Answer {
     #[serde(default)]
     elements: Vec<Map<String, Value>>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+/// A server may say how many elements the answer had before it was cut.
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+/// The elements of an answer, and whether the server says it left some out.
+struct Elements {
+    elements: Vec<Map<String, Value>>,
+    cut: bool,
 }
 
 fn key(e: &Map<String, Value>) -> String {
@@ -215,22 +230,24 @@ impl Pull<'_> {
             .category(ANALYTICS)
     }
 
-    async fn send_as(
-        &self,
-        query: &str,
-        tunnel: bool,
-    ) -> Result<(Vec<Map<String, Value>>, usize), HttpError> {
+    async fn send_as(&self, query: &str, tunnel: bool) -> Result<(Elements, usize), HttpError> {
         self.http
             .send_parsed(&self.request(query, tunnel), |b: Bytes| {
                 serde_json::from_slice::<Answer>(&b)
-                    .map(|a| a.elements)
+                    .map(|a| {
+                        let total = a.paging.and_then(|p| p.total);
+                        Elements {
+                            cut: total.is_some_and(|t| t > a.elements.len() as u64),
+                            elements: a.elements,
+                        }
+                    })
                     .map_err(|e| format!("not an adAnalytics answer: {e}"))
             })
             .await
     }
 
     /// One request: as a GET while its URL fits, else (or on a 414) tunnelled.
-    async fn send(&self, query: &str) -> Result<(Vec<Map<String, Value>>, usize), ConnectorError> {
+    async fn send(&self, query: &str) -> Result<(Elements, usize), ConnectorError> {
         let length = self.settings.url("adAnalytics").as_str().len() + 1 + query.len();
         let tunnel = length > self.settings.max_url_bytes;
         let result = match self.send_as(query, tunnel).await {
@@ -257,12 +274,13 @@ impl Pull<'_> {
         let mut merged = Merged::new();
         for chunk in chunks(&self.metrics) {
             let q = self.query(from, to, facets, &chunk);
-            let (elements, n) = self.send(&q).await?;
+            let (answer, n) = self.send(&q).await?;
             *bytes += n;
-            if elements.len() >= self.settings.elements_cap {
+            // at the cap, or short of the total the server counted: cut either way
+            if answer.cut || answer.elements.len() >= self.settings.elements_cap {
                 return Ok(Outcome::Capped);
             }
-            for e in elements {
+            for e in answer.elements {
                 merged.entry(key(&e)).or_default().extend(e);
             }
         }
@@ -352,7 +370,10 @@ impl Pull<'_> {
         while let Some((from, to)) = pending.pop() {
             let mut bytes = 0;
             match self.whole(from, to, &facets, &mut bytes).await? {
-                Outcome::Whole(merged) => self.send_range(ctx, from, to, merged, bytes).await?,
+                Outcome::Whole(merged) => {
+                    self.send_range(ctx, DayWindow { from, to }, merged, bytes)
+                        .await?
+                }
                 Outcome::Capped if from < to && self.settings.granularity == Granularity::Daily => {
                     let mid = from + Days::new(((to - from).num_days() / 2) as u64);
                     tracing::info!(%from, %to, cap = self.settings.elements_cap, "an answer reached the element cap (LinkedIn cuts it silently): asking for two halves of the range");
@@ -374,41 +395,26 @@ impl Pull<'_> {
                 }
             }
         }
-        ctx.pages
-            .send(Page {
-                checkpoint: Some(
-                    serde_json::to_value(Progress {
-                        done_through: Some(window.to),
-                    })
-                    .unwrap_or_default(),
-                ),
-                completes_task: true,
-                ..Page::default()
-            })
-            .await
-            .map_err(|_| ConnectorError::Stopped)
+        let done = Progress {
+            done_through: Some(window.to),
+        };
+        ctx.complete(serde_json::to_value(done).ok()).await
     }
 
     /// One range's records in the seed's shape, a page per day, then the commit of its days.
     async fn send_range(
         &self,
         ctx: &PullContext,
-        from: NaiveDate,
-        to: NaiveDate,
+        range: DayWindow,
         merged: Merged,
         bytes: usize,
     ) -> Result<(), ConnectorError> {
-        let mut by_day: BTreeMap<NaiveDate, (Vec<u8>, usize)> = BTreeMap::new();
-        let mut outside = 0u64;
+        let mut pages = DayPages::new(range, bytes as u64);
         for (_, mut element) in merged {
             let day = element
                 .get("dateRange")
                 .and_then(|r| r.get("start"))
                 .and_then(date_of);
-            let Some(day) = day.filter(|d| *d >= from && *d <= to) else {
-                outside += 1;
-                continue;
-            };
             // the seed's record: `pivotValue` is the first of `pivotValues`
             let first = element
                 .get("pivotValues")
@@ -416,50 +422,14 @@ impl Pull<'_> {
                 .cloned()
                 .unwrap_or(Value::Null);
             element.insert("pivotValue".into(), first);
-            let record = serde_json::json!({ "element": element });
-            let (lines, n) = by_day.entry(day).or_default();
-            if serde_json::to_writer(&mut *lines, &record).is_ok() {
-                lines.push(b'\n');
-                *n += 1;
-            }
+            pages.push_json(day, &serde_json::json!({ "element": element }));
         }
-        if outside > 0 {
-            tracing::warn!(elements = outside, %from, %to, "elements without a date range inside the days asked for were left out");
-        }
-        let mut first = true;
-        for (day, (lines, n)) in by_day {
-            ctx.pages
-                .send(Page {
-                    records: Records::Lines(lines),
-                    record_count: n,
-                    input_bytes: if first { bytes as u64 } else { 0 },
-                    partition: Some(day),
-                    skipped: if first { outside } else { 0 },
-                    ..Page::default()
-                })
-                .await
-                .map_err(|_| ConnectorError::Stopped)?;
-            first = false;
-        }
-        let mut days = Vec::new();
-        let mut d = from;
-        while d <= to {
-            days.push(d);
-            d = d + Days::new(1);
-        }
-        ctx.pages
-            .send(Page {
-                checkpoint: Some(
-                    serde_json::to_value(Progress {
-                        done_through: Some(to),
-                    })
-                    .unwrap_or_default(),
-                ),
-                completes_partitions: days,
-                ..Page::default()
-            })
+        pages.send(ctx).await?;
+        let done = Progress {
+            done_through: Some(range.to),
+        };
+        ctx.commit_days(range, serde_json::to_value(done).ok())
             .await
-            .map_err(|_| ConnectorError::Stopped)
     }
 }
 

@@ -64,10 +64,7 @@ fn page_of(items: &[Bytes], bytes: usize) -> Page {
 }
 
 async fn send(ctx: &PullContext, page: Page) -> Result<(), ConnectorError> {
-    ctx.pages
-        .send(page)
-        .await
-        .map_err(|_| ConnectorError::Stopped)
+    ctx.send(page).await
 }
 
 fn request(settings: &LinkedInSettings, stream: &EntityStream, url: url::Url) -> Request {

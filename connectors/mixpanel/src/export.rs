@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Days, NaiveDate};
+use chrono::{DateTime, NaiveDate};
 use futures::StreamExt;
-use sluice_core::{ConnectorError, Page, PullContext, RejectedRecord};
+use sluice_core::{ConnectorError, DayWindow, Page, PullContext, RejectedRecord};
 use sluice_http::{HttpClient, HttpError, Request};
 
 use crate::config::MixpanelSettings;
@@ -91,11 +91,7 @@ pub async fn run(
         ..Page::default()
     };
     if from > to {
-        return ctx
-            .pages
-            .send(finish)
-            .await
-            .map_err(|_| ConnectorError::Stopped);
+        return ctx.send(finish).await;
     }
     let mut url = settings.base_url.clone();
     url.set_path("/api/2.0/export");
@@ -117,32 +113,20 @@ pub async fn run(
     for attempt in 1..=MAX_ATTEMPTS {
         match pull_range(settings, http, &url, from, to, &ctx).await {
             Ok(()) => {
-                let mut days = Vec::new();
-                let mut d = from;
-                while d <= to {
-                    days.push(d);
-                    d = d + Days::new(1);
-                }
                 let page = Page {
-                    completes_partitions: days,
+                    completes_partitions: DayWindow { from, to }.days(),
                     ..finish
                 };
-                return ctx
-                    .pages
-                    .send(page)
-                    .await
-                    .map_err(|_| ConnectorError::Stopped);
+                return ctx.send(page).await;
             }
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Retry(reason)) => {
                 tracing::warn!(attempt, from = %from, to = %to, "{reason}; pulling the days again");
-                ctx.pages
-                    .send(Page {
-                        discard_uncommitted: true,
-                        ..Page::default()
-                    })
-                    .await
-                    .map_err(|_| ConnectorError::Stopped)?;
+                ctx.send(Page {
+                    discard_uncommitted: true,
+                    ..Page::default()
+                })
+                .await?;
                 if attempt == MAX_ATTEMPTS {
                     return Err(ConnectorError::Api {
                         status: None,

@@ -9,14 +9,12 @@
 //! is whole: its days then replace their earlier files (of this ad account only), and a crashed
 //! pull resumes at the next range.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use sluice_core::{ConnectorError, DayWindow, Page, PullContext, Records};
+use sluice_core::{ConnectorError, DayPages, DayWindow, PullContext};
 use sluice_http::{HttpClient, Request};
 
 use crate::config::{Granularity, PinterestSettings, ADS_ANALYTICS};
@@ -366,91 +364,24 @@ impl Pull<'_> {
                         }
                         Route::Report => crate::reports::pull(self, ctx, range.days, ids).await?,
                     };
-                    send_rows(ctx, range.days, rows, bytes).await?;
+                    let mut pages = DayPages::new(range.days, bytes as u64);
+                    for row in rows {
+                        pages.push(Some(row.day), &row.line);
+                    }
+                    pages.send(ctx).await?;
                 }
             }
-            self.commit_range(ctx, range.days, window).await?;
-        }
-        ctx.pages
-            .send(Page {
-                checkpoint: Some(
-                    serde_json::to_value(Progress {
-                        done_through: Some(window.to),
-                    })
-                    .unwrap_or_default(),
-                ),
-                completes_task: true,
-                ..Page::default()
-            })
-            .await
-            .map_err(|_| ConnectorError::Stopped)
-    }
-
-    /// A range is whole: the checkpoint that makes its days replace their earlier files.
-    async fn commit_range(
-        &self,
-        ctx: &PullContext,
-        days: DayWindow,
-        window: DayWindow,
-    ) -> Result<(), ConnectorError> {
-        let mut whole = Vec::new();
-        let mut d = days.from;
-        while d <= days.to {
-            whole.push(d);
-            d = d + Days::new(1);
+            let done = Progress {
+                done_through: Some(range.days.to.min(window.to)),
+            };
+            ctx.commit_days(range.days, serde_json::to_value(done).ok())
+                .await?;
         }
         let done = Progress {
-            done_through: Some(days.to.min(window.to)),
+            done_through: Some(window.to),
         };
-        ctx.pages
-            .send(Page {
-                checkpoint: Some(serde_json::to_value(done).unwrap_or_default()),
-                completes_partitions: whole,
-                ..Page::default()
-            })
-            .await
-            .map_err(|_| ConnectorError::Stopped)
+        ctx.complete(serde_json::to_value(done).ok()).await
     }
-}
-
-/// One answer's rows, a page per day.
-async fn send_rows(
-    ctx: &PullContext,
-    days: DayWindow,
-    rows: Vec<Row>,
-    bytes: usize,
-) -> Result<(), ConnectorError> {
-    let mut by_day: BTreeMap<NaiveDate, (Vec<u8>, usize)> = BTreeMap::new();
-    let mut outside = 0u64;
-    for row in rows {
-        if row.day < days.from || row.day > days.to {
-            outside += 1;
-            continue;
-        }
-        let (lines, n) = by_day.entry(row.day).or_default();
-        lines.extend_from_slice(&row.line);
-        lines.push(b'\n');
-        *n += 1;
-    }
-    if outside > 0 {
-        tracing::warn!(rows = outside, from = %days.from, to = %days.to, "rows dated outside the days asked for were left out");
-    }
-    let mut first = true;
-    for (day, (lines, n)) in by_day {
-        ctx.pages
-            .send(Page {
-                records: Records::Lines(lines),
-                record_count: n,
-                input_bytes: if first { bytes as u64 } else { 0 },
-                partition: Some(day),
-                skipped: if first { outside } else { 0 },
-                ..Page::default()
-            })
-            .await
-            .map_err(|_| ConnectorError::Stopped)?;
-        first = false;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -373,10 +373,7 @@ impl PageBuilder<'_> {
 }
 
 async fn send(ctx: &PullContext, page: Page) -> Result<(), ConnectorError> {
-    ctx.pages
-        .send(page)
-        .await
-        .map_err(|_| ConnectorError::Stopped)
+    ctx.send(page).await
 }
 
 /// An entity stream of one ad account: its list under every parent. A parent deleted between

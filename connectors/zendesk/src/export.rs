@@ -478,25 +478,23 @@ pub async fn run(
             }
             let checkpoint = serde_json::to_value(&next_state)
                 .map_err(|e| ConnectorError::Config(format!("cannot encode state: {e}")))?;
-            ctx.pages
-                .send(Page {
-                    skipped: skipped + resent,
-                    covers: covers(&ctx, &progress),
-                    record_count: items.len(),
-                    records: Records::Framed(Framed {
-                        body: page.body.clone(),
-                        items,
-                        shared: page.shared.clone(),
-                        key: "results".into(),
-                    }),
-                    input_bytes: bytes as u64,
-                    partition: None,
-                    checkpoint: Some(checkpoint),
-                    completes_task: done,
-                    ..Page::default()
-                })
-                .await
-                .map_err(|_| ConnectorError::Stopped)?;
+            ctx.send(Page {
+                skipped: skipped + resent,
+                covers: covers(&ctx, &progress),
+                record_count: items.len(),
+                records: Records::Framed(Framed {
+                    body: page.body.clone(),
+                    items,
+                    shared: page.shared.clone(),
+                    key: "results".into(),
+                }),
+                input_bytes: bytes as u64,
+                partition: None,
+                checkpoint: Some(checkpoint),
+                completes_task: done,
+                ..Page::default()
+            })
+            .await?;
             if done {
                 return Ok(());
             }

@@ -2,6 +2,7 @@
 //! crate agrees on. Nothing here knows a vendor, a sink or a mapping.
 
 pub mod connector;
+pub mod day_pages;
 pub mod json;
 pub mod records;
 pub mod schema;
@@ -15,6 +16,7 @@ pub use connector::{
     RejectedRecord, RequestMetricsSnapshot, StateHandle, StreamSpec, StreamTable, SyncMode, Task,
     DEFAULT_MAX_PAGE_BYTES,
 };
+pub use day_pages::DayPages;
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};
 pub use secret::{redact, Secret};

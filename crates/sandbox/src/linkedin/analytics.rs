@@ -474,6 +474,7 @@ fn handle(ctx: &Ctx<'_>) -> Response {
         Err(e) => return bad_request(&e),
     };
     let mut elements = compute(sim, &q);
+    let total = elements.len();
     let cap = sim.config.elements_cap;
     let truncated = elements.len() > cap;
     if truncated {
@@ -489,8 +490,12 @@ fn handle(ctx: &Ctx<'_>) -> Response {
         c.truncated_responses += u64::from(truncated);
         c.metric_values += values;
     });
+    let mut paging = json!({"start": 0, "count": 10, "links": []});
+    if sim.config.expose_total {
+        paging["total"] = total.into();
+    }
     Json(json!({
-        "paging": {"start": 0, "count": 10, "links": []},
+        "paging": paging,
         "elements": elements,
     }))
     .into_response()

@@ -46,6 +46,9 @@ pub struct LinkedInConfig {
     pub seed: u64,
     /// `/rest/adAnalytics` answers at most this many elements, dropping the rest silently.
     pub elements_cap: usize,
+    /// Say the uncut count in `paging.total` (the contract allows a server either way; by
+    /// default the cut is silent).
+    pub expose_total: bool,
     /// Request URLs (path and query as received) longer than this answer 414.
     pub max_url_bytes: usize,
     /// Lifetime of an access token (the initial one counts from the sandbox's start). LinkedIn's
@@ -71,6 +74,7 @@ impl Default for LinkedInConfig {
             creatives_per_campaign: 3,
             seed: 42,
             elements_cap: 15_000,
+            expose_total: false,
             max_url_bytes: 8_192,
             access_token_ttl: Duration::from_secs(3_600),
             app_daily_limit: None,
