@@ -9,6 +9,7 @@ use sluice_runner::{
 };
 use sluice_state::{FileLocks, LockOwner, Locks, StateStore};
 
+use super::output::out;
 use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD};
 
 /// Every connector this binary ships, registered by name.
@@ -155,7 +156,7 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
             let secs = (m.duration_summary.completed_at_utc - m.duration_summary.started_at_utc)
                 as f64
                 / 1000.0;
-            println!(
+            out!(
                 "{}: {} — {}, {} in {:.1}s → {} (report {})",
                 flow.name,
                 outcome.status.as_str(),
@@ -219,16 +220,16 @@ pub fn check(path: &Path) -> u8 {
                 eprintln!("note: {n}");
             }
             for (stream, schema) in &report.streams {
-                println!(
+                out!(
                     "{}: stream `{stream}` → {} top-level columns",
                     flow.name,
                     schema.fields().len()
                 );
                 for f in schema.fields() {
-                    println!("  {}: {}", f.name(), f.data_type());
+                    out!("  {}: {}", f.name(), f.data_type());
                 }
             }
-            println!(
+            out!(
                 "{}: ok ({} warning{})",
                 path.display(),
                 report.warnings.len(),
@@ -254,7 +255,7 @@ pub async fn discover(path: &Path, stream: Option<&str>, limit: usize, use_sandb
     };
     match discover_stream(&flow, &registry(), stream, limit).await {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             0
         }
         Err(e) => {
@@ -325,7 +326,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
     all.truncate(limit);
     if json {
         for r in all {
-            println!(
+            out!(
                 "{}",
                 serde_json::json!({"runId": r.run_id, "flow": r.flow, "mode": r.mode, "startedAt": r.started_at,
                     "finishedAt": r.finished_at, "status": r.status, "report": r.report})
@@ -333,9 +334,17 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
         }
         return 0;
     }
-    println!(
+    out!(
         "{:<26} {:<16} {:<8} {:<17} {:>9} {:>9} {:>7} {:>10} {:>8}",
-        "RUN", "FLOW", "MODE", "STATUS", "IN", "OUT", "FAILED", "BYTES", "SECONDS"
+        "RUN",
+        "FLOW",
+        "MODE",
+        "STATUS",
+        "IN",
+        "OUT",
+        "FAILED",
+        "BYTES",
+        "SECONDS"
     );
     for r in all {
         let m = r
@@ -352,7 +361,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
         let secs = (n("durationSummary", "completedAtUTC") - n("durationSummary", "startedAtUTC"))
             .max(0) as f64
             / 1000.0;
-        println!(
+        out!(
             "{:<26} {:<16} {:<8} {:<17} {:>9} {:>9} {:>7} {:>10} {:>8.1}",
             r.run_id,
             r.flow,
@@ -370,7 +379,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
             .and_then(|e| e.as_array())
         {
             for e in errors {
-                println!(
+                out!(
                     "    {} {}",
                     e["code"].as_str().unwrap_or(""),
                     e["message"].as_str().unwrap_or("")
@@ -403,7 +412,7 @@ pub fn state_show(path: &Path) -> u8 {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     0
 }
 
@@ -448,7 +457,7 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
     }
     match store.reset(&flow.name, &streams) {
         Ok(n) => {
-            println!(
+            out!(
                 "{}: forgot {n} checkpoint{} ({})",
                 flow.name,
                 if n == 1 { "" } else { "s" },
@@ -471,9 +480,9 @@ pub fn state_forget_missing(path: &Path) -> u8 {
     match sluice_runner::agreement::forget_missing(&flow, &registry()) {
         Ok(lost) => {
             for p in &lost {
-                println!("forgot {}", p.display());
+                out!("forgot {}", p.display());
             }
-            println!(
+            out!(
                 "{}: the state forgot {} file{} the lake no longer holds",
                 flow.name,
                 lost.len(),
@@ -577,7 +586,7 @@ pub async fn schedule(
     let started =
         sluice_runner::scheduler::run_scheduler(flows, runner, clock, max_concurrent, stop_rx)
             .await;
-    println!(
+    out!(
         "scheduler stopped after starting {started} run{}",
         if started == 1 { "" } else { "s" }
     );
@@ -661,7 +670,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             return exit_for(&e);
         }
     };
-    print!("{}", plan.describe());
+    out!("{}", plan.describe().trim_end_matches('\n'));
     if args.dry_run {
         return 0;
     }
@@ -684,7 +693,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
                 .filter(|s| s.completed)
                 .count();
             let m = &outcome.report.metrics;
-            println!(
+            out!(
                 "{}: backfill {} — {done}/{} windows completed, {} → {} (report {})",
                 flow.name,
                 outcome.status.as_str(),
@@ -700,7 +709,7 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
             exit_for_status(outcome.status)
         }
         Ok(None) => {
-            println!(
+            out!(
                 "{}: every window is already done; nothing to do (use --force to pull them again)",
                 flow.name
             );

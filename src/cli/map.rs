@@ -10,6 +10,7 @@ use sluice_mapping::{closest, compile, ColumnSource, CompiledMapping, MappingSet
 use sluice_runner::mapfile::{map_file, peak_rss_bytes, Input, MapJob, MapStats};
 use sluice_sinks::{Format, ParquetOptions};
 
+use super::output::out;
 use super::{EXIT_FAILED, EXIT_INVALID};
 
 /// Bytes of input read to infer a schema when none is given.
@@ -217,7 +218,7 @@ pub fn map(args: MapArgs) -> u8 {
     };
     match map_file(job) {
         Ok(s) => {
-            println!(
+            out!(
                 "{} → {}: {} records in, {} written, {} rejected{}; {:.1} MiB in {:.2} s ({:.0} records/s)",
                 args.input,
                 args.output.display(),
@@ -307,28 +308,28 @@ pub fn bench(args: BenchArgs) -> u8 {
     };
     let peak = peak_rss_bytes();
     let secs = stats.wall.as_secs_f64().max(1e-9);
-    println!(
+    out!(
         "input     {:.1} MiB, {} records ({} rejected)",
         mib(stats.bytes_in),
         stats.records_in,
         stats.rejected
     );
-    println!(
+    out!(
         "output    {}, {:.1} MiB",
         format.extension(),
         mib(stats.bytes_out)
     );
-    println!(
+    out!(
         "wall      {:.3} s: {:.0} records/s, {:.0} MiB/s",
         secs,
         stats.records_in as f64 / secs,
         mib(stats.bytes_in) / secs
     );
     match peak {
-        Some(p) => println!("peak RSS  {:.1} MiB", mib(p)),
-        None => println!("peak RSS  (not measurable on this system)"),
-    }
-    println!(
+        Some(p) => out!("peak RSS  {:.1} MiB", mib(p)),
+        None => out!("peak RSS  (not measurable on this system)"),
+    };
+    out!(
         "stages    read {:.3} s · decode+evaluate {:.3} s over {} worker{} · encode+write {:.3} s",
         stats.read.as_secs_f64(),
         stats.map.as_secs_f64(),
@@ -376,15 +377,15 @@ pub fn bench(args: BenchArgs) -> u8 {
         .collect();
     costs.sort_by_key(|c| std::cmp::Reverse(c.0));
     let records = sample.iter().filter(|b| **b == b'\n').count();
-    println!(
+    out!(
         "costliest mapping entries (each left out in turn, on a {records}-record sample; whole mapping {:.1} ms):",
         full.as_secs_f64() * 1000.0
     );
     if costs.is_empty() {
-        println!("  none stands out: leaving any one out saves less than the timing noise");
+        out!("  none stands out: leaving any one out saves less than the timing noise");
     }
     for (cost, i, entry) in costs.iter().take(5) {
-        println!(
+        out!(
             "  mappings[{i}] {} → {}: {:.1} % ({:.2} ms)",
             entry.source,
             entry.destination,

@@ -9,8 +9,10 @@
 //! | 4 | another run of the same flow (in the same mode: run or backfill) is in progress |
 //! | 5 | a vendor's daily quota ran out; committed progress is kept, the next run continues |
 
+mod catalog;
 mod commands;
 mod map;
+mod output;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -18,6 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 pub const EXIT_THRESHOLD: u8 = 3;
@@ -103,6 +106,28 @@ enum Command {
         sandbox: bool,
         #[arg(long, value_name = "COUNT/SECONDS")]
         quota: Option<String>,
+    },
+    /// List the connectors sluice has, with what each pulls.
+    ///
+    /// Example: sluice connectors --json
+    Connectors {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a connector's streams: key, sync mode, backfill, partitioning, rate category and
+    /// columns with their types. No flow file, credentials or network needed.
+    ///
+    /// Example: sluice streams pinterest --stream campaign_analytics
+    Streams {
+        /// A connector (`sluice connectors` lists them).
+        connector: String,
+        /// Only this stream.
+        #[arg(long)]
+        stream: Option<String>,
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate a flow and its mapping set without any network access.
     Check { flow: PathBuf },
@@ -256,6 +281,12 @@ pub fn main() -> ExitCode {
                 .await
             }
             Command::Check { flow } => commands::check(&flow),
+            Command::Connectors { json } => catalog::connectors(json),
+            Command::Streams {
+                connector,
+                stream,
+                json,
+            } => catalog::streams(&connector, stream.as_deref(), json),
             Command::Schedule {
                 flows,
                 max_concurrent,

@@ -7,6 +7,8 @@ use clap::Args;
 use serde_json::Value;
 use sluice_core::{Param, Secret};
 use sluice_runner::Overrides;
+
+use super::output::out;
 use sluice_sandbox::{credentials, ExportOrder, FaultPlan, QuotaSpec, Sandbox, SandboxConfig};
 
 use super::{EXIT_FAILED, EXIT_INVALID};
@@ -108,32 +110,32 @@ pub async fn serve(args: SandboxArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    println!("sandbox listening on {}", sandbox.base_url());
-    println!(
+    out!("sandbox listening on {}", sandbox.base_url());
+    out!(
         "  zendesk:  {}/api/v2/search/export.json (email {}, api_token {})",
         sandbox.base_url(),
         credentials::ZENDESK_EMAIL,
         credentials::ZENDESK_API_TOKEN
     );
-    println!(
+    out!(
         "  mixpanel: {}/api/2.0/export (Basic: any service account with project_id, or any project secret)",
         sandbox.base_url()
     );
-    println!(
+    out!(
         "  pinterest: {}/v5 (Bearer {}; refresh at /v5/oauth/token with client {}; ad account {})",
         sandbox.base_url(),
         credentials::PINTEREST_ACCESS_TOKEN,
         credentials::PINTEREST_CLIENT_ID,
         credentials::PINTEREST_AD_ACCOUNT_ID
     );
-    println!(
+    out!(
         "  linkedin: {}/rest (Bearer {}; refresh at /oauth/v2/accessToken with client {}; ad accounts {})",
         sandbox.base_url(),
         credentials::LINKEDIN_ACCESS_TOKEN,
         credentials::LINKEDIN_CLIENT_ID,
         credentials::LINKEDIN_ACCOUNT_IDS.join(", ")
     );
-    println!("  stats:    {}/_sandbox/stats", sandbox.base_url());
+    out!("  stats:    {}/_sandbox/stats", sandbox.base_url());
     let _ = tokio::signal::ctrl_c().await;
     0
 }

@@ -31,7 +31,12 @@ pub const NAME: &str = "linkedin";
 const LOOKBACK_DAYS: u32 = 7;
 
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build, all_streams);
+    registry.register(
+        NAME,
+        "LinkedIn Ads: adAnalytics by pivot (or up to three together), ad accounts, campaign groups, campaigns, creatives",
+        build,
+        all_streams,
+    );
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {

@@ -368,6 +368,7 @@ pub fn spec(name: &str, kind: Kind, metrics: &[String], lookback_days: u32) -> S
             day_partitioned: true,
             default_fields: None,
             aliases: Vec::new(),
+            rate_category: Some(crate::config::ANALYTICS.to_string()),
         },
         Kind::Entity(e) => StreamSpec {
             name: name.to_string(),
@@ -380,6 +381,7 @@ pub fn spec(name: &str, kind: Kind, metrics: &[String], lookback_days: u32) -> S
             day_partitioned: false,
             default_fields: None,
             aliases: Vec::new(),
+            rate_category: Some(crate::config::ENTITIES.to_string()),
         },
     }
 }

@@ -25,7 +25,12 @@ pub use dedup::DayDedup;
 pub const NAME: &str = "mixpanel";
 
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build, streams);
+    registry.register(
+        NAME,
+        "Mixpanel: raw events through the export API (NDJSON), by day in the project's timezone",
+        build,
+        streams,
+    );
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
@@ -68,6 +73,7 @@ pub fn streams() -> Vec<StreamSpec> {
             ("data.".into(), "properties.$".into()),
             ("data.".into(), "properties.".into()),
         ],
+        rate_category: None,
     }]
 }
 

@@ -35,7 +35,12 @@ use streams::{EntityStream, Kind, Level, Parent};
 pub const NAME: &str = "pinterest";
 
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build, all_streams);
+    registry.register(
+        NAME,
+        "Pinterest Ads: the 44 streams of seed 004 (analytics, targeting analytics, entities)",
+        build,
+        all_streams,
+    );
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {

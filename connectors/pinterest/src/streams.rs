@@ -727,6 +727,7 @@ pub fn spec(name: &str, kind: Kind, columns: &[String], changed_only: bool) -> S
             day_partitioned: false,
             default_fields: None,
             aliases: Vec::new(),
+            rate_category: Some(e.category.to_string()),
         },
         Kind::Analytics(level) | Kind::Targeting(level, _) => {
             let targeting = matches!(kind, Kind::Targeting(..));
@@ -765,6 +766,7 @@ pub fn spec(name: &str, kind: Kind, columns: &[String], changed_only: bool) -> S
                 day_partitioned: true,
                 default_fields: Some(defaults),
                 aliases: Vec::new(),
+                rate_category: Some(crate::config::ADS_ANALYTICS.to_string()),
             }
         }
     }

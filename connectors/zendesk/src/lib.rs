@@ -23,7 +23,12 @@ pub const NAME: &str = "zendesk";
 
 /// Add this connector to a registry.
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, build, streams);
+    registry.register(
+        NAME,
+        "Zendesk Support: users through the search export API, incremental by updated_at",
+        build,
+        streams,
+    );
 }
 
 fn build(config: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
@@ -51,6 +56,7 @@ pub fn streams() -> Vec<StreamSpec> {
         day_partitioned: false,
         default_fields: None,
         aliases: Vec::new(),
+        rate_category: Some(config::SEARCH_EXPORT.to_string()),
     }]
 }
 

@@ -40,6 +40,9 @@ pub struct StreamSpec {
     /// An alias ending in `.` is a prefix. A rule applies when its result is a declared field;
     /// the last matching rule applies regardless.
     pub aliases: Vec<(String, String)>,
+    /// The quota category its requests count against, beside the connection-wide quotas
+    /// (`None`: only those): what `sluice streams` shows and a quota override names.
+    pub rate_category: Option<String>,
 }
 
 /// How `sluice run` pulls a stream.
@@ -366,24 +369,34 @@ pub type StreamTable = fn() -> Vec<StreamSpec>;
 /// Connectors by name, registered explicitly by the binary.
 #[derive(Default)]
 pub struct Registry {
-    factories: BTreeMap<&'static str, (ConnectorFactory, StreamTable)>,
+    factories: BTreeMap<&'static str, (ConnectorFactory, StreamTable, &'static str)>,
 }
 
 impl Registry {
+    /// `about`: one line on what the connector pulls, for `sluice connectors`.
     pub fn register(
         &mut self,
         name: &'static str,
+        about: &'static str,
         factory: ConnectorFactory,
         streams: StreamTable,
     ) {
-        self.factories.insert(name, (factory, streams));
+        self.factories.insert(name, (factory, streams, about));
     }
 
     pub fn names(&self) -> Vec<&'static str> {
         self.factories.keys().copied().collect()
     }
 
-    fn entry(&self, name: &str) -> Result<&(ConnectorFactory, StreamTable), ConnectorError> {
+    /// What connector `name` pulls, in a line.
+    pub fn about(&self, name: &str) -> Result<&'static str, ConnectorError> {
+        Ok(self.entry(name)?.2)
+    }
+
+    fn entry(
+        &self,
+        name: &str,
+    ) -> Result<&(ConnectorFactory, StreamTable, &'static str), ConnectorError> {
         self.factories.get(name).ok_or_else(|| {
             ConnectorError::Config(format!(
                 "unknown connector `{name}`; known connectors: {}",

@@ -670,6 +670,7 @@ mod tests {
             day_partitioned,
             default_fields: None,
             aliases: Vec::new(),
+            rate_category: None,
         }
     }
 

@@ -1,0 +1,149 @@
+//! The built binary as automation and newcomers meet it: discovery without a flow file, and
+//! output that survives a closed or full stdout.
+
+mod common;
+
+use std::process::Stdio;
+
+use serde_json::Value;
+
+fn sluice() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = sluice().args(args).output().expect("sluice ran");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn connectors_and_their_streams_are_listed_without_a_flow_credentials_or_network() {
+    let (code, text, err) = run(&["connectors"]);
+    assert_eq!(code, 0, "{err}");
+    for c in ["linkedin", "mixpanel", "pinterest", "zendesk"] {
+        assert!(text.lines().any(|l| l.starts_with(c)), "{c}: {text}");
+    }
+    assert!(text.contains("44 streams"), "{text}");
+    let (code, json, err) = run(&["connectors", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(4), "{list}");
+
+    let (code, json, err) = run(&["streams", "pinterest", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let streams: Value = serde_json::from_str(&json).expect("json");
+    let streams = streams.as_array().expect("array");
+    assert_eq!(streams.len(), 44);
+    let campaign = streams
+        .iter()
+        .find(|s| s["stream"] == "campaign_analytics")
+        .expect("campaign_analytics");
+    assert_eq!(campaign["sync"]["mode"], "days", "{campaign}");
+    assert_eq!(campaign["rate_category"], "ads_analytics", "{campaign}");
+    assert_eq!(campaign["partitioning"], "record_day");
+    assert!(campaign["primary_key"]
+        .as_array()
+        .is_some_and(|k| k.iter().any(|c| c == "DATE")));
+    assert!(campaign["columns"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|f| f["name"] == "SPEND_IN_DOLLAR")));
+    let board = streams
+        .iter()
+        .find(|s| s["stream"] == "board")
+        .expect("board");
+    assert_eq!(board["sync"]["mode"], "snapshot");
+    assert_eq!(board["partitioning"], "extraction_date");
+
+    let (code, text, err) = run(&["streams", "linkedin", "--stream", "ad_analytics_campaign"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("element.dateRange.start.year: integer"),
+        "{text}"
+    );
+    assert!(text.contains("rate:         ad_analytics"), "{text}");
+
+    let (code, _, err) = run(&["streams", "salesforce"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown connector `salesforce`") && err.contains("zendesk"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["streams", "zendesk", "--stream", "tickets"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no stream `tickets`"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly_and_a_full_disk_is_said_once() {
+    // `sluice streams pinterest | head -1`: the reader goes away after the first line
+    let mut child = sluice()
+        .args(["streams", "pinterest"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("cannot write"),
+        "a closed pipe is not an error: {err}"
+    );
+
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("note: no /dev/full here: the full-disk case is skipped");
+        return;
+    };
+    let out = sluice()
+        .args(["connectors"])
+        .stdout(full)
+        .output()
+        .expect("sluice ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.matches("cannot write to standard output").count(),
+        1,
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_stdout_is_full_still_commits_and_exits_by_its_outcome() {
+    let h = common::harness(300, "").await;
+    let flow = h.flow("full", "", "");
+    let full = match std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        Ok(f) => f,
+        Err(_) => {
+            eprintln!("note: no /dev/full here: skipped");
+            return;
+        }
+    };
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", flow.to_str().expect("path")])
+        .current_dir(h.dir.path())
+        .envs([
+            ("ZENDESK_EMAIL", common::EMAIL),
+            ("ZENDESK_API_TOKEN", common::TOKEN),
+        ])
+        .stdout(full)
+        .output()
+        .await
+        .expect("sluice ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let report = common::reports(&h.dest()).pop().expect("a report");
+    assert_eq!(
+        report["metrics"]["recordSummary"]["outputRecordCount"].as_u64(),
+        Some(300),
+        "{report}"
+    );
+}
