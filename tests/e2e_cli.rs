@@ -147,3 +147,88 @@ async fn a_run_whose_stdout_is_full_still_commits_and_exits_by_its_outcome() {
         "{report}"
     );
 }
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = sluice()
+        .args(args)
+        .current_dir(dir)
+        // none of the flows' secrets exist here
+        .env_remove("ZENDESK_EMAIL")
+        .env_remove("ZENDESK_API_TOKEN")
+        .output()
+        .expect("sluice ran");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn init_then_check_then_run_with_the_sandbox_works_for_every_connector() {
+    let dir = tempfile::tempdir().expect("dir");
+    for c in ["zendesk", "mixpanel", "pinterest", "linkedin"] {
+        let (code, out, err) = run_in(dir.path(), &["init", c]);
+        assert_eq!(code, 0, "{c}: {err}");
+        assert!(out.contains(&format!("wrote {c}.toml")), "{out}");
+        assert!(dir.path().join(format!("mappings/{c}.json")).is_file());
+        let flow = format!("{c}.toml");
+        // offline and before the secrets exist: valid, with every variable a run needs named
+        let (code, out, err) = run_in(dir.path(), &["check", &flow]);
+        assert_eq!(code, 0, "{c}: {err}");
+        assert!(
+            out.contains("a run needs these environment variables set"),
+            "{out}"
+        );
+        // a run without them says all of them at once
+        let (code, _, err) = run_in(dir.path(), &["run", &flow]);
+        assert_eq!(code, 2, "{c}: {err}");
+        assert!(err.contains("environment variables are not set"), "{err}");
+        assert!(err.matches(" (connection.").count() >= 2, "{err}");
+        let (code, _, err) = run_in(dir.path(), &["run", &flow, "--sandbox"]);
+        assert_eq!(code, 0, "{c}: {err}");
+        let report = common::reports(&dir.path().join("out").join(c))
+            .pop()
+            .expect("report");
+        assert!(
+            report["metrics"]["recordSummary"]["outputRecordCount"].as_u64() > Some(0),
+            "{c}: {report}"
+        );
+    }
+    // nothing is overwritten unasked
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    // other streams: no seed mapping, every field written
+    let other = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(
+        other.path(),
+        &[
+            "init",
+            "pinterest",
+            "--streams",
+            "campaign,ad_group",
+            "--destination",
+            "lake",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!other.path().join("mappings").exists());
+    let (code, _, err) = run_in(other.path(), &["run", "pinterest.toml", "--sandbox"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!common::parquet_files(&other.path().join("lake/campaign")).is_empty());
+    let (code, _, err) = run_in(
+        other.path(),
+        &["init", "pinterest", "--streams", "campaigns"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no stream `campaigns`") && err.contains("`campaign`"),
+        "{err}"
+    );
+}

@@ -97,7 +97,7 @@ async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
         ),
         (
             good.replace("${ZENDESK_API_TOKEN}", "${SLUICE_TEST_UNSET_VAR}"),
-            vec!["connection.api_token", "SLUICE_TEST_UNSET_VAR is not set"],
+            vec!["SLUICE_TEST_UNSET_VAR (connection.api_token)", "not set"],
         ),
         (
             good.replace("${ZENDESK_API_TOKEN}", "plain-text-token"),

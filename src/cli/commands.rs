@@ -206,11 +206,43 @@ pub async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-pub fn check(path: &Path) -> u8 {
-    let flow = match load(path, &Overrides::default()) {
-        Ok(f) => f,
+/// Validate a flow offline, before its secrets exist: unset `${NAME}`s are listed (all of
+/// them) as what the run will need, and stand-ins take their place for the check.
+pub async fn check(path: &Path, use_sandbox: bool) -> u8 {
+    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, None).await {
+        Ok(x) => x,
         Err(code) => return code,
     };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::cli::print_error(&format!(
+                "{}: cannot read the flow file: {e}",
+                path.display()
+            ));
+            return EXIT_INVALID;
+        }
+    };
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let unset = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let parsed = Flow::parse(&absolute, &text, &overrides, &|name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                unset.borrow_mut().insert(name.to_string());
+                // shaped to pass any connector's format check: an email, a token
+                Some("stand-in@sluice.invalid".into())
+            })
+    });
+    let flow = match parsed {
+        Ok(f) => f,
+        Err(e) => {
+            crate::cli::print_error(&e.to_string());
+            return EXIT_INVALID;
+        }
+    };
+    let unset = unset.into_inner();
     match check_flow(&flow, &registry()) {
         Ok(report) => {
             for w in &report.warnings {
@@ -228,6 +260,19 @@ pub fn check(path: &Path) -> u8 {
                 for f in schema.fields() {
                     out!("  {}: {}", f.name(), f.data_type());
                 }
+            }
+            if !unset.is_empty() {
+                let names: Vec<&str> = unset.iter().map(String::as_str).collect();
+                out!(
+                    "{}: a run needs {} set: {} (or try it with --sandbox)",
+                    flow.name,
+                    if names.len() == 1 {
+                        "this environment variable"
+                    } else {
+                        "these environment variables"
+                    },
+                    names.join(", ")
+                );
             }
             out!(
                 "{}: ok ({} warning{})",

@@ -11,6 +11,7 @@
 
 mod catalog;
 mod commands;
+mod init;
 mod map;
 mod output;
 mod sandbox;
@@ -129,8 +130,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate a flow and its mapping set without any network access.
-    Check { flow: PathBuf },
+    /// Write a commented starter flow for a connector (`./CONNECTOR.toml`) and the seed's
+    /// mapping set (`./mappings/CONNECTOR.json`); it runs with `--sandbox` as written.
+    ///
+    /// Example: sluice init pinterest --destination s3://lake/raw/pinterest
+    Init {
+        /// A connector (`sluice connectors` lists them).
+        connector: String,
+        /// Streams to pull (default: the seed flow's, with its mapping set; others are
+        /// written with every field).
+        #[arg(long, value_delimiter = ',')]
+        streams: Option<Vec<String>>,
+        /// Where files go: a directory or an object store URL (default: out/CONNECTOR).
+        #[arg(long)]
+        destination: Option<String>,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a flow and its mapping set without any network access, before its secrets
+    /// exist: every environment variable a run needs and that is unset is listed.
+    ///
+    /// Example: sluice check config/flows/zendesk-users.toml
+    Check {
+        flow: PathBuf,
+        /// Check it as `run --sandbox` would run it (the simulator's URL and credentials).
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// Show a stream's schema and a preview of its records (like the seeds' explore call).
     Discover {
         flow: PathBuf,
@@ -280,8 +307,19 @@ pub fn main() -> ExitCode {
                 })
                 .await
             }
-            Command::Check { flow } => commands::check(&flow),
+            Command::Check { flow, sandbox } => commands::check(&flow, sandbox).await,
             Command::Connectors { json } => catalog::connectors(json),
+            Command::Init {
+                connector,
+                streams,
+                destination,
+                force,
+            } => init::init(init::InitArgs {
+                connector: &connector,
+                streams,
+                destination: destination.as_deref(),
+                force,
+            }),
             Command::Streams {
                 connector,
                 stream,

@@ -25,6 +25,31 @@ pub enum FlowError {
         key: String,
         message: String,
     },
+    /// Every `${NAME}` the flow references that is not set, at once.
+    #[error("{file}: {}", unset_message(.unset))]
+    UnsetEnv {
+        file: String,
+        /// (key, variable)
+        unset: Vec<(String, String)>,
+    },
+}
+
+fn unset_message(unset: &[(String, String)]) -> String {
+    let names: Vec<String> = unset.iter().map(|(k, v)| format!("{v} ({k})")).collect();
+    format!(
+        "environment variable{} not set: {}; export {} before running the flow (or try it \
+         with --sandbox)",
+        if unset.len() == 1 { " is" } else { "s are" },
+        names.join(", "),
+        if unset.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// Why a string value could not be resolved.
+enum ParamError {
+    /// `${NAME}` with NAME unset or empty.
+    Unset(String),
+    Invalid(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,19 +161,19 @@ impl Destination {
 }
 
 /// A string value of a flow, or the secret an exact `${NAME}` reference names.
-fn string_param(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Param, String> {
+fn string_param(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Param, ParamError> {
     if !s.contains("${") {
         return Ok(Param::Plain(Value::String(s.to_string())));
     }
     let Some(var) = env_reference(s) else {
         // the text around the reference may be a pasted secret: it is not echoed
-        return Err(
+        return Err(ParamError::Invalid(
             "an environment reference is exactly \"${NAME}\", with nothing around it".into(),
-        );
+        ));
     };
-    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-        format!("environment variable {var} is not set; export it before running the flow")
-    })?;
+    let value = env(var)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ParamError::Unset(var.to_string()))?;
     Ok(Param::Secret(Secret::new(value)))
 }
 
@@ -298,6 +323,8 @@ impl Flow {
             ));
         }
 
+        // every unset `${NAME}`, said together at the end
+        let mut unset: Vec<(String, String)> = Vec::new();
         let mut connector = None;
         let mut quota = sluice_core::QuotaOverrides::default();
         let mut limits = sluice_core::ConnectionLimits::default();
@@ -372,10 +399,13 @@ impl Flow {
                         "must be a whole number of retries from 0 to 100".into(),
                     ))
                 }
-                (_, toml::Value::String(s)) if s.contains("${") => {
-                    let value = string_param(s, env).map_err(|m| invalid(&full_key, m))?;
-                    connection.insert(key.clone(), value);
-                }
+                (_, toml::Value::String(s)) if s.contains("${") => match string_param(s, env) {
+                    Ok(value) => {
+                        connection.insert(key.clone(), value);
+                    }
+                    Err(ParamError::Unset(var)) => unset.push((full_key.clone(), var)),
+                    Err(ParamError::Invalid(m)) => return Err(invalid(&full_key, m)),
+                },
                 (_, v) => {
                     connection.insert(key.clone(), Param::Plain(toml_to_json(v)));
                 }
@@ -498,9 +528,14 @@ impl Flow {
                 ));
             }
             let value = match value {
-                toml::Value::String(s) => {
-                    string_param(s, env).map_err(|m| invalid(&full_key, m))?
-                }
+                toml::Value::String(s) => match string_param(s, env) {
+                    Ok(v) => v,
+                    Err(ParamError::Unset(var)) => {
+                        unset.push((full_key.clone(), var));
+                        continue;
+                    }
+                    Err(ParamError::Invalid(m)) => return Err(invalid(&full_key, m)),
+                },
                 toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => {
                     Param::Plain(Value::String(value.to_string()))
                 }
@@ -556,6 +591,9 @@ impl Flow {
             Some(s) => resolve_path(base, &s.path),
             None => dest_path.join("_sluice").join("state.db"),
         };
+        if !unset.is_empty() {
+            return Err(FlowError::UnsetEnv { file, unset });
+        }
 
         Ok(Flow {
             connector_config: ConnectorConfig {
@@ -779,8 +817,17 @@ path = "../../out/zendesk"
     fn bad_flows_name_the_file_and_the_key() {
         let e = err(&GOOD.replace("${ZD_TOKEN}", "${MISSING_VAR}"));
         assert!(
-            e.starts_with("/x/f.toml: connection.api_token:")
-                && e.contains("MISSING_VAR is not set"),
+            e.starts_with("/x/f.toml: environment variable is not set: MISSING_VAR (connection.api_token); export it"),
+            "{e}"
+        );
+        // every unset variable at once, not one per attempt
+        let e = err(&GOOD
+            .replace("${ZD_TOKEN}", "${MISSING_VAR}")
+            .replace("\"agent@acme.com\"", "\"${MISSING_TOO}\""));
+        assert!(
+            e.contains("variables are not set")
+                && e.contains("MISSING_VAR (connection.api_token)")
+                && e.contains("MISSING_TOO (connection.email)"),
             "{e}"
         );
         let e = err(&GOOD.replace("format = \"parquet\"", "format = \"csv\""));
