@@ -232,3 +232,107 @@ fn init_then_check_then_run_with_the_sandbox_works_for_every_connector() {
         "{err}"
     );
 }
+
+/// The summary's keys are exactly its schema's, and each required one is there.
+fn assert_fits_schema(summary: &Value, schema: &Value) {
+    let props = schema["properties"].as_object().expect("properties");
+    let obj = summary.as_object().expect("an object");
+    for k in obj.keys() {
+        assert!(props.contains_key(k), "`{k}` is not in the schema");
+    }
+    for r in schema["required"].as_array().expect("required") {
+        assert!(
+            obj.contains_key(r.as_str().unwrap_or("")),
+            "{r} missing: {summary}"
+        );
+    }
+    let status = &summary["status"];
+    assert!(
+        props["status"]["enum"]
+            .as_array()
+            .is_some_and(|e| e.contains(status)),
+        "{status}"
+    );
+}
+
+#[test]
+fn json_summaries_and_json_logs_are_all_machines_read() {
+    let (code, schema, err) = run(&["schema", "summary"]);
+    assert_eq!(code, 0, "{err}");
+    let schema: Value = serde_json::from_str(&schema).expect("schema");
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = run_in(dir.path(), &["run", "zendesk.toml", "--sandbox", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let s: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_fits_schema(&s, &schema);
+    assert_eq!(s["status"], "success");
+    assert!(s["records_out"].as_u64() > Some(0), "{s}");
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(s["report"].as_str().expect("report")).expect("report file"),
+    )
+    .expect("report json");
+    assert_eq!(
+        report["metrics"]["recordSummary"]["outputRecordCount"],
+        s["records_out"]
+    );
+
+    // refused before any work: still one summary, and its error
+    let (code, out, _) = run_in(dir.path(), &["run", "zendesk.toml", "--json"]);
+    assert_eq!(code, 2);
+    let s: Value = serde_json::from_str(out.trim()).expect("summary");
+    assert_fits_schema(&s, &schema);
+    assert_eq!(
+        (s["status"].as_str(), s["exit_code"].as_u64()),
+        (Some("invalid"), Some(2))
+    );
+    assert!(
+        s["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("ZENDESK_EMAIL")),
+        "{s}"
+    );
+
+    let (code, out, _) = run_in(dir.path(), &["check", "zendesk.toml", "--json"]);
+    assert_eq!(code, 0);
+    let s: Value = serde_json::from_str(out.trim()).expect("summary");
+    assert_fits_schema(&s, &schema);
+    assert_eq!(
+        s["unset_env"],
+        serde_json::json!(["ZENDESK_API_TOKEN", "ZENDESK_EMAIL"])
+    );
+
+    let (from, to) = ("2026-01-01", "2026-01-03");
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "backfill",
+            "zendesk.toml",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--sandbox",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let s: Value = serde_json::from_str(out.trim()).expect("one summary on stdout");
+    assert_fits_schema(&s, &schema);
+    assert_eq!(s["command"], "backfill");
+    // every stderr line is JSON: logs, the plan, warnings and errors alike
+    let (code, _, err2) = run_in(dir.path(), &["--log-format", "json", "run", "zendesk.toml"]);
+    assert_eq!(code, 2);
+    for line in err.lines().chain(err2.lines()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string(), "{line}");
+    }
+    assert!(
+        err2.contains("\"level\":\"ERROR\"") && err2.contains("ZENDESK_EMAIL"),
+        "{err2}"
+    );
+}

@@ -460,8 +460,19 @@ async fn a_daily_quota_stops_the_run_until_midnight_and_the_next_run_completes_i
         ),
         "",
     );
-    let first = li.sluice(&["run", flow.to_str().expect("path")]).await;
+    let first = li
+        .sluice(&["run", flow.to_str().expect("path"), "--json"])
+        .await;
     assert_eq!(first.code, 5, "{}", first.all());
+    // the machine's view: one summary, with the time to resume in ISO-8601
+    let summary: Value = serde_json::from_str(first.stdout.trim()).expect("summary");
+    assert_eq!(summary["status"], "quota_exhausted", "{summary}");
+    assert_eq!(summary["exit_code"], 5);
+    assert_eq!(
+        summary["resume_at"].as_str(),
+        Some(format!("{}T00:00:00Z", today() + Days::new(1)).as_str()),
+        "{summary}"
+    );
     let report = reports(&li.dest()).pop().expect("report");
     let resume = report.to_string();
     let midnight = format!("{}T00:00", today() + Days::new(1));

@@ -10,6 +10,7 @@ use sluice_runner::{
 use sluice_state::{FileLocks, LockOwner, Locks, StateStore};
 
 use super::output::out;
+use super::summary::Summary;
 use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD};
 
 /// Every connector this binary ships, registered by name.
@@ -127,18 +128,44 @@ fn counts(m: &sluice_runner::report::Metrics) -> String {
     )
 }
 
-pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
+/// A summary of a command that stopped before any work, by its exit code.
+fn refused(command: &'static str, code: u8) -> Summary {
+    Summary::new(
+        command,
+        if code == EXIT_INVALID {
+            "invalid"
+        } else {
+            "failed"
+        },
+        code,
+    )
+}
+
+/// The exit code, and with `--json` the summary on stdout.
+fn finish(json: bool, summary: Summary) -> u8 {
+    if json {
+        summary.print()
+    } else {
+        summary.exit_code
+    }
+}
+
+pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>, json: bool) -> u8 {
+    finish(json, run_summary(path, use_sandbox, quota, json).await)
+}
+
+async fn run_summary(path: &Path, use_sandbox: bool, quota: Option<&str>, json: bool) -> Summary {
     let quota = match parse_quota_arg(quota) {
         Ok(q) => q,
-        Err(code) => return code,
+        Err(code) => return refused("run", code),
     };
     let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, quota).await {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(code) => return refused("run", code),
     };
     let flow = match load(path, &overrides) {
         Ok(f) => f,
-        Err(code) => return code,
+        Err(code) => return refused("run", code),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -156,25 +183,30 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
             let secs = (m.duration_summary.completed_at_utc - m.duration_summary.started_at_utc)
                 as f64
                 / 1000.0;
-            out!(
-                "{}: {} — {}, {} in {:.1}s → {} (report {})",
-                flow.name,
-                outcome.status.as_str(),
-                counts(m),
-                human_bytes(m.size_summary.output_bytes),
-                secs,
-                flow.destination.describe(),
-                outcome.report_path.display(),
-            );
+            if !json {
+                out!(
+                    "{}: {} — {}, {} in {:.1}s → {} (report {})",
+                    flow.name,
+                    outcome.status.as_str(),
+                    counts(m),
+                    human_bytes(m.size_summary.output_bytes),
+                    secs,
+                    flow.destination.describe(),
+                    outcome.report_path.display(),
+                );
+            }
             for e in &m.status_summary.errors {
                 crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
             print_exhaustion(&outcome);
-            exit_for_status(outcome.status)
+            Summary::of_outcome("run", &flow.name, &outcome, exit_for_status(outcome.status))
         }
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            exit_for(&e)
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..refused("run", exit_for(&e))
+            }
         }
     }
 }
@@ -182,11 +214,14 @@ pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>) -> u8 {
 /// When a quota ran out: which, and when to run again (what was complete is committed).
 fn print_exhaustion(outcome: &sluice_runner::RunOutcome) {
     if let Some(e) = &outcome.exhausted {
-        eprintln!(
-            "quota `{}` is spent; what was complete is committed. Run again after {} (UTC) to \
-             continue; `sluice schedule` waits for it by itself",
-            e.quota,
-            e.resume_at.format("%Y-%m-%d %H:%M:%S")
+        crate::cli::print_notice(
+            "note",
+            &format!(
+                "quota `{}` is spent; what was complete is committed. Run again after {} (UTC) \
+                 to continue; `sluice schedule` waits for it by itself",
+                e.quota,
+                e.resume_at.format("%Y-%m-%d %H:%M:%S")
+            ),
         );
     }
 }
@@ -208,10 +243,14 @@ pub async fn wait_for_signal() {
 
 /// Validate a flow offline, before its secrets exist: unset `${NAME}`s are listed (all of
 /// them) as what the run will need, and stand-ins take their place for the check.
-pub async fn check(path: &Path, use_sandbox: bool) -> u8 {
+pub async fn check(path: &Path, use_sandbox: bool, json: bool) -> u8 {
+    finish(json, check_summary(path, use_sandbox, json).await)
+}
+
+async fn check_summary(path: &Path, use_sandbox: bool, json: bool) -> Summary {
     let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, None).await {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(code) => return refused("check", code),
     };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -220,7 +259,7 @@ pub async fn check(path: &Path, use_sandbox: bool) -> u8 {
                 "{}: cannot read the flow file: {e}",
                 path.display()
             ));
-            return EXIT_INVALID;
+            return refused("check", EXIT_INVALID);
         }
     };
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -239,17 +278,26 @@ pub async fn check(path: &Path, use_sandbox: bool) -> u8 {
         Ok(f) => f,
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            return EXIT_INVALID;
+            return refused("check", EXIT_INVALID);
         }
     };
     let unset = unset.into_inner();
     match check_flow(&flow, &registry()) {
         Ok(report) => {
             for w in &report.warnings {
-                eprintln!("warning: {w}");
+                crate::cli::print_notice("warning", w);
             }
             for n in &report.notes {
-                eprintln!("note: {n}");
+                crate::cli::print_notice("note", n);
+            }
+            let summary = Summary {
+                flow: Some(flow.name.clone()),
+                warnings: report.warnings.clone(),
+                unset_env: unset.iter().cloned().collect(),
+                ..Summary::new("check", "ok", 0)
+            };
+            if json {
+                return summary;
             }
             for (stream, schema) in &report.streams {
                 out!(
@@ -280,11 +328,14 @@ pub async fn check(path: &Path, use_sandbox: bool) -> u8 {
                 report.warnings.len(),
                 if report.warnings.len() == 1 { "" } else { "s" }
             );
-            0
+            summary
         }
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            exit_for(&e)
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..refused("check", exit_for(&e))
+            }
         }
     }
 }
@@ -667,9 +718,16 @@ pub struct BackfillArgs<'a> {
     pub sandbox: bool,
     pub quota: Option<&'a str>,
     pub dry_run: bool,
+    pub json: bool,
 }
 
 pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
+    let json = args.json;
+    finish(json, backfill_summary(args).await)
+}
+
+async fn backfill_summary(args: BackfillArgs<'_>) -> Summary {
+    let json = args.json;
     let date = |flag: &str, v: &str| {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
             crate::cli::print_error(&format!("{flag} {v}: expected a date such as 2024-01-31"));
@@ -678,26 +736,26 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
     };
     let (from, to) = match (date("--from", args.from), date("--to", args.to)) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(c), _) | (_, Err(c)) => return c,
+        (Err(c), _) | (_, Err(c)) => return refused("backfill", c),
     };
     let window_days = match args.window.map(parse_window).transpose() {
         Ok(w) => w,
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            return EXIT_INVALID;
+            return refused("backfill", EXIT_INVALID);
         }
     };
     let quota = match parse_quota_arg(args.quota) {
         Ok(q) => q,
-        Err(code) => return code,
+        Err(code) => return refused("backfill", code),
     };
     let (_sandbox, overrides) = match with_sandbox(args.flow, args.sandbox, quota).await {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(code) => return refused("backfill", code),
     };
     let flow = match load(args.flow, &overrides) {
         Ok(f) => f,
-        Err(code) => return code,
+        Err(code) => return refused("backfill", code),
     };
     let request = sluice_runner::backfill::BackfillRequest {
         from,
@@ -712,12 +770,26 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
         Ok(p) => p,
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            return exit_for(&e);
+            return Summary {
+                flow: Some(flow.name.clone()),
+                ..refused("backfill", exit_for(&e))
+            };
         }
     };
-    out!("{}", plan.describe().trim_end_matches('\n'));
+    let described = plan.describe();
+    if json {
+        // stdout holds the summary alone
+        for line in described.lines() {
+            crate::cli::print_notice("plan", line);
+        }
+    } else {
+        out!("{}", described.trim_end_matches('\n'));
+    }
     if args.dry_run {
-        return 0;
+        return Summary {
+            flow: Some(flow.name.clone()),
+            ..Summary::new("backfill", "ok", 0)
+        };
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -738,31 +810,46 @@ pub async fn backfill(args: BackfillArgs<'_>) -> u8 {
                 .filter(|s| s.completed)
                 .count();
             let m = &outcome.report.metrics;
-            out!(
-                "{}: backfill {} — {done}/{} windows completed, {} → {} (report {})",
-                flow.name,
-                outcome.status.as_str(),
-                plan.to_run(),
-                counts(m),
-                flow.destination.describe(),
-                outcome.report_path.display(),
-            );
+            if !json {
+                out!(
+                    "{}: backfill {} — {done}/{} windows completed, {} → {} (report {})",
+                    flow.name,
+                    outcome.status.as_str(),
+                    plan.to_run(),
+                    counts(m),
+                    flow.destination.describe(),
+                    outcome.report_path.display(),
+                );
+            }
             for e in &m.status_summary.errors {
                 crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
             print_exhaustion(&outcome);
-            exit_for_status(outcome.status)
+            Summary::of_outcome(
+                "backfill",
+                &flow.name,
+                &outcome,
+                exit_for_status(outcome.status),
+            )
         }
         Ok(None) => {
-            out!(
-                "{}: every window is already done; nothing to do (use --force to pull them again)",
-                flow.name
-            );
-            0
+            if !json {
+                out!(
+                    "{}: every window is already done; nothing to do (use --force to pull them again)",
+                    flow.name
+                );
+            }
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..Summary::new("backfill", "nothing_to_do", 0)
+            }
         }
         Err(e) => {
             crate::cli::print_error(&e.to_string());
-            exit_for(&e)
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..refused("backfill", exit_for(&e))
+            }
         }
     }
 }

@@ -110,7 +110,7 @@ fn compile_mapping(
     let out =
         compile(&path.display().to_string(), &set, Some(schema)).map_err(|e| e.to_string())?;
     for w in &out.warnings {
-        eprintln!("warning: {}: {w}", path.display());
+        super::print_notice("warning", &format!("{}: {w}", path.display()));
     }
     if let Some((records, seen)) = sample {
         let known = seen.leaf_paths();
@@ -118,11 +118,14 @@ fn compile_mapping(
             let hint = closest(&unseen, known.iter().map(String::as_str))
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
-            eprintln!(
-                "warning: {}: source `{unseen}` is not in the first {records} records, which the \
-                 schema was inferred from: it is read as text (null where absent). Give \
-                 --schema to type it{hint}",
-                path.display()
+            super::print_notice(
+                "warning",
+                &format!(
+                    "{}: source `{unseen}` is not in the first {records} records, which the \
+                     schema was inferred from: it is read as text (null where absent). Give \
+                     --schema to type it{hint}",
+                    path.display()
+                ),
             );
         }
     }

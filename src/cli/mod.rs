@@ -15,6 +15,7 @@ mod init;
 mod map;
 mod output;
 mod sandbox;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ enum Command {
     Run {
         /// The flow file (TOML).
         flow: PathBuf,
+        /// One JSON summary on stdout instead of the human line (`sluice schema summary`).
+        #[arg(long)]
+        json: bool,
         /// Start the built-in API simulator and point the flow at it with sandbox credentials.
         #[arg(long)]
         sandbox: bool,
@@ -90,6 +94,9 @@ enum Command {
         /// Print the plan and stop.
         #[arg(long)]
         dry_run: bool,
+        /// One JSON summary on stdout instead of the plan and the human line.
+        #[arg(long)]
+        json: bool,
         #[arg(long)]
         sandbox: bool,
         #[arg(long, value_name = "COUNT/SECONDS")]
@@ -130,6 +137,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a JSON Schema: `summary` (what `--json` prints) or `flow` (flow files, for
+    /// editors such as Taplo and VS Code).
+    ///
+    /// Example: sluice schema flow > flow.schema.json
+    Schema {
+        #[arg(value_enum)]
+        what: SchemaKind,
+    },
     /// Write a commented starter flow for a connector (`./CONNECTOR.toml`) and the seed's
     /// mapping set (`./mappings/CONNECTOR.json`); it runs with `--sandbox` as written.
     ///
@@ -157,6 +172,9 @@ enum Command {
         /// Check it as `run --sandbox` would run it (the simulator's URL and credentials).
         #[arg(long)]
         sandbox: bool,
+        /// One JSON summary on stdout instead of the listing.
+        #[arg(long)]
+        json: bool,
     },
     /// Show a stream's schema and a preview of its records (like the seeds' explore call).
     Discover {
@@ -194,6 +212,12 @@ enum Command {
     Sandbox(sandbox::SandboxArgs),
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    Flow,
+    Summary,
+}
+
 #[derive(Subcommand)]
 enum StateAction {
     /// Print the stored checkpoints of a flow as JSON.
@@ -212,8 +236,27 @@ enum StateAction {
 
 /// An error line on stderr, with every secret masked (vendors echo what they were sent).
 pub fn print_error(message: &str) {
-    eprintln!("error: {}", sluice_core::redact(message));
+    let masked = sluice_core::redact(message);
+    summary::remember_error(&masked);
+    if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{masked}");
+    } else {
+        eprintln!("error: {masked}");
+    }
 }
+
+/// A warning or note of a command (not a log event), as `print_error` does errors.
+pub fn print_notice(kind: &str, message: &str) {
+    let masked = sluice_core::redact(message);
+    if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(kind, "{masked}");
+    } else {
+        eprintln!("{kind}: {masked}");
+    }
+}
+
+/// `--log-format json`: every stderr line is JSON, the command's own error lines too.
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Stderr for log lines, each masked before it is written: a log line may quote a vendor's
 /// body. The formatter writes one event per call, so no secret is split between writes.
@@ -257,7 +300,10 @@ fn init_logging(format: LogFormat, quiet: bool) {
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => {
+            LOG_JSON.store(true, std::sync::atomic::Ordering::Relaxed);
+            builder.json().init()
+        }
     }
 }
 
@@ -278,9 +324,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run {
                 flow,
+                json,
                 sandbox,
                 quota,
-            } => commands::run(&flow, sandbox, quota.as_deref()).await,
+            } => commands::run(&flow, sandbox, quota.as_deref(), json).await,
             Command::Backfill {
                 flow,
                 from,
@@ -290,6 +337,7 @@ pub fn main() -> ExitCode {
                 force,
                 concurrency,
                 dry_run,
+                json,
                 sandbox,
                 quota,
             } => {
@@ -304,11 +352,23 @@ pub fn main() -> ExitCode {
                     sandbox,
                     quota: quota.as_deref(),
                     dry_run,
+                    json,
                 })
                 .await
             }
-            Command::Check { flow, sandbox } => commands::check(&flow, sandbox).await,
+            Command::Check {
+                flow,
+                sandbox,
+                json,
+            } => commands::check(&flow, sandbox, json).await,
             Command::Connectors { json } => catalog::connectors(json),
+            Command::Schema { what } => match what {
+                SchemaKind::Summary => output::print_json(&summary::schema()),
+                SchemaKind::Flow => {
+                    print_error("the flow file's schema is not built yet");
+                    EXIT_FAILED
+                }
+            },
             Command::Init {
                 connector,
                 streams,
