@@ -336,3 +336,53 @@ fn json_summaries_and_json_logs_are_all_machines_read() {
         "{err2}"
     );
 }
+
+#[test]
+fn schedule_over_a_directory_reports_every_bad_flow_skips_unscheduled_ones_and_runs_the_rest() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "pinterest"]);
+    assert_eq!(code, 0, "{err}");
+    let good = std::fs::read_to_string(dir.path().join("pinterest.toml")).expect("flow");
+    assert!(good.contains("[schedule]"));
+    let unscheduled = good[..good.find("[schedule]").expect("schedule")]
+        .replace("name = \"pinterest\"", "name = \"pinterest-unscheduled\"");
+    std::fs::write(dir.path().join("b-unscheduled.toml"), unscheduled).expect("write");
+    std::fs::write(
+        dir.path().join("c-broken.toml"),
+        "name = \"x\"\n[connection]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("d-bad-format.toml"),
+        good.replace("format = \"parquet\"", "format = \"xlsx\"")
+            .replace("name = \"pinterest\"", "name = \"bad\""),
+    )
+    .expect("write");
+    let child = sluice()
+        .args(["schedule", ".", "--sandbox"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the invalid flows show in the code: {err}"
+    );
+    assert!(
+        err.contains("c-broken.toml") && err.contains("d-bad-format.toml"),
+        "{err}"
+    );
+    assert!(err.contains("b-unscheduled.toml: no [schedule]"), "{err}");
+    assert!(err.contains("scheduling 1 flow"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scheduler stopped"));
+}

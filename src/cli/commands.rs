@@ -644,7 +644,10 @@ pub async fn schedule(
     } else {
         None
     };
+    // every flow is looked at: the invalid ones are all reported, the rest run
     let mut flows = Vec::new();
+    let mut invalid = 0usize;
+    let mut unscheduled = 0usize;
     for f in &files {
         let overrides = match &sandbox {
             Some(s) => {
@@ -652,26 +655,53 @@ pub async fn schedule(
                     Ok(o) => o,
                     Err(e) => {
                         crate::cli::print_error(&format!("{}: --sandbox: {e}", f.display()));
-                        return EXIT_INVALID;
+                        invalid += 1;
+                        continue;
                     }
                 }
             }
             None => Overrides::default(),
         };
-        let flow = match load(f, &overrides) {
-            Ok(flow) => flow,
-            Err(code) => return code,
+        let Ok(flow) = load(f, &overrides) else {
+            invalid += 1;
+            continue;
         };
+        if flow.schedule.is_none() {
+            crate::cli::print_notice(
+                "note",
+                &format!(
+                    "{}: no [schedule], so not scheduled (add `cron = \"0 * * * *\"`, or the \
+                     seeds' frequency and interval, to run it here)",
+                    f.display()
+                ),
+            );
+            unscheduled += 1;
+            continue;
+        }
         if let Err(e) = check_flow(&flow, &registry()) {
             crate::cli::print_error(&e.to_string());
-            return exit_for(&e);
-        }
-        if flow.schedule.is_none() {
-            crate::cli::print_error(&format!("{}: has no [schedule]; add `cron = \"0 * * * *\"` or the seeds' frequency/interval", f.display()));
-            return EXIT_INVALID;
+            invalid += 1;
+            continue;
         }
         flows.push(flow);
     }
+    if flows.is_empty() {
+        crate::cli::print_error(&format!(
+            "no flow to schedule: {invalid} invalid, {unscheduled} without a [schedule], of {} \
+             file{}",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        ));
+        return EXIT_INVALID;
+    }
+    tracing::info!(
+        scheduled = flows.len(),
+        invalid,
+        unscheduled,
+        "scheduling {} flow{}",
+        flows.len(),
+        if flows.len() == 1 { "" } else { "s" }
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -686,7 +716,12 @@ pub async fn schedule(
         "scheduler stopped after starting {started} run{}",
         if started == 1 { "" } else { "s" }
     );
-    0
+    // the flows it could not run still say so in the exit code
+    if invalid > 0 {
+        EXIT_INVALID
+    } else {
+        0
+    }
 }
 
 /// `7d`, `2w` or a bare number of days.

@@ -112,6 +112,14 @@ fn first_due(
     }
 }
 
+/// A due time as a log shows it: ISO-8601 to the second, or `never`.
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(
+        || "never".into(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
 /// Runs `flows` on their schedules until `stop` flips (or nothing is left to schedule).
 /// Returns the number of runs started.
 pub async fn run_scheduler<R: FlowRunner, C: Clock>(
@@ -127,7 +135,7 @@ pub async fn run_scheduler<R: FlowRunner, C: Clock>(
         .filter_map(|f| {
             let schedule = f.schedule.clone()?;
             let next_due = first_due(&schedule, runner.last_started(&f), now);
-            tracing::info!(flow = %f.name, schedule = %schedule.describe(), next = ?next_due, "scheduled");
+            tracing::info!(flow = %f.name, schedule = %schedule.describe(), next = %when(next_due), "scheduled");
             Some(Entry {
                 flow: Arc::new(f),
                 schedule,
@@ -207,9 +215,9 @@ pub async fn run_scheduler<R: FlowRunner, C: Clock>(
                         Some(_) => e.schedule.next_after(resume - chrono::Duration::seconds(1)).or(Some(resume)),
                         None => None,
                     };
-                    tracing::warn!(flow = %e.flow.name, resume_at = %resume, next = ?e.next_due, "quota spent: the flow waits until it is back");
+                    tracing::warn!(flow = %e.flow.name, resume_at = %resume.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), next = %when(e.next_due), "quota spent: the flow waits until it is back");
                 }
-                tracing::info!(flow = %e.flow.name, status = ?end.map(|r| r.status), next = ?e.next_due, "scheduled run finished");
+                tracing::info!(flow = %e.flow.name, status = end.map_or("not run", |r| r.status.as_str()), next = %when(e.next_due), "scheduled run finished");
             }
             _ = stop.changed() => {}
         }
