@@ -260,6 +260,14 @@ fn json_summaries_and_json_logs_are_all_machines_read() {
     let (code, schema, err) = run(&["schema", "summary"]);
     assert_eq!(code, 0, "{err}");
     let schema: Value = serde_json::from_str(&schema).expect("schema");
+    let (code, flow_schema, err) = run(&["schema", "flow"]);
+    assert_eq!(code, 0, "{err}");
+    let flow_schema: Value = serde_json::from_str(&flow_schema).expect("flow schema");
+    assert_eq!(
+        flow_schema["$schema"],
+        "http://json-schema.org/draft-07/schema#"
+    );
+    assert!(flow_schema["properties"]["connection"].is_object());
     let dir = tempfile::tempdir().expect("dir");
     let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
     assert_eq!(code, 0, "{err}");
@@ -385,4 +393,44 @@ fn schedule_over_a_directory_reports_every_bad_flow_skips_unscheduled_ones_and_r
     assert!(err.contains("b-unscheduled.toml: no [schedule]"), "{err}");
     assert!(err.contains("scheduling 1 flow"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("scheduler stopped"));
+}
+
+#[test]
+fn a_refused_first_connection_fails_at_once_naming_the_url_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+    assert_eq!(code, 0, "{err}");
+    // a port nobody listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let text = std::fs::read_to_string(dir.path().join("zendesk.toml"))
+        .expect("flow")
+        .replace(
+            "subdomain = \"acme\"",
+            &format!("base_url = \"http://127.0.0.1:{port}\""),
+        );
+    std::fs::write(dir.path().join("zendesk.toml"), text).expect("flow");
+    let started = std::time::Instant::now();
+    let out = sluice()
+        .args(["run", "zendesk.toml"])
+        .current_dir(dir.path())
+        .env("ZENDESK_EMAIL", "agent@example.com")
+        .env("ZENDESK_API_TOKEN", "t")
+        .output()
+        .expect("ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{err}"
+    );
+    assert!(!err.contains("retrying request"), "{err}");
+    assert_eq!(
+        err.matches(&format!("127.0.0.1:{port}")).count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("base_url"), "{err}");
 }

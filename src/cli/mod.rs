@@ -365,8 +365,7 @@ pub fn main() -> ExitCode {
             Command::Schema { what } => match what {
                 SchemaKind::Summary => output::print_json(&summary::schema()),
                 SchemaKind::Flow => {
-                    print_error("the flow file's schema is not built yet");
-                    EXIT_FAILED
+                    output::print_json(&sluice_runner::flow_schema(&commands::registry()))
                 }
             },
             Command::Init {

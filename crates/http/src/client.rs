@@ -153,6 +153,9 @@ struct Inner {
     /// leaves before this instant.
     paused_until: Mutex<HashMap<Option<String>, Instant>>,
     metrics: RequestMetrics,
+    /// Set by the first answer: before it, a refused connection is a wrong address, not a
+    /// server that is briefly away, and it fails at once instead of retrying for a minute.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 /// Cheap to clone; clones share the quota, the pause and the counters.
@@ -223,6 +226,7 @@ impl HttpClient {
                 pacers,
                 paused_until: Mutex::new(HashMap::new()),
                 metrics: RequestMetrics::default(),
+                answered: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -506,12 +510,8 @@ impl HttpClient {
             .build(request, auth.as_ref(), false)
             .send()
             .await
-            .map_err(|e| {
-                Attempt::retry(HttpError::Transport {
-                    url: redact(&request.url),
-                    message: describe(&e),
-                })
-            })?;
+            .map_err(|e| self.transport_failure(&e, request))?;
+        self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.note_budget(&headers, request);
@@ -598,6 +598,27 @@ impl HttpClient {
         }
     }
 
+    /// A request that got no answer. Retried, unless the server never answered this
+    /// connection and refused it (or its name did not resolve): then the address is wrong,
+    /// and the user hears so in a second, once, with the URL.
+    fn transport_failure(&self, e: &reqwest::Error, request: &Request) -> Attempt {
+        let error = HttpError::Transport {
+            url: redact(&request.url),
+            message: describe(e),
+        };
+        if e.is_connect() && !self.inner.answered.load(Ordering::Relaxed) {
+            return Attempt::fail(HttpError::Transport {
+                url: redact(&request.url),
+                message: format!(
+                    "{} (the server has not answered this connection yet, so it is not \
+                     retried: check the flow's base_url, or that the service is up)",
+                    describe(e)
+                ),
+            });
+        }
+        Attempt::retry(error)
+    }
+
     async fn attempt<T, P>(
         &self,
         request: &Request,
@@ -616,12 +637,8 @@ impl HttpClient {
             .build(request, auth.as_ref(), true)
             .send()
             .await
-            .map_err(|e| {
-                Attempt::retry(HttpError::Transport {
-                    url: url(),
-                    message: describe(&e),
-                })
-            })?;
+            .map_err(|e| self.transport_failure(&e, request))?;
+        self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = if (200..300).contains(&status) {

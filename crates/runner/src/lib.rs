@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod backfill;
 mod consume;
 pub mod flow;
+pub mod flow_schema;
 pub mod mapfile;
 mod progress;
 pub mod report;
@@ -14,6 +15,7 @@ pub mod scheduler;
 pub mod schema_policy;
 
 pub use flow::{Flow, FlowError, Overrides};
+pub use flow_schema::{flow_schema, flows_reference};
 pub use report::{RunReport, RunStatus};
 pub use run::{check_flow, discover, run_flow, CheckReport, RunError, RunOptions, RunOutcome};
 pub use schedule::Schedule;
