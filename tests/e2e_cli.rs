@@ -434,3 +434,207 @@ fn a_refused_first_connection_fails_at_once_naming_the_url_once() {
     );
     assert!(err.contains("base_url"), "{err}");
 }
+
+/// Strip ANSI escape sequences (colours, line clears).
+fn visible(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_progress_line_fits_a_narrow_or_wide_terminal_and_logs_never_glue_onto_it() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: no `script` here (util-linux): the pseudo-terminal case is skipped");
+        return;
+    }
+    for cols in [40usize, 120] {
+        let dir = tempfile::tempdir().expect("dir");
+        let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+        assert_eq!(code, 0, "{err}");
+        let command = format!(
+            "stty rows 24 cols {cols}; {} run zendesk.toml --sandbox",
+            env!("CARGO_BIN_EXE_sluice")
+        );
+        let out = sluice_script(dir.path(), &command);
+        let progress: Vec<String> = out
+            .split(['\r', '\n'])
+            .map(visible)
+            .filter(|s| s.starts_with("users: "))
+            .collect();
+        assert!(!progress.is_empty(), "no progress line drawn: {out}");
+        for p in &progress {
+            assert!(
+                p.chars().count() < cols,
+                "{cols} columns, {} wide: {p}",
+                p.chars().count()
+            );
+            // a log line glued onto a progress line would carry its timestamp
+            assert!(!p.contains(" INFO ") && !p.contains("Z "), "glued: {p}");
+        }
+        if cols == 120 {
+            assert!(
+                progress.iter().any(|p| p.contains("records/s")),
+                "{progress:?}"
+            );
+        }
+    }
+}
+
+/// Run `command` under `script` on a pseudo-terminal; its whole output.
+fn sluice_script(dir: &std::path::Path, command: &str) -> String {
+    let out = std::process::Command::new("script")
+        .args(["-qfec", command, "/dev/null"])
+        .current_dir(dir)
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn state_show_and_runs_only_read_and_state_show_says_times_and_backfilled_days() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+    assert_eq!(code, 0, "{err}");
+    let state = dir.path().join("out/zendesk/_sluice/state.db");
+    let (code, out, err) = run_in(dir.path(), &["state", "show", "zendesk.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no state yet"), "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(shown["positions"], serde_json::json!({}));
+    let (code, _, err) = run_in(dir.path(), &["runs", "zendesk.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !state.exists() && !dir.path().join("out").exists(),
+        "a read created state"
+    );
+
+    // backfilled days first (an incremental run's days need no backfill), then a run
+    let (code, _, err) = run_in(
+        dir.path(),
+        &[
+            "backfill",
+            "zendesk.toml",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-03",
+            "--window",
+            "1",
+            "--sandbox",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_in(dir.path(), &["run", "zendesk.toml", "--sandbox"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_in(dir.path(), &["state", "show", "zendesk.toml"]);
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("json");
+    let users = &shown["positions"]["users"];
+    let mark = users["times"]["mark"]
+        .as_str()
+        .expect("the mark in ISO-8601");
+    assert!(
+        mark.len() == 20 && mark.ends_with('Z') && mark.contains('T'),
+        "{mark}"
+    );
+    assert!(
+        users["updated_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{users}"
+    );
+    assert_eq!(shown["backfill"]["users"]["windows_done"], 3, "{shown}");
+    assert_eq!(
+        shown["backfill"]["users"]["days_done"],
+        serde_json::json!(["2026-01-01..2026-01-03"]),
+        "{shown}"
+    );
+}
+
+#[test]
+fn every_verb_has_an_example_and_every_option_a_description() {
+    let (code, top, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    let verbs: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|v| v != "help")
+        .collect();
+    assert!(verbs.len() >= 14, "{verbs:?}");
+    for verb in &verbs {
+        let (code, help, err) = run(&[verb, "--help"]);
+        assert_eq!(code, 0, "{verb}: {err}");
+        assert!(
+            help.contains("Example: sluice"),
+            "{verb} has no example:\n{help}"
+        );
+        // short help: an option or argument line with nothing after its name has no description
+        let (code, help, err) = run(&[verb, "-h"]);
+        assert_eq!(code, 0, "{verb}: {err}");
+        let lines: Vec<&str> = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:") && !l.starts_with("Options:"))
+            .collect();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim_start();
+            let item = t.starts_with('-') || t.starts_with('<');
+            // the description is beside the name, or (a long name) on the next, deeper line
+            let next_describes = lines.get(i + 1).is_some_and(|n| {
+                let nt = n.trim_start();
+                n.len() - nt.len() > line.len() - t.len()
+                    && !nt.is_empty()
+                    && !nt.starts_with('-')
+                    && !nt.starts_with('<')
+            });
+            if item && !t.contains("  ") && !next_describes {
+                panic!("{verb}: `{t}` has no description:\n{help}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeouts_and_the_retry_budget_are_flow_settings() {
+    // every answer takes 5 s; the flow allows a request 1 s and all its retries 2 s
+    let h = common::harness(300, "slow=5000x50@1").await;
+    let flow = h.flow("slow", "", "");
+    let text = std::fs::read_to_string(&flow).expect("flow").replace(
+        "quota = \"6000/60\"",
+        "quota = \"6000/60\"\nrequest_timeout_seconds = 1\nretry_budget_seconds = 2",
+    );
+    std::fs::write(&flow, text).expect("flow");
+    let started = std::time::Instant::now();
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.all().contains("timed out"), "{}", out.all());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}: {}",
+        started.elapsed(),
+        out.all()
+    );
+}

@@ -397,9 +397,20 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
     };
     let mut all = Vec::new();
     for f in &files {
-        let (flow, store) = match open_state(f) {
-            Ok(x) => x,
+        // a listing reads: a flow that never ran has no state, and gets none
+        let flow = match load_without_credentials(f) {
+            Ok(flow) => flow,
             Err(c) => return c,
+        };
+        if !flow.state_path.exists() {
+            continue;
+        }
+        let store = match StateStore::open(&flow.state_path) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::cli::print_error(&e.to_string());
+                return EXIT_FAILED;
+            }
         };
         match store.runs(Some(&flow.name), limit) {
             Ok(mut r) => {
@@ -486,28 +497,113 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
     0
 }
 
+/// Epoch seconds of this century, as a checkpoint's marks hold them, in ISO-8601.
+fn epoch_text(v: &serde_json::Value) -> Option<String> {
+    let secs = v
+        .as_i64()
+        .filter(|s| (946_684_800..4_102_444_800).contains(s))?;
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// `from..to` runs of consecutive windows.
+fn day_runs(windows: &[&sluice_state::WindowRecord]) -> Vec<String> {
+    let mut runs: Vec<(chrono::NaiveDate, chrono::NaiveDate)> = Vec::new();
+    for w in windows {
+        match runs.last_mut() {
+            Some((_, to)) if to.succ_opt() == Some(w.from) || *to >= w.from => {
+                *to = (*to).max(w.to)
+            }
+            _ => runs.push((w.from, w.to)),
+        }
+    }
+    runs.into_iter().map(|(f, t)| format!("{f}..{t}")).collect()
+}
+
+/// A flow's stored positions and backfill windows as JSON: each incremental position (per
+/// slice) with when it moved and its epoch marks in ISO-8601, and each stream's backfilled
+/// days. Reads only: a flow that never ran has no state, and none is created.
 pub fn state_show(path: &Path) -> u8 {
-    let (flow, store) = match open_state(path) {
-        Ok(x) => x,
+    let flow = match load_without_credentials(path) {
+        Ok(f) => f,
         Err(c) => return c,
     };
-    let streams: Vec<String> = match (&flow.streams, registry().streams(&flow.connector)) {
-        (Some(s), _) => s.clone(),
-        (None, Ok(offered)) => offered.into_iter().map(|s| s.name).collect(),
-        (None, Err(_)) => Vec::new(),
+    let mut out = serde_json::json!({
+        "flow": flow.name,
+        "state": flow.state_path.display().to_string(),
+        "positions": {},
+        "backfill": {},
+    });
+    if !flow.state_path.exists() {
+        crate::cli::print_notice(
+            "note",
+            &format!(
+                "{}: no state yet (the flow has not run): nothing at {}",
+                flow.name,
+                flow.state_path.display()
+            ),
+        );
+        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return 0;
+    }
+    let store = match StateStore::open(&flow.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::cli::print_error(&e.to_string());
+            return EXIT_FAILED;
+        }
     };
-    let mut out = serde_json::Map::new();
-    for s in streams {
-        match store.checkpoint(&flow.name, &s) {
-            Ok(v) => {
-                out.insert(s, v.unwrap_or(serde_json::Value::Null));
-            }
-            Err(e) => {
+    let (checkpoints, windows) =
+        match (store.checkpoints(&flow.name), store.all_windows(&flow.name)) {
+            (Ok(c), Ok(w)) => (c, w),
+            (Err(e), _) | (_, Err(e)) => {
                 crate::cli::print_error(&e.to_string());
                 return EXIT_FAILED;
             }
+        };
+    let mut positions = serde_json::Map::new();
+    for (key, value, updated_at) in checkpoints {
+        // a backfill window's checkpoint shows as its window below
+        if key.contains('@') || key.starts_with(':') {
+            continue;
         }
+        let times: serde_json::Map<String, serde_json::Value> = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| epoch_text(v).map(|t| (k.clone(), t.into())))
+            .collect();
+        positions.insert(
+            key,
+            serde_json::json!({"checkpoint": value, "updated_at": updated_at, "times": times}),
+        );
     }
+    let mut backfill = serde_json::Map::new();
+    let mut by_part: std::collections::BTreeMap<String, Vec<sluice_state::WindowRecord>> =
+        std::collections::BTreeMap::new();
+    for (stream, slice, w) in windows {
+        let key = if slice.is_empty() {
+            stream
+        } else {
+            format!("{stream}/{slice}")
+        };
+        by_part.entry(key).or_default().push(w);
+    }
+    for (key, ws) in by_part {
+        let done: Vec<&sluice_state::WindowRecord> = ws.iter().filter(|w| w.done).collect();
+        let open: Vec<&sluice_state::WindowRecord> = ws.iter().filter(|w| !w.done).collect();
+        backfill.insert(
+            key,
+            serde_json::json!({
+                "windows_done": done.len(),
+                "windows_open": open.len(),
+                "days_done": day_runs(&done),
+                "days_open": day_runs(&open),
+            }),
+        );
+    }
+    out["positions"] = positions.into();
+    out["backfill"] = backfill.into();
     out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     0
 }

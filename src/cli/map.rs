@@ -44,16 +44,19 @@ pub struct MapArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// The mapping set (the seeds' mapping-set JSON).
     #[arg(long)]
     mapping: PathBuf,
     /// JSON lines to map (gzip accepted).
     #[arg(long)]
     input: PathBuf,
+    /// The records' JSON Schema; inferred from the first megabyte of input when absent.
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Output format for the timed run.
     #[arg(long, default_value = "parquet")]
     format: String,
+    /// Mapping threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
     /// Records of the sample the per-entry costs are measured on.

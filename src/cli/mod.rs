@@ -17,6 +17,7 @@ mod output;
 mod sandbox;
 mod summary;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,6 +56,8 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run a flow once: pull what changed, map it, write it, commit state, report.
+    ///
+    /// Example: sluice run config/flows/zendesk-users.toml --sandbox
     Run {
         /// The flow file (TOML).
         flow: PathBuf,
@@ -70,7 +73,10 @@ enum Command {
         quota: Option<String>,
     },
     /// Load a day range in windows, resumably: completed windows are skipped on a rerun.
+    ///
+    /// Example: sluice backfill config/flows/pinterest-campaign-analytics.toml --from 2026-01-01 --to 2026-03-31 --dry-run
     Backfill {
+        /// The flow file (TOML).
         flow: PathBuf,
         /// First day (YYYY-MM-DD, UTC), inclusive.
         #[arg(long)]
@@ -97,12 +103,18 @@ enum Command {
         /// One JSON summary on stdout instead of the plan and the human line.
         #[arg(long)]
         json: bool,
+        /// Start the built-in API simulator and point the flow at it with sandbox credentials.
         #[arg(long)]
         sandbox: bool,
+        /// Replace the connection's request quota, COUNT/SECONDS (with --sandbox, the
+        /// simulator's too).
         #[arg(long, value_name = "COUNT/SECONDS")]
         quota: Option<String>,
     },
     /// Run flows on their schedules until SIGINT/SIGTERM (one process, bounded concurrency).
+    /// Flows without a [schedule] are skipped with a note; invalid ones are all reported.
+    ///
+    /// Example: sluice schedule config/flows/ --max-concurrent 2
     Schedule {
         /// Flow files, or directories of them.
         #[arg(required = true)]
@@ -110,8 +122,10 @@ enum Command {
         /// Runs at a time, across all flows.
         #[arg(long, default_value_t = 2)]
         max_concurrent: usize,
+        /// Start the built-in API simulator and point every flow at it.
         #[arg(long)]
         sandbox: bool,
+        /// Replace every connection's request quota, COUNT/SECONDS.
         #[arg(long, value_name = "COUNT/SECONDS")]
         quota: Option<String>,
     },
@@ -142,6 +156,7 @@ enum Command {
     ///
     /// Example: sluice schema flow > flow.schema.json
     Schema {
+        /// Which schema.
         #[arg(value_enum)]
         what: SchemaKind,
     },
@@ -168,6 +183,7 @@ enum Command {
     ///
     /// Example: sluice check config/flows/zendesk-users.toml
     Check {
+        /// The flow file (TOML).
         flow: PathBuf,
         /// Check it as `run --sandbox` would run it (the simulator's URL and credentials).
         #[arg(long)]
@@ -177,7 +193,10 @@ enum Command {
         json: bool,
     },
     /// Show a stream's schema and a preview of its records (like the seeds' explore call).
+    ///
+    /// Example: sluice discover config/flows/mixpanel-events.toml --sandbox --limit 3
     Discover {
+        /// The flow file (TOML).
         flow: PathBuf,
         /// Stream to preview (default: the flow's first).
         #[arg(long)]
@@ -185,14 +204,18 @@ enum Command {
         /// Records to show.
         #[arg(long, default_value_t = 5)]
         limit: usize,
+        /// Ask the built-in API simulator instead of the vendor.
         #[arg(long)]
         sandbox: bool,
     },
-    /// Show flows' run history (runs and backfills), newest first.
+    /// Show flows' run history (runs and backfills), newest first. Reads only.
+    ///
+    /// Example: sluice runs config/flows/ --limit 5
     Runs {
         /// Flow files, or directories of them.
         #[arg(required = true)]
         flows: Vec<PathBuf>,
+        /// Runs to show per flow.
         #[arg(long, default_value_t = 20)]
         limit: usize,
         /// One JSON report per line instead of a table.
@@ -200,38 +223,58 @@ enum Command {
         json: bool,
     },
     /// Inspect or reset a flow's stored state.
+    ///
+    /// Example: sluice state show config/flows/zendesk-users.toml
     State {
         #[command(subcommand)]
         action: StateAction,
     },
     /// Map a file of JSON lines with a mapping set into Parquet, Arrow IPC or JSON lines.
+    ///
+    /// Example: sluice map --mapping config/mappings/zendesk-users.json --input users.jsonl --output users.parquet
     Map(map::MapArgs),
     /// Measure a mapping set on a file: records/s, MB/s, peak memory, where the time goes.
+    ///
+    /// Example: sluice bench --mapping config/mappings/zendesk-users.json --input users.jsonl
     Bench(map::BenchArgs),
-    /// Serve the API simulators (Zendesk, Mixpanel, Pinterest) for tests, benchmarks and demos.
+    /// Serve the API simulators (Zendesk, Mixpanel, Pinterest, LinkedIn) for tests, benchmarks
+    /// and demos.
+    ///
+    /// Example: sluice sandbox --port 8900 --faults 429x3@2
     Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum SchemaKind {
+    /// Flow files (TOML), for editors.
     Flow,
+    /// What `run|backfill|check --json` prints.
     Summary,
 }
 
 #[derive(Subcommand)]
 enum StateAction {
-    /// Print the stored checkpoints of a flow as JSON.
-    Show { flow: PathBuf },
+    /// Print a flow's stored positions (times in ISO-8601) and backfilled days as JSON.
+    /// Reads only.
+    Show {
+        /// The flow file (TOML).
+        flow: PathBuf,
+    },
     /// Forget a flow's incremental positions (all streams, or one) so the next run starts
     /// afresh; backfill windows keep theirs.
     Reset {
+        /// The flow file (TOML).
         flow: PathBuf,
+        /// Only this stream.
         #[arg(long)]
         stream: Option<String>,
     },
     /// Accept that the lake lost committed files (deleted by hand, expired by a lifecycle
     /// rule): the state forgets them, and runs stop refusing to start.
-    ForgetMissing { flow: PathBuf },
+    ForgetMissing {
+        /// The flow file (TOML).
+        flow: PathBuf,
+    },
 }
 
 /// An error line on stderr, with every secret masked (vendors echo what they were sent).
@@ -241,7 +284,9 @@ pub fn print_error(message: &str) {
     if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
         tracing::error!("{masked}");
     } else {
-        eprintln!("error: {masked}");
+        let mut err = std::io::stderr().lock();
+        sluice_runner::clear_for_log(&mut err);
+        let _ = writeln!(err, "error: {masked}");
     }
 }
 
@@ -251,7 +296,9 @@ pub fn print_notice(kind: &str, message: &str) {
     if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!(kind, "{masked}");
     } else {
-        eprintln!("{kind}: {masked}");
+        let mut err = std::io::stderr().lock();
+        sluice_runner::clear_for_log(&mut err);
+        let _ = writeln!(err, "{kind}: {masked}");
     }
 }
 
@@ -265,7 +312,10 @@ struct RedactedStderr;
 impl std::io::Write for RedactedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(sluice_core::redact(&text).as_bytes())?;
+        let mut err = std::io::stderr().lock();
+        // a drawn progress line is cleared first: the log line must not glue onto it
+        sluice_runner::clear_for_log(&mut err);
+        err.write_all(sluice_core::redact(&text).as_bytes())?;
         Ok(buf.len())
     }
 

@@ -10,6 +10,7 @@ mod config;
 mod entities;
 mod errors;
 mod restli;
+mod settings_doc;
 mod streams;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub fn register(registry: &mut Registry) {
         "LinkedIn Ads: adAnalytics by pivot (or up to three together), ad accounts, campaign groups, campaigns, creatives",
         build,
         all_streams,
+        &settings_doc::SETTINGS,
     );
 }
 

@@ -9,6 +9,7 @@ mod dedup;
 mod export;
 mod lines;
 mod schema;
+mod settings_doc;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub fn register(registry: &mut Registry) {
         "Mixpanel: raw events through the export API (NDJSON), by day in the project's timezone",
         build,
         streams,
+        &settings_doc::SETTINGS,
     );
 }
 

@@ -13,6 +13,7 @@ mod errors;
 pub mod reference;
 mod reports;
 mod rows;
+mod settings_doc;
 mod streams;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,7 @@ pub fn register(registry: &mut Registry) {
         "Pinterest Ads: the 44 streams of seed 004 (analytics, targeting analytics, entities)",
         build,
         all_streams,
+        &settings_doc::SETTINGS,
     );
 }
 

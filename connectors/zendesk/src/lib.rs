@@ -7,6 +7,7 @@
 mod config;
 mod export;
 mod schema;
+mod settings_doc;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub fn register(registry: &mut Registry) {
         "Zendesk Support: users through the search export API, incremental by updated_at",
         build,
         streams,
+        &settings_doc::SETTINGS,
     );
 }
 

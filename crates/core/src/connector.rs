@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::records::Records;
 use crate::schema::StreamSchema;
 use crate::secret::Secret;
+use crate::settings_doc::ConnectorKeys;
 
 /// One data set of a source, declared as data.
 #[derive(Debug, Clone)]
@@ -338,6 +339,12 @@ pub struct ConnectionLimits {
     /// `read_timeout_seconds`: the longest wait for the next bytes of a response (and, on a
     /// streamed export, for the next whole record).
     pub read_timeout_seconds: Option<u64>,
+    /// `connect_timeout_seconds`: the longest wait for a connection to open.
+    pub connect_timeout_seconds: Option<u64>,
+    /// `request_timeout_seconds`: the longest a whole (not streamed) request may take.
+    pub request_timeout_seconds: Option<u64>,
+    /// `retry_budget_seconds`: the most one request may wait across all its retries.
+    pub retry_budget_seconds: Option<u64>,
 }
 
 /// A flow's `quota`: one `COUNT/SECONDS` for every quota of the connection (tests, a budget
@@ -369,19 +376,35 @@ pub type StreamTable = fn() -> Vec<StreamSpec>;
 /// Connectors by name, registered explicitly by the binary.
 #[derive(Default)]
 pub struct Registry {
-    factories: BTreeMap<&'static str, (ConnectorFactory, StreamTable, &'static str)>,
+    factories: BTreeMap<&'static str, Entry>,
+}
+
+/// What a connector registers.
+struct Entry {
+    factory: ConnectorFactory,
+    streams: StreamTable,
+    about: &'static str,
+    settings: &'static ConnectorKeys,
 }
 
 impl Registry {
-    /// `about`: one line on what the connector pulls, for `sluice connectors`.
+    /// `about`: one line on what the connector pulls, for `sluice connectors`. `settings`: its
+    /// `[connection]` and `[source]` keys, for the flow file's schema and reference.
     pub fn register(
         &mut self,
         name: &'static str,
         about: &'static str,
         factory: ConnectorFactory,
         streams: StreamTable,
+        settings: &'static ConnectorKeys,
     ) {
-        self.factories.insert(name, (factory, streams, about));
+        let entry = Entry {
+            factory,
+            streams,
+            about,
+            settings,
+        };
+        self.factories.insert(name, entry);
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -390,13 +413,15 @@ impl Registry {
 
     /// What connector `name` pulls, in a line.
     pub fn about(&self, name: &str) -> Result<&'static str, ConnectorError> {
-        Ok(self.entry(name)?.2)
+        Ok(self.entry(name)?.about)
     }
 
-    fn entry(
-        &self,
-        name: &str,
-    ) -> Result<&(ConnectorFactory, StreamTable, &'static str), ConnectorError> {
+    /// The `[connection]` and `[source]` keys connector `name` declares.
+    pub fn settings(&self, name: &str) -> Result<&'static ConnectorKeys, ConnectorError> {
+        Ok(self.entry(name)?.settings)
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry, ConnectorError> {
         self.factories.get(name).ok_or_else(|| {
             ConnectorError::Config(format!(
                 "unknown connector `{name}`; known connectors: {}",
@@ -410,11 +435,11 @@ impl Registry {
         name: &str,
         config: &ConnectorConfig,
     ) -> Result<Arc<dyn Connector>, ConnectorError> {
-        (self.entry(name)?.0)(config)
+        (self.entry(name)?.factory)(config)
     }
 
     /// The streams of connector `name`, without configuring it.
     pub fn streams(&self, name: &str) -> Result<Vec<StreamSpec>, ConnectorError> {
-        Ok((self.entry(name)?.1)())
+        Ok((self.entry(name)?.streams)())
     }
 }

@@ -8,6 +8,7 @@ pub mod records;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+pub mod settings_doc;
 pub mod suggest;
 
 pub use connector::{
@@ -20,3 +21,4 @@ pub use day_pages::DayPages;
 pub use records::{Framed, Records};
 pub use schema::{FieldType, SchemaField, StreamSchema};
 pub use secret::{redact, Secret};
+pub use settings_doc::{ConnectorKeys, Key, Kind, Rule, Side};

@@ -25,6 +25,9 @@ pub const ENGINE_CONNECTION_KEYS: &[&str] = &[
     "max_retries",
     "max_wait_seconds",
     "read_timeout_seconds",
+    "connect_timeout_seconds",
+    "request_timeout_seconds",
+    "retry_budget_seconds",
 ];
 
 /// `[source]` keys the engine reads for every connector.

@@ -95,6 +95,15 @@ impl HttpConfig {
             read_timeout: limits
                 .read_timeout_seconds
                 .map_or(defaults.read_timeout, Duration::from_secs),
+            connect_timeout: limits
+                .connect_timeout_seconds
+                .map_or(defaults.connect_timeout, Duration::from_secs),
+            request_timeout: limits
+                .request_timeout_seconds
+                .map_or(defaults.request_timeout, Duration::from_secs),
+            max_total_wait: limits
+                .retry_budget_seconds
+                .map_or(defaults.max_total_wait, Duration::from_secs),
             ..defaults
         }
     }
@@ -566,6 +575,13 @@ impl HttpClient {
             if wait > max_wait {
                 let quota = category.unwrap_or("rate limit").to_string();
                 return Err(Attempt::fail(HttpError::exhausted(quota, wait, None)));
+            }
+            if wait >= Duration::from_secs(2) {
+                tracing::info!(
+                    quota = category.unwrap_or("every request"),
+                    wait_s = wait.as_secs(),
+                    "waiting for quota: the server says its budget is spent until its window resets"
+                );
             }
             tokio::time::sleep_until(until).await;
         }

@@ -186,6 +186,17 @@ impl Pacer {
                                 wait,
                             });
                         }
+                        // a run that stands still says why
+                        if wait >= Duration::from_secs(2) {
+                            tracing::info!(
+                                quota = %self.quota.name,
+                                wait_s = wait.as_secs(),
+                                "waiting for quota `{}` ({} per {} s)",
+                                self.quota.name,
+                                self.quota.count,
+                                self.quota.period.as_secs()
+                            );
+                        }
                         tokio::time::sleep(wait).await;
                     }
                 }

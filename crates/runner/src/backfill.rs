@@ -3,7 +3,6 @@
 //! skipped on a rerun, an interrupted one resumes from its checkpoint, and `--force` pulls
 //! windows again and replaces their files once the new pull of each window is complete.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -547,20 +546,18 @@ pub async fn run_backfill(
     )
     .await;
     reporter.abort();
-    if options.progress {
-        let _ = writeln!(std::io::stderr());
-    }
+    crate::progress::end_drawn();
     outcome.map(Some)
 }
 
-/// Windows done/total, records, rate and ETA: redrawn on a terminal, a plain line every 10 s
-/// elsewhere.
+/// Windows done/total, records, rate, elapsed and ETA: redrawn on a terminal (within its
+/// width), a plain log line every 10 s elsewhere.
 async fn report_progress(counters: Arc<Counters>, total: u64, terminal: bool, planned: Duration) {
     let started = Instant::now();
     let every = if terminal {
         Duration::from_millis(250)
     } else {
-        Duration::from_secs(10)
+        crate::progress::LOG_EVERY
     };
     loop {
         tokio::time::sleep(every).await;
@@ -573,18 +570,18 @@ async fn report_progress(counters: Arc<Counters>, total: u64, terminal: bool, pl
         } else {
             planned.saturating_sub(elapsed)
         };
+        // the facts first: a narrow terminal cuts the line from the end
         let width = 24u64;
         let filled = (done * width).checked_div(total).unwrap_or(0) as usize;
         let line = format!(
-            "[{}{}] {done}/{total} windows, {records} records, {rate:.0} records/s, ETA {}",
+            "{done}/{total} windows, {records} records, {rate:.0} records/s, {} elapsed, ETA {} [{}{}]",
+            human_duration(elapsed),
+            human_duration(eta),
             "#".repeat(filled),
             "-".repeat(width as usize - filled),
-            human_duration(eta)
         );
         if terminal {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K{line}");
-            let _ = err.flush();
+            crate::progress::draw(&line);
         } else {
             tracing::info!("backfill progress: {line}");
         }

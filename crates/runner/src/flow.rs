@@ -375,7 +375,25 @@ impl Flow {
                 ("read_timeout_seconds", toml::Value::Integer(n)) if *n >= 1 => {
                     limits.read_timeout_seconds = u64::try_from(*n).ok()
                 }
-                ("read_timeout_seconds", _) => {
+                ("connect_timeout_seconds", toml::Value::Integer(n)) if *n >= 1 => {
+                    limits.connect_timeout_seconds = u64::try_from(*n).ok()
+                }
+                ("request_timeout_seconds", toml::Value::Integer(n)) if *n >= 1 => {
+                    limits.request_timeout_seconds = u64::try_from(*n).ok()
+                }
+                ("retry_budget_seconds", toml::Value::Integer(n)) if *n >= 0 => {
+                    limits.retry_budget_seconds = u64::try_from(*n).ok()
+                }
+                ("retry_budget_seconds", _) => {
+                    return Err(invalid(
+                        &full_key,
+                        "must be a whole number of seconds, e.g. 900".into(),
+                    ))
+                }
+                (
+                    "read_timeout_seconds" | "connect_timeout_seconds" | "request_timeout_seconds",
+                    _,
+                ) => {
                     return Err(invalid(
                         &full_key,
                         "must be a whole number of seconds above 0, e.g. 60".into(),

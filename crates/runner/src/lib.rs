@@ -8,6 +8,7 @@ pub mod flow;
 pub mod flow_schema;
 pub mod mapfile;
 mod progress;
+pub use progress::clear_for_log;
 pub mod report;
 mod run;
 pub mod schedule;

@@ -448,6 +448,63 @@ impl StateStore {
         Ok(out)
     }
 
+    /// Every checkpoint of `flow`: incremental positions (`stream`, `stream/slice`) and
+    /// backfill windows' (`…@from..to`), by key, with when each last moved (ISO-8601).
+    pub fn checkpoints(&self, flow: &str) -> Result<Vec<(String, Value, String)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT stream, value, updated_at FROM checkpoints WHERE flow = ?1 ORDER BY stream",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![flow], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, text, at) = row.map_err(|e| self.err(e))?;
+            let value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+                path: self.path.clone(),
+                flow: flow.into(),
+                stream: key.clone(),
+                message: e.to_string(),
+            })?;
+            out.push((key, value, at));
+        }
+        Ok(out)
+    }
+
+    /// Every backfill window of `flow`, by stream and slice, oldest days first.
+    pub fn all_windows(
+        &self,
+        flow: &str,
+    ) -> Result<Vec<(String, String, WindowRecord)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT stream, slice FROM windows WHERE flow = ?1 ORDER BY stream, slice",
+            )
+            .map_err(|e| self.err(e))?;
+        let parts: Vec<(String, String)> = stmt
+            .query_map(params![flow], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for (stream, slice) in parts {
+            for w in self.windows(flow, &stream, &slice)? {
+                out.push((stream.clone(), slice.clone(), w));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every committed file of `flow` (the manifest), oldest first.
     pub fn manifest(&self, flow: &str) -> Result<Vec<ManifestFile>, StateError> {
         let mut stmt = self
