@@ -638,3 +638,44 @@ async fn request_timeouts_and_the_retry_budget_are_flow_settings() {
         out.all()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_dry_run_says_where_each_stream_starts_and_requests_nothing() {
+    let h = common::harness(300, "").await;
+    let flow = h.flow("plan", "", "");
+    let out = h.run(&flow, &["--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("users: the start (a first run)"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("6000 per 60 s"), "{}", out.all());
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], 0);
+    assert!(!h.dest().exists(), "a dry run wrote");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let requests = h.stats().await["vendors"]["zendesk"]["requests"].clone();
+    let out = h.run(&flow, &["--dry-run", "--json"]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let summary: Value = serde_json::from_str(out.stdout.trim()).expect("one summary");
+    assert_eq!(summary["status"], "ok");
+    assert!(
+        out.stderr.contains("its stored position (mark 20"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(h.stats().await["vendors"]["zendesk"]["requests"], requests);
+
+    // a day stream's plan names its days
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "linkedin"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, plan, err) = run_in(
+        dir.path(),
+        &["run", "linkedin.toml", "--dry-run", "--sandbox"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(plan.contains("ad_analytics_campaign: the days "), "{plan}");
+    assert!(!dir.path().join("out").exists(), "a dry run created state");
+}

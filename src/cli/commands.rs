@@ -150,11 +150,53 @@ fn finish(json: bool, summary: Summary) -> u8 {
     }
 }
 
-pub async fn run(path: &Path, use_sandbox: bool, quota: Option<&str>, json: bool) -> u8 {
-    finish(json, run_summary(path, use_sandbox, quota, json).await)
+pub async fn run(
+    path: &Path,
+    use_sandbox: bool,
+    quota: Option<&str>,
+    json: bool,
+    dry_run: bool,
+) -> u8 {
+    finish(
+        json,
+        run_summary(path, use_sandbox, quota, json, dry_run).await,
+    )
 }
 
-async fn run_summary(path: &Path, use_sandbox: bool, quota: Option<&str>, json: bool) -> Summary {
+/// The plan of a run, printed (to stderr with `--json`, whose stdout is the summary alone).
+fn print_run_plan(flow: &Flow, json: bool) -> Summary {
+    match sluice_runner::run_plan::plan_run(flow, &registry()) {
+        Ok(plan) => {
+            let text = plan.describe();
+            if json {
+                for line in text.lines() {
+                    crate::cli::print_notice("plan", line);
+                }
+            } else {
+                out!("{}", text.trim_end_matches('\n'));
+            }
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..Summary::new("run", "ok", 0)
+            }
+        }
+        Err(e) => {
+            crate::cli::print_error(&e.to_string());
+            Summary {
+                flow: Some(flow.name.clone()),
+                ..refused("run", exit_for(&e))
+            }
+        }
+    }
+}
+
+async fn run_summary(
+    path: &Path,
+    use_sandbox: bool,
+    quota: Option<&str>,
+    json: bool,
+    dry_run: bool,
+) -> Summary {
     let quota = match parse_quota_arg(quota) {
         Ok(q) => q,
         Err(code) => return refused("run", code),
@@ -167,6 +209,9 @@ async fn run_summary(path: &Path, use_sandbox: bool, quota: Option<&str>, json: 
         Ok(f) => f,
         Err(code) => return refused("run", code),
     };
+    if dry_run {
+        return print_run_plan(&flow, json);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

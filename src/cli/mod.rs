@@ -64,6 +64,10 @@ enum Command {
         /// One JSON summary on stdout instead of the human line (`sluice schema summary`).
         #[arg(long)]
         json: bool,
+        /// Print what the run would request (streams, slices, where each starts, requests
+        /// and the quota time they take) and stop: no request, no lock, no write.
+        #[arg(long)]
+        dry_run: bool,
         /// Start the built-in API simulator and point the flow at it with sandbox credentials.
         #[arg(long)]
         sandbox: bool,
@@ -375,9 +379,10 @@ pub fn main() -> ExitCode {
             Command::Run {
                 flow,
                 json,
+                dry_run,
                 sandbox,
                 quota,
-            } => commands::run(&flow, sandbox, quota.as_deref(), json).await,
+            } => commands::run(&flow, sandbox, quota.as_deref(), json, dry_run).await,
             Command::Backfill {
                 flow,
                 from,

@@ -136,7 +136,7 @@ fn interval(q: &QuotaInfo) -> Duration {
 
 /// How long `n` requests take under one quota, as the client paces them: evenly at 95 % for
 /// short periods, as a 95 % budget per period for long ones (see `sluice_http::BUDGET_PERIOD`).
-fn quota_time(q: &QuotaInfo, n: u64) -> Duration {
+pub(crate) fn quota_time(q: &QuotaInfo, n: u64) -> Duration {
     if q.period_s > 60 {
         let budget = ((f64::from(q.count) * PACE).floor() as u64).max(1);
         Duration::from_secs(q.period_s) * (n.saturating_sub(1) / budget) as u32

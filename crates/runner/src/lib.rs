@@ -11,6 +11,7 @@ mod progress;
 pub use progress::clear_for_log;
 pub mod report;
 mod run;
+pub mod run_plan;
 pub mod schedule;
 pub mod scheduler;
 pub mod schema_policy;

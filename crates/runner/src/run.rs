@@ -94,6 +94,10 @@ const SHARED_VALUES: &str = ":shared";
 
 impl sluice_core::KeyValueStore for StateValues {
     fn load(&self, key: &str) -> Option<String> {
+        // a read never creates the store (a dry run, a flow that never ran)
+        if !self.path.exists() {
+            return None;
+        }
         let store = StateStore::open(&self.path).ok()?;
         match store.checkpoint(SHARED_VALUES, key).ok()?? {
             Value::String(s) => Some(s),
@@ -767,7 +771,7 @@ fn days_to_pull(
 
 /// The tasks of an incremental run: one per stream and slice, from each one's checkpoint; a
 /// day stream's task is the window of days to pull.
-fn incremental_tasks(
+pub(crate) fn incremental_tasks(
     flow: &Flow,
     prepared: &Prepared,
     store: Option<&StateStore>,
