@@ -128,6 +128,34 @@ fn counts(m: &sluice_runner::report::Metrics) -> String {
     )
 }
 
+/// An output column as people read it: `a.b: integer`, structs walked, lists of their items.
+fn arrow_leaves(path: &str, ty: &arrow_schema::DataType, out: &mut Vec<String>) {
+    use arrow_schema::DataType as T;
+    fn name(ty: &T) -> String {
+        match ty {
+            T::Int8 | T::Int16 | T::Int32 | T::Int64 => "integer".into(),
+            T::UInt8 | T::UInt16 | T::UInt32 | T::UInt64 => "integer (unsigned)".into(),
+            T::Float16 | T::Float32 | T::Float64 => "number".into(),
+            T::Utf8 | T::LargeUtf8 | T::Utf8View => "string".into(),
+            T::Boolean => "boolean".into(),
+            T::Date32 | T::Date64 => "date".into(),
+            T::Timestamp(_, Some(tz)) => format!("timestamp ({tz})"),
+            T::Timestamp(_, None) => "timestamp".into(),
+            T::List(f) | T::LargeList(f) => format!("list of {}", name(f.data_type())),
+            T::Struct(fs) => format!("struct of {} fields", fs.len()),
+            other => other.to_string(),
+        }
+    }
+    match ty {
+        T::Struct(fields) => {
+            for f in fields {
+                arrow_leaves(&format!("{path}.{}", f.name()), f.data_type(), out);
+            }
+        }
+        other => out.push(format!("{path}: {}", name(other))),
+    }
+}
+
 /// A summary of a command that stopped before any work, by its exit code.
 fn refused(command: &'static str, code: u8) -> Summary {
     Summary::new(
@@ -345,13 +373,17 @@ async fn check_summary(path: &Path, use_sandbox: bool, json: bool) -> Summary {
                 return summary;
             }
             for (stream, schema) in &report.streams {
-                out!(
-                    "{}: stream `{stream}` → {} top-level columns",
-                    flow.name,
-                    schema.fields().len()
-                );
+                let mut leaves = Vec::new();
                 for f in schema.fields() {
-                    out!("  {}: {}", f.name(), f.data_type());
+                    arrow_leaves(f.name(), f.data_type(), &mut leaves);
+                }
+                out!(
+                    "{}: stream `{stream}` → {}",
+                    flow.name,
+                    plural(leaves.len() as u64, "column")
+                );
+                for l in leaves {
+                    out!("  {l}");
                 }
             }
             if !unset.is_empty() {

@@ -14,7 +14,8 @@ pub enum HttpError {
     #[error("unreadable response from {url}: {message}")]
     Body { url: String, message: String },
     #[error(
-        "gave up on {url} after {attempts} attempts and {waited:?} of waiting; last error: {last}"
+        "gave up on {url} after {attempts} attempts and {} s of waiting; last error: {last}",
+        waited.as_secs()
     )]
     Exhausted {
         url: String,
