@@ -679,3 +679,41 @@ async fn run_dry_run_says_where_each_stream_starts_and_requests_nothing() {
     assert!(plan.contains("ad_analytics_campaign: the days "), "{plan}");
     assert!(!dir.path().join("out").exists(), "a dry run created state");
 }
+
+#[test]
+fn a_backfill_waiting_for_its_quota_says_so_on_the_progress_line() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: no `script` here (util-linux): the pseudo-terminal case is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, _, err) = run_in(dir.path(), &["init", "zendesk"]);
+    assert_eq!(code, 0, "{err}");
+    // one request every 3 s: each window waits for the quota
+    let command = format!(
+        "stty rows 24 cols 160; {} backfill zendesk.toml --from 2026-01-01 --to 2026-01-03 \
+         --window 1 --concurrency 1 --sandbox --quota 1/3",
+        env!("CARGO_BIN_EXE_sluice")
+    );
+    let out = sluice_script(dir.path(), &command);
+    let lines: Vec<String> = out
+        .split(['\r', '\n'])
+        .map(visible)
+        .filter(|s| s.contains(" windows, "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("waiting for quota `quota` (")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("(0s)")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("elapsed, ETA ")),
+        "{lines:?}"
+    );
+}

@@ -576,7 +576,8 @@ impl HttpClient {
                 let quota = category.unwrap_or("rate limit").to_string();
                 return Err(Attempt::fail(HttpError::exhausted(quota, wait, None)));
             }
-            if wait >= Duration::from_secs(2) {
+            crate::pacing::note_wait(category.unwrap_or("every request"), wait);
+            if wait >= crate::pacing::SAID_WAIT {
                 tracing::info!(
                     quota = category.unwrap_or("every request"),
                     wait_s = wait.as_secs(),

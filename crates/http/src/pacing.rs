@@ -23,6 +23,31 @@ use tokio::time::Instant;
 /// still uses more than 90 % of what it is allowed.
 pub const PACE: f64 = 0.95;
 
+/// The quota this process last waited for, and until when: a progress line shows "waiting
+/// for quota" while it lasts (one process runs one flow's progress line at a time).
+static WAITING: Mutex<Option<(String, std::time::Instant)>> = Mutex::new(None);
+
+/// A wait of at least this long is said (a log line, the progress line).
+pub const SAID_WAIT: Duration = Duration::from_secs(2);
+
+/// Record a wait for `quota` of `wait` (said in the log when long).
+pub(crate) fn note_wait(quota: &str, wait: Duration) {
+    if wait < SAID_WAIT {
+        return;
+    }
+    if let Ok(mut w) = WAITING.lock() {
+        *w = Some((quota.to_string(), std::time::Instant::now() + wait));
+    }
+}
+
+/// The quota a request of this process is waiting for now, and how much longer.
+pub fn quota_wait() -> Option<(String, Duration)> {
+    let w = WAITING.lock().ok()?;
+    let (quota, until) = w.as_ref()?;
+    let left = until.saturating_duration_since(std::time::Instant::now());
+    (!left.is_zero()).then(|| (quota.clone(), left))
+}
+
 /// Quotas over periods longer than this are budgets, not rates.
 pub const BUDGET_PERIOD: Duration = Duration::from_secs(60);
 
@@ -187,7 +212,8 @@ impl Pacer {
                             });
                         }
                         // a run that stands still says why
-                        if wait >= Duration::from_secs(2) {
+                        note_wait(&self.quota.name, wait);
+                        if wait >= SAID_WAIT {
                             tracing::info!(
                                 quota = %self.quota.name,
                                 wait_s = wait.as_secs(),
@@ -205,6 +231,7 @@ impl Pacer {
                 match budget.reserve(max_wait) {
                     Ok(wait) if wait.is_zero() => return Ok(()),
                     Ok(wait) => {
+                        note_wait(&self.quota.name, wait);
                         tracing::info!(
                             quota = %self.quota.name,
                             wait_s = wait.as_secs(),

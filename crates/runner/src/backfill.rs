@@ -574,9 +574,10 @@ async fn report_progress(counters: Arc<Counters>, total: u64, terminal: bool, pl
         let width = 24u64;
         let filled = (done * width).checked_div(total).unwrap_or(0) as usize;
         let line = format!(
-            "{done}/{total} windows, {records} records, {rate:.0} records/s, {} elapsed, ETA {} [{}{}]",
+            "{done}/{total} windows, {records} records, {rate:.0} records/s, {} elapsed, ETA {}{} [{}{}]",
             human_duration(elapsed),
             human_duration(eta),
+            crate::progress::waiting(),
             "#".repeat(filled),
             "-".repeat(width as usize - filled),
         );

@@ -47,6 +47,17 @@ fn fit(line: &str, width: usize) -> String {
     cut
 }
 
+/// `, waiting for quota `x` (12s)` while a request waits for one.
+pub(crate) fn waiting() -> String {
+    sluice_http::quota_wait()
+        .map(|(quota, left)| {
+            // whole seconds, rounded up: a wait that is on never reads "0s"
+            let up = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+            format!(", waiting for quota `{quota}` ({})", human_duration(up))
+        })
+        .unwrap_or_default()
+}
+
 /// Draw `line` in place on stderr, fitted to the terminal.
 pub(crate) fn draw(line: &str) {
     let mut err = std::io::stderr().lock();
@@ -119,13 +130,14 @@ impl Progress {
         let elapsed = self.started.elapsed();
         let secs = elapsed.as_secs_f64().max(0.001);
         format!(
-            "{}: {}, {} in, {} written, {:.0} records/s, {}",
+            "{}: {}, {} in, {} written, {:.0} records/s, {}{}",
             self.task,
             plural(pages, "page", "pages"),
             plural(input, "record", "records"),
             output,
             input as f64 / secs,
-            human_duration(elapsed)
+            human_duration(elapsed),
+            waiting()
         )
     }
 
