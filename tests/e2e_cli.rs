@@ -717,3 +717,62 @@ fn a_backfill_waiting_for_its_quota_says_so_on_the_progress_line() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn the_sandbox_banner_says_all_a_flow_needs_to_run_against_it() {
+    use std::io::BufRead;
+    let mut child = sluice()
+        .args(["sandbox", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut base = String::new();
+    let mut env: Vec<(String, String)> = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(url) = line.strip_prefix("sandbox listening on ") {
+            base = url.trim().to_string();
+        }
+        if let Some(vars) = line.trim().strip_prefix("export ") {
+            for pair in vars.split_whitespace() {
+                let (k, v) = pair.split_once('=').expect("NAME=value");
+                env.push((k.into(), v.into()));
+            }
+        }
+        if line.starts_with("(or skip") {
+            break;
+        }
+    }
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let dir = tempfile::tempdir().expect("dir");
+    for c in ["zendesk", "mixpanel", "pinterest", "linkedin"] {
+        let (code, _, err) = run_in(dir.path(), &["init", c]);
+        assert_eq!(code, 0, "{err}");
+        let path = dir.path().join(format!("{c}.toml"));
+        let mut text = std::fs::read_to_string(&path)
+            .expect("flow")
+            .replace("subdomain = \"acme\"", "");
+        let mut keys = format!("connector = \"{c}\"\nbase_url = \"{base}\"");
+        if c == "linkedin" {
+            keys.push_str(&format!("\ntoken_url = \"{base}/oauth/v2/accessToken\""));
+        }
+        text = text.replacen(&format!("connector = \"{c}\""), &keys, 1);
+        std::fs::write(&path, text).expect("flow");
+        let out = sluice()
+            .args(["run", &format!("{c}.toml")])
+            .current_dir(dir.path())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{c}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

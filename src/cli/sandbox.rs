@@ -136,6 +136,31 @@ pub async fn serve(args: SandboxArgs) -> u8 {
         credentials::LINKEDIN_ACCOUNT_IDS.join(", ")
     );
     out!("  stats:    {}/_sandbox/stats", sandbox.base_url());
+    let base = sandbox.base_url();
+    out!();
+    out!("To point a flow here (`sluice init CONNECTOR` writes one), set in its [connection]:");
+    out!("  base_url = \"{base}\"   (instead of subdomain for zendesk)");
+    out!("  linkedin also: token_url = \"{base}/oauth/v2/accessToken\"");
+    out!("and export what its ${{…}} references name:");
+    out!(
+        "  export ZENDESK_EMAIL={} ZENDESK_API_TOKEN={}",
+        credentials::ZENDESK_EMAIL,
+        credentials::ZENDESK_API_TOKEN
+    );
+    out!("  export MIXPANEL_USERNAME=sandbox.user MIXPANEL_SECRET=any-secret");
+    out!(
+        "  export PINTEREST_REFRESH_TOKEN={} PINTEREST_CLIENT_ID={} PINTEREST_CLIENT_SECRET={}",
+        credentials::PINTEREST_REFRESH_TOKEN,
+        credentials::PINTEREST_CLIENT_ID,
+        credentials::PINTEREST_CLIENT_SECRET
+    );
+    out!(
+        "  export LINKEDIN_REFRESH_TOKEN={} LINKEDIN_CLIENT_ID={} LINKEDIN_CLIENT_SECRET={}",
+        credentials::LINKEDIN_REFRESH_TOKEN,
+        credentials::LINKEDIN_CLIENT_ID,
+        credentials::LINKEDIN_CLIENT_SECRET
+    );
+    out!("(or skip all of this: `sluice run FLOW.toml --sandbox` starts its own)");
     let _ = tokio::signal::ctrl_c().await;
     0
 }
