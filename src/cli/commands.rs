@@ -1020,10 +1020,11 @@ async fn backfill_summary(args: BackfillArgs<'_>) -> Summary {
             let m = &outcome.report.metrics;
             if !json {
                 out!(
-                    "{}: backfill {} — {done}/{} windows completed, {} → {} (report {})",
+                    "{}: backfill {} — {done}/{} window{} completed, {} → {} (report {})",
                     flow.name,
                     outcome.status.as_str(),
                     plan.to_run(),
+                    if plan.to_run() == 1 { "" } else { "s" },
                     counts(m),
                     flow.destination.describe(),
                     outcome.report_path.display(),

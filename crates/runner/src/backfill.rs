@@ -87,12 +87,14 @@ impl Plan {
             None => "in the windows that take the fewest requests".to_string(),
         };
         let mut out = format!(
-            "backfill {}: {}..{} {layout}, streams {}\n  {} windows: {} done, {} to run{}{}\n",
+            "backfill {}: {}..{} {layout}, stream{} {}\n  {} window{}: {} done, {} to run{}{}\n",
             self.flow,
             self.from,
             self.to,
+            if streams.len() == 1 { "" } else { "s" },
             streams.join(", "),
             self.windows.len(),
+            if self.windows.len() == 1 { "" } else { "s" },
             done,
             self.to_run(),
             if resumed > 0 {
