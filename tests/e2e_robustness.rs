@@ -28,15 +28,23 @@ async fn run_and_kill(h: &Harness, flow: &std::path::Path, after: Duration) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_several_points_then_rerun_equals_a_clean_run() {
-    kill_at_several_points_then_rerun(false).await;
+    kill_at_several_points_then_rerun(false, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_with_an_object_store_destination_then_rerun_equals_a_clean_run() {
-    kill_at_several_points_then_rerun(true).await;
+    kill_at_several_points_then_rerun(true, false).await;
 }
 
-async fn kill_at_several_points_then_rerun(object_store: bool) {
+/// Issue #14: each run on a fresh machine (the work dir, with its state, gone after every
+/// kill, as with a Kubernetes pod): the lake's copy of the state carries the flow on, and no
+/// record is lost or written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_on_fresh_pods_each_time_then_rerun_equals_a_clean_run() {
+    kill_at_several_points_then_rerun(true, true).await;
+}
+
+async fn kill_at_several_points_then_rerun(object_store: bool, fresh_pods: bool) {
     // 6,000 users in pages of 250, each page 150 ms late: a run takes about 4 s, committing
     // every 1,000 rows, so each kill lands mid-export at a different point
     let h = harness(6_000, "slow=150x100000@1").await;
@@ -54,6 +62,9 @@ async fn kill_at_several_points_then_rerun(object_store: bool) {
         if run_and_kill(&h, &flow, Duration::from_millis(ms)).await {
             killed += 1;
         }
+        if fresh_pods {
+            let _ = std::fs::remove_dir_all(&work);
+        }
         // whatever survived a kill is readable and holds no user twice
         let rows = read_rows(&data);
         let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -70,6 +81,21 @@ async fn kill_at_several_points_then_rerun(object_store: bool) {
     h.set_faults("").await;
     let out = h.run(&flow, &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
+    if fresh_pods {
+        assert!(
+            out.all()
+                .contains("restored the flow's state from the lake"),
+            "{}",
+            out.all()
+        );
+        // nothing staged in the store is left over either
+        let staged = data.join("_sluice/tmp");
+        let left: Vec<_> = files_under(&staged);
+        assert!(
+            left.is_empty(),
+            "staged objects left in the store: {left:?}"
+        );
+    }
     assert_equals_truth(&read_rows(&data), &h.truth().await);
     // no staged leftovers remain
     let tmp = work.join("_sluice/tmp/users");
@@ -80,6 +106,43 @@ async fn kill_at_several_points_then_rerun(object_store: bool) {
         leftovers.is_empty(),
         "staged files left behind: {leftovers:?}"
     );
+}
+
+/// Issue #14: a fresh pod (an empty work dir) running an object-store flow again writes
+/// nothing twice: it starts from the state the last one left in the lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_pod_running_the_flow_again_writes_each_record_once() {
+    let h = harness(1_200, "").await;
+    let flow = h.flow("users", "page_size = 250", "");
+    let lake = to_object_store(&flow, &h.dir.path().join("lake"));
+    let work = h.dir.path().join(".sluice/users");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        lake.join("_sluice/state/users.db").is_file(),
+        "no state in the lake"
+    );
+    assert_equals_truth(&read_rows(&lake), &h.truth().await);
+    std::fs::remove_dir_all(&work).expect("a fresh pod");
+    let touched = h.touch(40).await;
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("restored the flow's state from the lake"),
+        "{}",
+        out.all()
+    );
+    // the users written before are not written again; the changed ones are, once
+    let rows = read_rows(&lake);
+    assert_eq!(rows.len(), 1_200 + touched.len(), "{}", out.all());
+    // and its run history came along
+    let runs = run_binary(
+        &["runs", flow.to_str().expect("path"), "--json"],
+        h.dir.path(),
+    )
+    .await;
+    assert_eq!(runs.stdout.lines().count(), 2, "{}", runs.all());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,6 +515,23 @@ async fn issue9_a_lost_state_beside_a_lake_with_data_stops_the_run() {
             h.dest().join("_sluice")
         };
         std::fs::remove_dir_all(&state_dir).expect("state deleted");
+        let mut files = files;
+        if object_store {
+            // the lake keeps a copy of an object-store flow's state (issue #14): a machine
+            // that lost its own carries on from it, writing nothing twice
+            let out = h.run(&flow, &[]).await;
+            assert_eq!(out.code, 0, "{}", out.all());
+            assert!(out.stdout.contains(" 0 written"), "{}", out.all());
+            assert_eq!(
+                files_under(&lake).len(),
+                files.len() + 1,
+                "one more run report"
+            );
+            // without that copy too, the run refuses as a local flow does
+            std::fs::remove_dir_all(&state_dir).expect("state deleted");
+            std::fs::remove_dir_all(lake.join("_sluice/state")).expect("lake copy deleted");
+            files = files_under(&lake);
+        }
         let out = h.run(&flow, &[]).await;
         assert_eq!(out.code, 2, "{}", out.all());
         assert!(
@@ -462,7 +542,7 @@ async fn issue9_a_lost_state_beside_a_lake_with_data_stops_the_run() {
         assert_eq!(files_under(&lake), files, "nothing was written");
         assert_eq!(
             h.stats().await["vendors"]["zendesk"]["requests"],
-            3,
+            if object_store { 4 } else { 3 },
             "nothing was requested"
         );
     }

@@ -315,6 +315,10 @@ impl Consumer<'_> {
             .collect();
         let replace_partitions: Vec<String> = partitions.iter().map(NaiveDate::to_string).collect();
         self.flush_rejects()?;
+        // in the store before the commit names them (object stores): see `lake_state`
+        for (_, s, _) in &self.staged {
+            self.ctx.lake.stage(&s.temp)?;
+        }
         self.store.commit(Commit {
             run_id: &self.ctx.run_id,
             flow: &self.ctx.flow,
@@ -328,6 +332,7 @@ impl Consumer<'_> {
             replaces: if completes { &self.ctx.replaces } else { &[] },
             replace_partitions: &replace_partitions,
         })?;
+        crate::lake_state::publish(self.store, &self.ctx.lake, &self.ctx.flow)?;
         for (_, s, _) in std::mem::take(&mut self.staged) {
             self.ctx.lake.promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
@@ -701,6 +706,22 @@ pub(crate) fn recover(
     }
     for old in store.doomed_files(flow)? {
         remove_doomed(store, lake, &old)?;
+    }
+    // objects staged in the store by runs that died before their commit (a lost machine):
+    // no commit names them, so they go
+    if lake.is_remote() {
+        for staged in lake.list_files(tmp_root)? {
+            let run = staged
+                .strip_prefix(tmp_root)
+                .ok()
+                .and_then(|p| p.components().next())
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
+            if let Some(run) = run {
+                if !locks.is_alive(flow, &run)? {
+                    lake.remove(&staged)?;
+                }
+            }
+        }
     }
     if let Ok(entries) = std::fs::read_dir(tmp_root) {
         for e in entries.flatten() {

@@ -6,6 +6,7 @@ pub mod backfill;
 mod consume;
 pub mod flow;
 pub mod flow_schema;
+mod lake_state;
 pub mod mapfile;
 mod progress;
 pub use progress::clear_for_log;

@@ -505,6 +505,20 @@ pub(crate) fn begin<'a>(
             .lake()
             .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?,
     );
+    // a fresh machine (an empty work dir) starts from the lake's copy of the state
+    match crate::lake_state::restore(&lake, &flow.state_path, &flow.name) {
+        Ok(true) => tracing::info!(
+            state = %flow.state_path.display(),
+            "restored the flow's state from the lake (this machine had none)"
+        ),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(RunError::Io(format!(
+                "cannot read the flow's state from {}: {e}",
+                lake.describe()
+            )))
+        }
+    }
     let store = StateStore::open(&flow.state_path)?;
     let locks = FileLocks::beside(&flow.state_path);
     let lock = locks.acquire(
@@ -728,6 +742,10 @@ pub(crate) async fn execute(
         &completed.to_rfc3339(),
         &report_json,
     )?;
+    // the lake's copy of the state ends with the run too (its history, promotions finished)
+    if let Err(e) = crate::lake_state::publish(&store, &ctx.lake, &flow.name) {
+        tracing::warn!(error = %e, "could not copy the state to the lake; the next commit does");
+    }
     written?;
     let m = &report.metrics.record_summary;
     tracing::info!(flow = %flow.name, run = %ctx.run_id, status = status.as_str(), records_in = m.input_record_count, records_out = m.output_record_count, failed = m.failed_record_count, "run finished");

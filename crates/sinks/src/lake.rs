@@ -158,13 +158,46 @@ impl Lake {
         }
     }
 
+    /// Upload the staged file `temp` (below the root) to its own key in the store, before a
+    /// commit names it: the commit then survives the machine (a pod's disk), and a later
+    /// promotion, here or on a fresh machine, copies it within the store. A local lake's
+    /// staged file is already durable.
+    pub fn stage(&self, temp: &Path) -> Result<(), SinkError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let key = self.key(remote, temp)?;
+        remote.upload(temp, &key)
+    }
+
     /// Move the staged file `temp` to `target`. Idempotent: if `temp` is gone and `target`
-    /// exists, the promotion already happened.
+    /// exists, the promotion already happened. On an object store a staged copy in the store
+    /// (see [`Lake::stage`]) is copied to its target there, whether or not `temp` is still on
+    /// this machine.
     pub fn promote(&self, temp: &Path, target: &Path) -> Result<(), SinkError> {
         let Some(remote) = &self.remote else {
             return crate::atomic::promote(temp, target);
         };
         let key = self.key(remote, target)?;
+        if let Ok(staged) = self.key(remote, temp) {
+            match remote.call(remote.store.copy(&staged, &key)) {
+                Ok(()) => {
+                    match remote.call(remote.store.delete(&staged)) {
+                        Ok(()) => {}
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => return Err(remote.error(&staged, e)),
+                    }
+                    return match fs::remove_file(temp) {
+                        Ok(()) => Ok(()),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                        Err(e) => Err(SinkError::io(temp, e)),
+                    };
+                }
+                // not staged in the store (or already moved): as below
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(remote.error(&staged, e)),
+            }
+        }
         if !temp.exists() {
             return match remote.call(remote.store.head(&key)) {
                 Ok(_) => Ok(()),
@@ -189,6 +222,38 @@ impl Lake {
                 remote.upload(path, &key)
             }
         }
+    }
+
+    /// Keep a copy of the local file `local` as `_sluice/<name>` in an object store (the
+    /// state's snapshot: a fresh machine running the flow starts from it). A local lake
+    /// already holds its state.
+    pub fn put_meta(&self, local: &Path, name: &str) -> Result<(), SinkError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        remote.upload(local, &meta_key(remote, name))
+    }
+
+    /// Fetch `_sluice/<name>` from an object store into `local` (its directory is made);
+    /// `false` when the store has none (or the lake is local).
+    pub fn get_meta(&self, name: &str, local: &Path) -> Result<bool, SinkError> {
+        let Some(remote) = &self.remote else {
+            return Ok(false);
+        };
+        let key = meta_key(remote, name);
+        let bytes = match remote.call(async { remote.store.get(&key).await?.bytes().await }) {
+            Ok(b) => b,
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(e) => return Err(remote.error(&key, e)),
+        };
+        if let Some(dir) = local.parent() {
+            fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+        }
+        // whole or not at all: a crash mid-write must not leave half a database
+        let partial = local.with_extension("part");
+        fs::write(&partial, &bytes).map_err(|e| SinkError::io(&partial, e))?;
+        crate::atomic::promote(&partial, local)?;
+        Ok(true)
     }
 
     /// Every file below `dir` (a path under the root), as paths under the root: what the lake
@@ -282,6 +347,15 @@ fn relative(prefix: &Key, key: &Key) -> String {
             .join("/"),
         None => key.to_string(),
     }
+}
+
+/// `<prefix>/_sluice/<name>`.
+fn meta_key(remote: &Remote, name: &str) -> Key {
+    let mut key = remote.prefix.clone().child("_sluice");
+    for part in name.split('/').filter(|p| !p.is_empty()) {
+        key = key.child(part);
+    }
+    key
 }
 
 fn is_not_found(e: &object_store::Error) -> bool {

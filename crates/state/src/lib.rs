@@ -271,6 +271,21 @@ impl StateStore {
         }
     }
 
+    /// Where the store is.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.path)
+    }
+
+    /// A consistent copy of the whole store at `to` (which must not exist): what the store
+    /// holds after its last commit, even while other connections write.
+    pub fn snapshot(&self, to: &Path) -> Result<(), StateError> {
+        let target = to.to_string_lossy().into_owned();
+        self.conn
+            .execute("VACUUM INTO ?1", params![target])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     pub fn checkpoint(&self, flow: &str, stream: &str) -> Result<Option<Value>, StateError> {
         let text: Option<String> = self
             .conn

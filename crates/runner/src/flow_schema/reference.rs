@@ -266,10 +266,15 @@ const PROSE: &str = "\
 is the same as in a directory: `<stream>/date=YYYY-MM-DD/part-….parquet` and `_runs/`.
 
 - Files are written locally first, in `work_dir` (default: `.sluice/<flow name>` beside the flow \
-  file), which also holds the state database. At each commit the files are uploaded (in 8 MiB \
-  parts when large) after the state store has recorded the promotion, so an object appears whole \
-  or not at all, and a crash between the two is finished by the next run, as on a local disk. \
+  file), which also holds the state database. At each commit the files are uploaded to \
+  `_sluice/tmp/` in the store (in 8 MiB parts when large), the state store records their \
+  promotion, a snapshot of the state goes to `_sluice/state/<flow>.db` in the store, and the \
+  files are copied to their places within the store: an object appears whole or not at all, and \
+  a crash anywhere is finished by the next run, as on a local disk. \
   Files a `--force` backfill or a re-pulled Mixpanel day replaces are deleted from the store.
+- A machine without the flow's state (a fresh Kubernetes pod, another Airflow worker: an empty \
+  `work_dir`) starts from the lake's snapshot, so running the flow there writes each record once \
+  (issue #14). Only one machine may run a flow at a time: the locks are local to a machine.
 - Run reports and rejects files are written in `work_dir/_runs/` (what `sluice runs` reads) and \
   copied to the lake's `_runs/`.
 - Credentials and settings come from the standard environment (`AWS_ACCESS_KEY_ID`, \
