@@ -466,6 +466,44 @@ mod tests {
     }
 
     #[test]
+    fn a_staged_file_is_promoted_from_the_store_after_its_machine_is_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (lake, store) = file_lake(dir.path());
+        let temp = lake.root().join("_sluice/tmp/f/run-1/a.parquet");
+        fs::create_dir_all(temp.parent().expect("parent")).expect("tmp dir");
+        fs::write(&temp, b"rows").expect("write");
+        lake.stage(&temp).expect("stage");
+        assert_eq!(
+            fs::read(store.join("_sluice/tmp/f/run-1/a.parquet")).expect("staged"),
+            b"rows"
+        );
+        // the machine is lost: its disk with the staged file goes
+        fs::remove_dir_all(lake.root()).expect("gone");
+        let (fresh, _) = file_lake(dir.path());
+        let target = fresh.root().join("s/date=2024-01-01/a.parquet");
+        fresh
+            .promote(&temp, &target)
+            .expect("promote from the store");
+        assert_eq!(
+            fs::read(store.join("s/date=2024-01-01/a.parquet")).expect("target"),
+            b"rows"
+        );
+        assert!(
+            !store.join("_sluice/tmp/f/run-1/a.parquet").exists(),
+            "staging swept"
+        );
+        fresh.promote(&temp, &target).expect("again: already done");
+        // the state's copy goes beside the data and comes back whole
+        let state = dir.path().join("state.db");
+        fs::write(&state, b"sqlite").expect("state");
+        fresh.put_meta(&state, "state/f.db").expect("put");
+        let back = dir.path().join("elsewhere/state.db");
+        assert!(fresh.get_meta("state/f.db", &back).expect("get"));
+        assert_eq!(fs::read(&back).expect("read"), b"sqlite");
+        assert!(!fresh.get_meta("state/none.db", &back).expect("get"));
+    }
+
+    #[test]
     fn large_files_go_up_in_parts_and_reports_are_copied() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (lake, store) = file_lake(dir.path());
