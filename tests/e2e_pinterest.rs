@@ -1228,3 +1228,34 @@ async fn product_group_analytics_backfill_through_reports_and_pin_days_past_90_a
         out.all()
     );
 }
+
+/// Issue #14: the lake's copy of the state carries the flow to a fresh machine, but never the
+/// rotated refresh token the local state keeps (the data bucket is no place for a secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lakes_copy_of_the_state_holds_no_token() {
+    let p = pinterest(PinterestConfig::default(), "").await;
+    let flow = p.flow(
+        "tokens",
+        "streams = [\"ad_group_targeting_analytics_gender\"]\ninitial_days = 2",
+        "",
+    );
+    let lake = common::to_object_store(&flow, &p.dir.path().join("lake"));
+    let out = p.sluice(&["run", flow.to_str().expect("path")]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(p.stats().await["refreshes"], 1);
+    let bytes_under = |dir: &Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            if e.path().is_file() {
+                all.extend(std::fs::read(e.path()).expect("read"));
+            }
+        }
+        all
+    };
+    let has_token = |b: &[u8]| b.windows(5).any(|w| w == b"pinr.");
+    let local = bytes_under(&p.dir.path().join(".sluice/tokens/_sluice"));
+    assert!(has_token(&local), "the local state keeps the rotated token");
+    let copy = std::fs::read(lake.join("_sluice/state/tokens.db")).expect("the lake's copy");
+    assert!(!has_token(&copy), "the lake's copy holds a token");
+    assert!(copy.len() > 4096, "the copy holds the state");
+}

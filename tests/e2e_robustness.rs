@@ -143,6 +143,39 @@ async fn a_fresh_pod_running_the_flow_again_writes_each_record_once() {
     )
     .await;
     assert_eq!(runs.stdout.lines().count(), 2, "{}", runs.all());
+    // a backfill planned on yet another fresh machine knows the windows done before
+    let path = flow.to_str().expect("path");
+    let backfill = [
+        "backfill",
+        path,
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-01-31",
+    ];
+    let out = run_binary(&backfill, h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let files = common::parquet_files(&lake).len();
+    std::fs::remove_dir_all(&work).expect("a fresh pod");
+    let out = run_binary(&backfill, h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("already done"), "{}", out.all());
+    assert_eq!(
+        common::parquet_files(&lake).len(),
+        files,
+        "a window was pulled again"
+    );
+    // and a state reset there reaches the lake's copy (a later machine does not undo it)
+    std::fs::remove_dir_all(&work).expect("a fresh pod");
+    let out = run_binary(&["state", "reset", path], h.dir.path()).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    std::fs::remove_dir_all(&work).expect("a fresh pod");
+    let out = h.run(&flow, &["--dry-run"]).await;
+    assert!(
+        out.stdout.contains("the start (a first run)"),
+        "{}",
+        out.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -441,6 +441,11 @@ pub async fn discover(path: &Path, stream: Option<&str>, limit: usize, use_sandb
 fn open_state(path: &Path) -> Result<(Flow, StateStore), u8> {
     // state commands need no credentials: resolve the flow with its connection ignored
     let flow = load_without_credentials(path)?;
+    // a fresh machine works on the lake's copy, not on a new empty state
+    sluice_runner::ensure_state(&flow).map_err(|e| {
+        crate::cli::print_error(&e.to_string());
+        exit_for(&e)
+    })?;
     let store = StateStore::open(&flow.state_path).map_err(|e| {
         crate::cli::print_error(&e.to_string());
         EXIT_FAILED
@@ -726,6 +731,10 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
     }
     match store.reset(&flow.name, &streams) {
         Ok(n) => {
+            if let Err(e) = sluice_runner::publish_flow_state(&flow) {
+                crate::cli::print_error(&e.to_string());
+                return exit_for(&e);
+            }
             out!(
                 "{}: forgot {n} checkpoint{} ({})",
                 flow.name,
@@ -746,8 +755,16 @@ pub fn state_forget_missing(path: &Path) -> u8 {
         Ok(f) => f,
         Err(c) => return c,
     };
+    if let Err(e) = sluice_runner::ensure_state(&flow) {
+        crate::cli::print_error(&e.to_string());
+        return exit_for(&e);
+    }
     match sluice_runner::agreement::forget_missing(&flow, &registry()) {
         Ok(lost) => {
+            if let Err(e) = sluice_runner::publish_flow_state(&flow) {
+                crate::cli::print_error(&e.to_string());
+                return exit_for(&e);
+            }
             for p in &lost {
                 out!("forgot {}", p.display());
             }

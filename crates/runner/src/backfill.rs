@@ -321,6 +321,8 @@ pub fn plan_backfill(
             })
             .collect::<Result<_, _>>()?,
     };
+    // a fresh machine plans from the lake's copy of the state, not from nothing
+    crate::lake_state::ensure_state(flow)?;
     let store = if flow.state_path.exists() {
         Some(StateStore::open(&flow.state_path)?)
     } else {

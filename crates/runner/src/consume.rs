@@ -332,6 +332,9 @@ impl Consumer<'_> {
             replaces: if completes { &self.ctx.replaces } else { &[] },
             replace_partitions: &replace_partitions,
         })?;
+        // what is retired below is what the snapshot names (another task's commit may add more
+        // after it: that task retires those once its own snapshot is out)
+        let doomed = self.store.doomed_files(&self.ctx.flow)?;
         crate::lake_state::publish(self.store, &self.ctx.lake, &self.ctx.flow)?;
         for (_, s, _) in std::mem::take(&mut self.staged) {
             self.ctx.lake.promote(&s.temp, &s.target)?;
@@ -339,7 +342,7 @@ impl Consumer<'_> {
             self.totals.output_bytes += s.bytes;
             self.totals.files.push(s.target);
         }
-        for old in self.store.doomed_files(&self.ctx.flow)? {
+        for old in doomed {
             remove_doomed(self.store, &self.ctx.lake, &old)?;
         }
         if let (true, Some(d)) = (self.columns_changed, &self.dynamic) {

@@ -7,6 +7,7 @@ mod consume;
 pub mod flow;
 pub mod flow_schema;
 mod lake_state;
+pub use lake_state::{ensure_state, publish_flow_state};
 pub mod mapfile;
 mod progress;
 pub use progress::clear_for_log;

@@ -90,7 +90,7 @@ struct StateValues {
 }
 
 /// The pseudo-flow the shared values are kept under (not a valid flow name).
-const SHARED_VALUES: &str = ":shared";
+pub(crate) const SHARED_VALUES: &str = ":shared";
 
 impl sluice_core::KeyValueStore for StateValues {
     fn load(&self, key: &str) -> Option<String> {
@@ -528,6 +528,16 @@ pub(crate) fn begin<'a>(
     )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
     let mut errors = Vec::new();
+    // the lake's copy first: recovery promotes and deletes what this state says, and a
+    // machine that starts from the lake's copy must know it too
+    if !store.pending_files(&flow.name)?.is_empty() || !store.doomed_files(&flow.name)?.is_empty() {
+        if let Err(e) = crate::lake_state::publish(&store, &lake, &flow.name) {
+            return Err(RunError::Io(format!(
+                "cannot copy the flow's state to {} before finishing an interrupted commit: {e}",
+                lake.describe()
+            )));
+        }
+    }
     match recover(&store, &locks, &lake, &flow.name, &tmp_root) {
         Ok(0) => {}
         Ok(n) => tracing::info!(

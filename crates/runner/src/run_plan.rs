@@ -67,6 +67,8 @@ fn resumes_from(checkpoint: Option<&Value>) -> String {
 /// Plan a run of `flow` from its stored state, as `run_flow` would.
 pub fn plan_run(flow: &Flow, registry: &Registry) -> Result<RunPlan, RunError> {
     let prepared = prepare(flow, registry)?;
+    // a fresh machine's plan starts where the lake's copy of the state says
+    crate::lake_state::ensure_state(flow)?;
     let store = if flow.state_path.exists() {
         Some(StateStore::open(&flow.state_path)?)
     } else {

@@ -250,7 +250,7 @@ impl Lake {
             fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
         }
         // whole or not at all: a crash mid-write must not leave half a database
-        let partial = local.with_extension("part");
+        let partial = local.with_extension(format!("part-{}", std::process::id()));
         fs::write(&partial, &bytes).map_err(|e| SinkError::io(&partial, e))?;
         crate::atomic::promote(&partial, local)?;
         Ok(true)

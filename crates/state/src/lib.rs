@@ -276,14 +276,22 @@ impl StateStore {
         PathBuf::from(&self.path)
     }
 
-    /// A consistent copy of the whole store at `to` (which must not exist): what the store
-    /// holds after its last commit, even while other connections write.
-    pub fn snapshot(&self, to: &Path) -> Result<(), StateError> {
+    /// A consistent copy of the store at `to` (which must not exist), what it holds after its
+    /// last commit even while other connections write, without the values kept under the
+    /// pseudo-flow `leave_out` (secrets such as a rotated refresh token: the copy travels).
+    /// The copy is vacuumed again after they go, so no page of it still holds them.
+    pub fn snapshot(&self, to: &Path, leave_out: &str) -> Result<(), StateError> {
         let target = to.to_string_lossy().into_owned();
         self.conn
             .execute("VACUUM INTO ?1", params![target])
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let copy = Connection::open(to).map_err(|e| self.err(e))?;
+        copy.execute(
+            "DELETE FROM checkpoints WHERE flow = ?1",
+            params![leave_out],
+        )
+        .and_then(|_| copy.execute_batch("VACUUM"))
+        .map_err(|e| self.err(e))
     }
 
     pub fn checkpoint(&self, flow: &str, stream: &str) -> Result<Option<Value>, StateError> {
