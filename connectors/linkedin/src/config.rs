@@ -9,7 +9,7 @@ use chrono::{Datelike, Months, Utc};
 use serde::Deserialize;
 use sluice_core::settings::{number_or_digits, text_list};
 use sluice_core::{ConnectionLimits, ConnectorConfig, ConnectorError, Secret};
-use sluice_http::{Auth, ClientAuth, HttpConfig, OAuthRefresh, Quota};
+use sluice_http::{Auth, ClientAuth, HttpConfig, OAuthKeys, Quota};
 use url::Url;
 
 use crate::streams::{self, Pivot};
@@ -192,45 +192,21 @@ impl LinkedInSettings {
                 "[connection] `token_url` = \"{token_url_text}\" is not a URL: {e}"
             ))
         })?;
-        let identity = connection
-            .refresh_token
-            .as_ref()
-            .or(connection.access_token.as_ref())
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
-        let auth = match (
-            connection.refresh_token,
-            connection.client_id,
-            connection.client_secret,
-            connection.access_token,
-        ) {
-            (Some(refresh_token), Some(client_id), Some(client_secret), access_token) => {
-                Auth::OAuthRefresh(OAuthRefresh {
-                    token_url,
-                    client_id,
-                    client_secret,
-                    refresh_token,
-                    access_token,
-                    extra_fields: Vec::new(),
-                    client_auth: ClientAuth::Body,
-                    store: config.store.as_ref().map(|h| h.0.clone()),
-                })
-            }
-            (Some(_), _, _, _) => {
-                return Err(config_err(
-                    "[connection] `refresh_token` needs `client_id` and `client_secret` (the \
-                     app's credentials the token endpoint checks)",
-                ))
-            }
-            (None, _, _, Some(token)) => Auth::Bearer { token },
-            (None, _, _, None) => {
-                return Err(config_err(
-                    "[connection] needs credentials: `refresh_token`, `client_id` and \
-                     `client_secret` (renewed as the 60-day access token expires), or an \
-                     `access_token`, each as \"${ENV}\"",
-                ))
-            }
+        let keys = OAuthKeys {
+            refresh_token: connection.refresh_token,
+            client_id: connection.client_id,
+            client_secret: connection.client_secret,
+            access_token: connection.access_token,
         };
+        let identity = keys.identity();
+        let auth = keys
+            .into_auth(
+                token_url,
+                ClientAuth::Body,
+                config.store.as_ref().map(|h| h.0.clone()),
+                "the 60-day access token",
+            )
+            .map_err(config_err)?;
         let version = connection.linkedin_version.unwrap_or_else(default_version);
         if version.len() != 6 || !version.chars().all(|c| c.is_ascii_digit()) {
             return Err(config_err(format!(

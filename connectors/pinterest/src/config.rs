@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sluice_core::settings::{number_or_digits, text_list};
 use sluice_core::{ConnectionLimits, ConnectorConfig, ConnectorError, Secret};
-use sluice_http::{Auth, HttpConfig, OAuthRefresh, Quota};
+use sluice_http::{Auth, HttpConfig, OAuthKeys, Quota};
 use url::Url;
 
 use crate::columns;
@@ -220,48 +220,26 @@ impl PinterestSettings {
                 .join("/v5/oauth/token")
                 .map_err(|e| config_err(e.to_string()))?,
         };
-        let identity = connection
-            .refresh_token
-            .as_ref()
-            .or(connection.access_token.as_ref())
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
         let app = connection
             .client_id
             .as_ref()
             .map(|s| s.expose().to_string())
             .unwrap_or_default();
-        let auth = match (
-            connection.refresh_token,
-            connection.client_id,
-            connection.client_secret,
-            connection.access_token,
-        ) {
-            (Some(refresh_token), Some(client_id), Some(client_secret), access_token) => {
-                Auth::OAuthRefresh(OAuthRefresh {
-                    token_url,
-                    client_id,
-                    client_secret,
-                    refresh_token,
-                    access_token,
-                    extra_fields: Vec::new(),
-                    client_auth: sluice_http::ClientAuth::Basic,
-                    store: config.store.as_ref().map(|h| h.0.clone()),
-                })
-            }
-            (Some(_), _, _, _) => return Err(config_err(
-                "[connection] `refresh_token` needs `client_id` and `client_secret` (the app's \
-                     credentials the token endpoint checks)",
-            )),
-            (None, _, _, Some(token)) => Auth::Bearer { token },
-            (None, _, _, None) => {
-                return Err(config_err(
-                    "[connection] needs credentials: `refresh_token`, `client_id` and \
-                     `client_secret` (renewed as they expire), or an `access_token`, each as \
-                     \"${ENV}\"",
-                ))
-            }
+        let keys = OAuthKeys {
+            refresh_token: connection.refresh_token,
+            client_id: connection.client_id,
+            client_secret: connection.client_secret,
+            access_token: connection.access_token,
         };
+        let identity = keys.identity();
+        let auth = keys
+            .into_auth(
+                token_url,
+                sluice_http::ClientAuth::Basic,
+                config.store.as_ref().map(|h| h.0.clone()),
+                "they",
+            )
+            .map_err(config_err)?;
         let ad_accounts = source.ad_account_id.unwrap_or_default();
         if ad_accounts.is_empty() {
             return Err(config_err(

@@ -18,7 +18,7 @@ pub use base_url::{parse_base_url, quota_infos};
 pub use client::{redact, HttpClient, HttpConfig, DEFAULT_MAX_WAIT};
 pub use error::HttpError;
 pub use metrics::RequestMetrics;
-pub use oauth::{ClientAuth, OAuthRefresh, TokenStore};
+pub use oauth::{ClientAuth, OAuthKeys, OAuthRefresh, TokenStore};
 pub use pacing::{quota_wait, Quota, BUDGET_PERIOD, PACE};
 pub use policy::{parse_retry_after, Classifier, Decision, ResponseInfo};
 pub use request::{Body, Request};

@@ -36,6 +36,68 @@ pub struct OAuthRefresh {
     pub store: Option<Arc<dyn TokenStore>>,
 }
 
+/// The OAuth keys of a flow's `[connection]`: an app's refresh grant (`refresh_token`,
+/// `client_id`, `client_secret`, and optionally a first `access_token`), or a bare
+/// `access_token`. Every OAuth connector reads them the same way.
+#[derive(Debug, Default)]
+pub struct OAuthKeys {
+    pub refresh_token: Option<Secret>,
+    pub client_id: Option<Secret>,
+    pub client_secret: Option<Secret>,
+    pub access_token: Option<Secret>,
+}
+
+impl OAuthKeys {
+    /// Who the vendor counts requests of (its quotas are per grant): the refresh token, else
+    /// the access token. Hashed by [`crate::quota_scope`], never shown.
+    pub fn identity(&self) -> String {
+        self.refresh_token
+            .as_ref()
+            .or(self.access_token.as_ref())
+            .map(|s| s.expose().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The connection's auth; the error names the keys to set. `lifetime` says what the
+    /// refresh renews (`the 60-day access token`), for that message.
+    pub fn into_auth(
+        self,
+        token_url: Url,
+        client_auth: ClientAuth,
+        store: Option<Arc<dyn TokenStore>>,
+        lifetime: &str,
+    ) -> Result<crate::Auth, String> {
+        match (
+            self.refresh_token,
+            self.client_id,
+            self.client_secret,
+            self.access_token,
+        ) {
+            (Some(refresh_token), Some(client_id), Some(client_secret), access_token) => {
+                Ok(crate::Auth::OAuthRefresh(OAuthRefresh {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    refresh_token,
+                    access_token,
+                    extra_fields: Vec::new(),
+                    client_auth,
+                    store,
+                }))
+            }
+            (Some(_), _, _, _) => Err("[connection] `refresh_token` needs `client_id` and \
+                 `client_secret` (the app's credentials the token endpoint checks)"
+                .into()),
+            (None, _, _, Some(token)) => Ok(crate::Auth::Bearer { token }),
+            (None, _, _, None) => Err(format!(
+                "[connection] needs credentials: `refresh_token`, `client_id` and \
+                 `client_secret` (renewed as {lifetime} expires), or an `access_token`, each as \
+                 \"${{ENV}}\""
+            )),
+        }
+    }
+}
+
 /// Where a refresh request carries the app's id and secret (RFC 6749 §2.3.1 allows both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientAuth {
@@ -252,5 +314,43 @@ impl OAuthState {
         );
         tracing::info!(endpoint = %url, "access token refreshed");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_keys_make_a_refresh_grant_a_bearer_or_a_message_naming_the_keys() {
+        let url = Url::parse("https://example.com/token").expect("url");
+        let grant = OAuthKeys {
+            refresh_token: Some(Secret::new("r")),
+            client_id: Some(Secret::new("i")),
+            client_secret: Some(Secret::new("s")),
+            access_token: None,
+        };
+        assert_eq!(grant.identity(), "r");
+        assert!(matches!(
+            grant.into_auth(url.clone(), ClientAuth::Body, None, "it"),
+            Ok(crate::Auth::OAuthRefresh(o)) if o.client_auth == ClientAuth::Body
+        ));
+        let bearer = OAuthKeys {
+            access_token: Some(Secret::new("a")),
+            ..OAuthKeys::default()
+        };
+        assert_eq!(bearer.identity(), "a");
+        assert!(matches!(
+            bearer.into_auth(url.clone(), ClientAuth::Basic, None, "it"),
+            Ok(crate::Auth::Bearer { .. })
+        ));
+        let half = OAuthKeys {
+            refresh_token: Some(Secret::new("r")),
+            ..OAuthKeys::default()
+        };
+        let err = half.into_auth(url.clone(), ClientAuth::Basic, None, "it");
+        assert!(err.is_err_and(|e| e.contains("`client_id` and `client_secret`")));
+        let none = OAuthKeys::default().into_auth(url, ClientAuth::Basic, None, "the token");
+        assert!(none.is_err_and(|e| e.contains("renewed as the token expires")));
     }
 }
