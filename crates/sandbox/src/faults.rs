@@ -257,6 +257,45 @@ impl FaultState {
     }
 }
 
+/// `slow=MS`: hold the answer.
+pub(crate) async fn slow(faults: &[FaultKind]) {
+    for f in faults {
+        if let FaultKind::Slow { ms } = f {
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+        }
+    }
+}
+
+/// `truncate` (the connection drops halfway) and `cut-json` (half the JSON, complete HTTP).
+pub(crate) async fn body_faults(
+    r: axum::response::Response,
+    faults: &[FaultKind],
+) -> axum::response::Response {
+    use axum::body::Body;
+    let truncate = faults.contains(&FaultKind::Truncate);
+    if !truncate && !faults.contains(&FaultKind::CutJson) {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let body = if truncate {
+        Body::from_stream(futures::stream::iter(vec![
+            Ok::<_, std::io::Error>(half),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "sandbox cut the body",
+            )),
+        ]))
+    } else {
+        Body::from(half)
+    };
+    axum::response::Response::from_parts(parts, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +26,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use crate::credentials;
-use crate::faults::{echoed_headers, FaultKind};
+use crate::faults::{body_faults, echoed_headers, slow, FaultKind};
 use crate::limiter::QuotaSpec;
 use crate::Shared;
 
@@ -554,40 +553,6 @@ fn fault_response(faults: &[FaultKind], headers: &HeaderMap) -> Option<Response>
         return Some(r);
     }
     None
-}
-
-async fn slow(faults: &[FaultKind]) {
-    for f in faults {
-        if let FaultKind::Slow { ms } = f {
-            tokio::time::sleep(Duration::from_millis(*ms)).await;
-        }
-    }
-}
-
-/// `truncate` (the connection drops halfway) and `cut-json` (half the JSON, complete HTTP).
-async fn body_faults(r: Response, faults: &[FaultKind]) -> Response {
-    let truncate = faults.contains(&FaultKind::Truncate);
-    if !truncate && !faults.contains(&FaultKind::CutJson) {
-        return r;
-    }
-    let (mut parts, body) = r.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let half = bytes.slice(..bytes.len() / 2);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let body = if truncate {
-        Body::from_stream(futures::stream::iter(vec![
-            Ok::<_, std::io::Error>(half),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "sandbox cut the body",
-            )),
-        ]))
-    } else {
-        Body::from(half)
-    };
-    Response::from_parts(parts, body)
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
