@@ -178,6 +178,40 @@ async fn a_fresh_pod_running_the_flow_again_writes_each_record_once() {
     );
 }
 
+/// Issue #14: a machine that kept an old work dir while another ran the flow does not trust
+/// its own state: the lake's newer copy replaces it, and nothing is written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_with_an_older_state_than_the_lake_takes_the_lakes_copy() {
+    let h = harness(600, "").await;
+    let flow = h.flow("users", "page_size = 250", "");
+    let lake = to_object_store(&flow, &h.dir.path().join("lake"));
+    let work = h.dir.path().join(".sluice/users");
+    let kept = h.dir.path().join("kept-work-dir");
+    assert_eq!(h.run(&flow, &[]).await.code, 0);
+    // machine A keeps its work dir; machine B (a fresh one) runs the flow after changes
+    std::fs::rename(&work, &kept).expect("machine A's disk");
+    let touched = h.touch(30).await;
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(read_rows(&lake).len(), 600 + touched.len());
+    // machine A comes back with its old state
+    std::fs::remove_dir_all(&work).expect("machine B gone");
+    std::fs::rename(&kept, &work).expect("machine A's disk back");
+    let out = h.run(&flow, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("older than the lake's copy"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        read_rows(&lake).len(),
+        600 + touched.len(),
+        "the touched users were written again: {}",
+        out.all()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_flow_files_name_the_file_and_key_and_write_nothing() {
     let h = harness(10, "").await;

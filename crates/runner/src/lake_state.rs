@@ -32,12 +32,35 @@ fn meta_name(flow: &str) -> String {
     format!("state/{flow}.db")
 }
 
+/// The pseudo-flow and key of a store's generation: counted up at each upload to the lake, so
+/// a machine can tell whether its own state is older than the lake's copy (another machine
+/// ran the flow since).
+const LAKE_VALUES: &str = ":lake";
+const GENERATION: &str = "generation";
+
+fn generation(store: &StateStore) -> Result<u64, sluice_state::StateError> {
+    Ok(store
+        .checkpoint(LAKE_VALUES, GENERATION)?
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0))
+}
+
+/// Remove a database file and its WAL companions.
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
 /// Upload a snapshot of `store` to the lake (object stores only).
 pub(crate) fn publish(store: &StateStore, lake: &Lake, flow: &str) -> Result<(), ConsumeError> {
     if !lake.is_remote() {
         return Ok(());
     }
     let _one_at_a_time = PUBLISHING.lock().unwrap_or_else(|p| p.into_inner());
+    store.put_value(LAKE_VALUES, GENERATION, &(generation(store)? + 1).into())?;
     let snapshot = unique_beside(&store.path(), "snapshot");
     store.snapshot(&snapshot, crate::run::SHARED_VALUES)?;
     let uploaded = lake.put_meta(&snapshot, &meta_name(flow));
@@ -54,27 +77,63 @@ fn unique_beside(path: &Path, what: &str) -> PathBuf {
 }
 
 /// Before any command reads or changes a flow's state on this machine: a fresh machine
-/// takes the lake's copy first (an empty state there would look like a lost one).
+/// takes the lake's copy first (an empty state there would look like a lost one), and a
+/// machine whose state is older than the lake's (another ran the flow since) replaces it.
 pub fn ensure_state(flow: &Flow) -> Result<(), RunError> {
-    if flow.destination.url.is_none() || flow.state_path.exists() {
+    if flow.destination.url.is_none() {
         return Ok(());
     }
     let lake = flow
         .destination
         .lake()
         .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
-    match restore(&lake, &flow.state_path, &flow.name) {
-        Ok(true) => tracing::info!(
-            state = %flow.state_path.display(),
+    sync_from_lake(&lake, &flow.state_path, &flow.name)
+}
+
+/// Take the lake's copy of the state when this machine has none, or an older one.
+pub(crate) fn sync_from_lake(lake: &Lake, state_path: &Path, flow: &str) -> Result<(), RunError> {
+    if !lake.is_remote() {
+        return Ok(());
+    }
+    let unreadable = |e: &dyn std::fmt::Display| {
+        RunError::Io(format!(
+            "cannot read the flow's state from {}: {e}",
+            lake.describe()
+        ))
+    };
+    let fetched = unique_beside(state_path, "fetched");
+    if !lake
+        .get_meta(&meta_name(flow), &fetched)
+        .map_err(|e| unreadable(&e))?
+    {
+        return Ok(());
+    }
+    if !state_path.exists() {
+        std::fs::rename(&fetched, state_path).map_err(|e| unreadable(&e))?;
+        tracing::info!(
+            state = %state_path.display(),
             "restored the flow's state from the lake (this machine had none)"
-        ),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(RunError::Io(format!(
-                "cannot read the flow's state from {}: {e}",
-                lake.describe()
-            )))
-        }
+        );
+        return Ok(());
+    }
+    let (theirs, ours) = {
+        let theirs = generation(&StateStore::open(&fetched)?)?;
+        let ours = generation(&StateStore::open(state_path)?)?;
+        (theirs, ours)
+    };
+    if theirs > ours {
+        remove_db(state_path);
+        std::fs::rename(&fetched, state_path).map_err(|e| unreadable(&e))?;
+        remove_db(&fetched);
+        tracing::warn!(
+            state = %state_path.display(),
+            this_machine = ours,
+            lake = theirs,
+            "this machine's state is older than the lake's copy (the flow ran elsewhere since): \
+             it is replaced by that copy"
+        );
+    } else {
+        remove_db(&fetched);
     }
     Ok(())
 }
@@ -91,16 +150,4 @@ pub fn publish_flow_state(flow: &Flow) -> Result<(), RunError> {
         .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
     let store = StateStore::open(&flow.state_path)?;
     publish(&store, &lake, &flow.name).map_err(|e| RunError::Io(e.to_string()))
-}
-
-/// On a machine without the flow's state, fetch the lake's copy; `true` when one was restored.
-pub(crate) fn restore(
-    lake: &Lake,
-    state_path: &Path,
-    flow: &str,
-) -> Result<bool, sluice_sinks::SinkError> {
-    if !lake.is_remote() || state_path.exists() {
-        return Ok(false);
-    }
-    lake.get_meta(&meta_name(flow), state_path)
 }

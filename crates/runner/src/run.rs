@@ -505,20 +505,9 @@ pub(crate) fn begin<'a>(
             .lake()
             .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?,
     );
-    // a fresh machine (an empty work dir) starts from the lake's copy of the state
-    match crate::lake_state::restore(&lake, &flow.state_path, &flow.name) {
-        Ok(true) => tracing::info!(
-            state = %flow.state_path.display(),
-            "restored the flow's state from the lake (this machine had none)"
-        ),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(RunError::Io(format!(
-                "cannot read the flow's state from {}: {e}",
-                lake.describe()
-            )))
-        }
-    }
+    // a fresh machine (an empty work dir), or one that ran the flow less recently than
+    // another, starts from the lake's copy of the state
+    crate::lake_state::sync_from_lake(&lake, &flow.state_path, &flow.name)?;
     let store = StateStore::open(&flow.state_path)?;
     let locks = FileLocks::beside(&flow.state_path);
     let lock = locks.acquire(

@@ -277,9 +277,9 @@ is the same as in a directory: `<stream>/date=YYYY-MM-DD/part-….parquet` and `
   (issue #14). The copy leaves out rotated OAuth refresh tokens (a secret has no place in the \
   data bucket): with a vendor that rotates them (Pinterest), give such machines the current token \
   or keep their work dir. Limits, for now: only one machine may run a flow at a time (the locks \
-  are local to a machine); every machine must use the same `work_dir` path (the state names \
-  files by it: set an absolute one in containers); and a machine that kept an old work dir while \
-  others ran trusts its own state, so give machines either an empty work dir or the only one.
+  are local to a machine); and every machine must use the same `work_dir` path (the state names \
+  files by it: set an absolute one in containers). A machine that kept an old work dir while \
+  another ran the flow notices (each copy counts a generation) and takes the lake's copy.
 - Run reports and rejects files are written in `work_dir/_runs/` (what `sluice runs` reads) and \
   copied to the lake's `_runs/`.
 - Credentials and settings come from the standard environment (`AWS_ACCESS_KEY_ID`, \
