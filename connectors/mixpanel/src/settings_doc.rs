@@ -81,20 +81,10 @@ pub const SETTINGS: ConnectorKeys = ConnectorKeys {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use sluice_core::settings_doc::{check_keys, check_rules};
-    use sluice_core::{ConnectorConfig, Param, Registry, Secret};
+    use sluice_core::settings_doc::{check_connector, probe_secret as secret};
+    use sluice_core::ConnectorConfig;
 
     use crate::NAME;
-
-    fn registry() -> Registry {
-        let mut r = Registry::default();
-        crate::register(&mut r);
-        r
-    }
-
-    fn secret() -> Param {
-        Param::Secret(Secret::new("probe@example.com"))
-    }
 
     /// What `config/flows/mixpanel-events-raw.toml` gives the connector, resolved.
     fn base() -> ConnectorConfig {
@@ -112,12 +102,7 @@ mod tests {
     const SAMPLES: &[(&str, &str)] = &[("username", "service-account"), ("project_id", "12345")];
 
     #[test]
-    fn settings_declare_exactly_the_keys_the_connector_accepts() {
-        check_keys(&registry(), NAME).unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    #[test]
-    fn choices_requirements_and_alternatives_hold_in_the_settings() {
-        check_rules(&registry(), NAME, &base(), SAMPLES).unwrap_or_else(|e| panic!("{e}"));
+    fn the_settings_table_is_what_the_connector_accepts_and_its_rules_hold() {
+        check_connector(crate::register, NAME, &base(), SAMPLES).unwrap_or_else(|e| panic!("{e}"));
     }
 }

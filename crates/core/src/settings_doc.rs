@@ -227,6 +227,25 @@ fn names<'a>(keys: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     keys.into_iter().map(str::to_string).collect()
 }
 
+/// A stand-in secret for the probes: shaped to pass any format check (an email, a token).
+pub fn probe_secret() -> Param {
+    Param::Secret(Secret::new("probe@example.com"))
+}
+
+/// A connector's own test of its key table, in one call: [`check_keys`] and [`check_rules`]
+/// on a registry holding just it (`register` is its `register` function).
+pub fn check_connector(
+    register: fn(&mut Registry),
+    connector: &str,
+    base: &ConnectorConfig,
+    samples: &[(&str, &str)],
+) -> Result<(), String> {
+    let mut registry = Registry::default();
+    register(&mut registry);
+    check_keys(&registry, connector)?;
+    check_rules(&registry, connector, base, samples)
+}
+
 /// Holds the key table `connector` registered to its settings: the keys it declares, with the
 /// engine's, are exactly those its settings accept, and none of its own is an engine key.
 pub fn check_keys(registry: &Registry, connector: &str) -> Result<(), String> {
