@@ -274,9 +274,20 @@ async fn the_scheduler_runs_flows_when_due_and_stops_cleanly_on_sigterm() {
         "runs every 2 s for 5 s: {}",
         reports.len()
     );
-    assert!(reports
-        .iter()
-        .all(|r| r["metrics"]["statusSummary"]["status"] == "success"));
+    // every run succeeded, but the last may have been in progress when SIGTERM came: it
+    // stops as `interrupted`, with what was complete committed (a slow machine hits that)
+    let status = |r: &serde_json::Value| r["metrics"]["statusSummary"]["status"].clone();
+    let (last, earlier) = reports.split_last().expect("reports");
+    assert!(
+        earlier.iter().all(|r| status(r) == "success"),
+        "{:?}",
+        reports.iter().map(status).collect::<Vec<_>>()
+    );
+    assert!(
+        status(last) == "success" || status(last) == "interrupted",
+        "{}",
+        status(last)
+    );
     assert_equals_truth(&read_rows(&h.dest()), &h.truth().await);
 }
 
