@@ -2,6 +2,8 @@
 //! the export's failure modes, schema policies and bounded memory.
 
 mod common;
+#[path = "../crates/state/tests/support/pg.rs"]
+mod pg;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -14,7 +16,7 @@ use chrono::{Datelike, NaiveDate};
 use common::{parquet_files, reports};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-use sluice_sandbox::{FaultPlan, MixpanelConfig, Sandbox, SandboxConfig};
+use sluice_sandbox::{FaultPlan, MixpanelConfig, QuotaSpec, Sandbox, SandboxConfig};
 
 const SECRET: &str = "mp-secret-1234567890-DO-NOT-LEAK";
 
@@ -871,4 +873,243 @@ async fn issue9_memory_does_not_grow_with_the_days_of_one_request() {
         growth_mib < 40.0,
         "one request of 24 days took {growth_mib:.1} MiB more than 24 requests of a day ({peaks:?} KiB)"
     );
+}
+
+/// A flow of `mp` that keeps its state in the test's PostgreSQL (a schema of its own) and
+/// writes to `out`, paced at `quota`.
+fn fleet_flow(mp: &Mp, name: &str, out: &str, quota: &str) -> PathBuf {
+    let flow = mp.flow(name, true, "", "");
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("quota = \"50/1\"", &format!("quota = \"{quota}\""))
+        .replace("path = \"out\"", &format!("path = \"{out}\""))
+        + &format!(
+            "[state]\nurl = \"{}\"\nschema = \"{}\"\n",
+            pg::url(),
+            pg::fresh_schema(name)
+        );
+    std::fs::write(&flow, text).expect("flow");
+    flow
+}
+
+fn shard_args(flow: &Path, from: NaiveDate, to: NaiveDate, shard: &str) -> Vec<String> {
+    [
+        "backfill",
+        flow.to_str().expect("path"),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--window",
+        "1d",
+        "--concurrency",
+        "1",
+        "--shard",
+        shard,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn sluice_process(mp: &Mp, args: &[String]) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.args(args)
+        .current_dir(mp.dir.path())
+        .env("MIXPANEL_API_SECRET", SECRET)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+async fn output_of(child: tokio::process::Child) -> common::Output {
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the shard finished in time")
+        .expect("the shard ran");
+    common::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The windows a backfill's plan says it runs ("N windows: D done, R to run").
+fn to_run(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| l.split(" done, ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no window count in {stdout}"))
+}
+
+fn limited(stats: &Value) -> u64 {
+    stats["vendors"]["mixpanel"]["by_status"]["429"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn requests(stats: &Value) -> u64 {
+    stats["vendors"]["mixpanel"]["requests"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_backfill_what_one_process_does_each_day_once_within_the_quota() {
+    // the credential's quota at the server; every flow is told the same
+    let config = MixpanelConfig {
+        quota: Some(QuotaSpec::new("all", 8, 2)),
+        ..MixpanelConfig::default()
+    };
+    let mp = mixpanel(config, "").await;
+    let (from, to) = (day_with(1), day_with(1) + chrono::Days::new(15));
+    let truth = mp.truth(from, to).await;
+
+    let solo = mp.flow("solo", true, "", "");
+    let text = std::fs::read_to_string(&solo)
+        .expect("flow")
+        .replace("quota = \"50/1\"", "quota = \"8/2\"");
+    std::fs::write(&solo, text).expect("flow");
+    // a shard of a one-machine state would run its tasks with nobody knowing the others'
+    let refused = mp
+        .sluice(
+            &shard_args(&solo, from, to, "0/4")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.stderr.contains("[state] url"), "{}", refused.stderr);
+    let out = mp.backfill(&solo, from, to, "1d").await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_equals_truth(&mp.dest(), &truth);
+    let one_process = mapped_keys(&mp.dest());
+
+    let fleet = fleet_flow(&mp, "fleet", "out-fleet", "8/2");
+    let before = mp.stats().await;
+    let shards: Vec<_> = (0..4)
+        .map(|k| {
+            sluice_process(&mp, &shard_args(&fleet, from, to, &format!("{k}/4")))
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut planned = 0;
+    for (k, child) in shards.into_iter().enumerate() {
+        let out = output_of(child).await;
+        assert_eq!(out.code, 0, "shard {k}: {}", out.all());
+        assert!(
+            out.stdout.contains(&format!("shard {k}/4:")),
+            "{}",
+            out.stdout
+        );
+        planned += to_run(&out.stdout);
+    }
+    let after = mp.stats().await;
+    assert_eq!(planned, 16, "the shards' shares add up to the task list");
+    assert_eq!(
+        requests(&after) - requests(&before),
+        16,
+        "each day's window was pulled by one shard, once"
+    );
+    assert_eq!(
+        limited(&after),
+        0,
+        "the shards together held the quota: {after}"
+    );
+    let dest = mp.dir.path().join("out-fleet");
+    assert_equals_truth(&dest, &truth);
+    let mut four = mapped_keys(&dest);
+    let mut one = one_process;
+    four.sort();
+    one.sort();
+    assert!(four == one, "four shards wrote what one process wrote");
+    // the shared state knows every window: a rerun of any shard has nothing to do
+    let again = mp
+        .sluice(
+            &shard_args(&fleet, from, to, "2/4")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(again.stdout.contains("already done"), "{}", again.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_killed_mid_backfill_is_rerun_alone_and_finishes_its_own_windows() {
+    let config = MixpanelConfig {
+        quota: Some(QuotaSpec::new("all", 8, 2)),
+        ..MixpanelConfig::default()
+    };
+    let mp = mixpanel(config, "").await;
+    let (from, to) = (day_with(2), day_with(2) + chrono::Days::new(11));
+    let fleet = fleet_flow(&mp, "killed", "out", "8/2");
+    // the shard with the most windows dies: at two windows per 2 s it is mid-backfill
+    let mut shares = Vec::new();
+    for k in 0..4 {
+        let mut args = shard_args(&fleet, from, to, &format!("{k}/4"));
+        args.push("--dry-run".into());
+        let plan = mp
+            .sluice(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        assert_eq!(plan.code, 0, "{}", plan.all());
+        shares.push(to_run(&plan.stdout));
+    }
+    assert_eq!(shares.iter().sum::<u64>(), 12, "{shares:?}");
+    let (victim_index, most) = shares
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, n)| **n)
+        .map(|(k, n)| (k, *n))
+        .expect("four shards");
+    assert!(most >= 3, "{shares:?}");
+    let mut shards: Vec<_> = (0..4)
+        .map(|k| {
+            sluice_process(&mp, &shard_args(&fleet, from, to, &format!("{k}/4")))
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut victim = shards.remove(victim_index);
+    victim.start_kill().expect("SIGKILL");
+    let status = victim.wait().await.expect("wait");
+    assert!(!status.success(), "the shard was killed: {status:?}");
+    for child in shards {
+        let out = output_of(child).await;
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+    let missing_before =
+        mp.truth(from, to).await.len() as i64 - mapped_keys(&mp.dest()).len() as i64;
+    assert!(
+        missing_before > 0,
+        "the killed shard's windows are not all written yet"
+    );
+    let before = requests(&mp.stats().await);
+    let rerun = mp
+        .sluice(
+            &shard_args(&fleet, from, to, &format!("{victim_index}/4"))
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(rerun.code, 0, "{}", rerun.all());
+    let pulled = requests(&mp.stats().await) - before;
+    let left = to_run(&rerun.stdout);
+    assert!(left >= 1 && left < most, "{}", rerun.stdout);
+    assert_eq!(
+        pulled,
+        left,
+        "the rerun pulls only the killed shard's windows that had not completed\n{}",
+        rerun.all()
+    );
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+    assert_eq!(limited(&mp.stats().await), 0);
 }

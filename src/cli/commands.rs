@@ -7,7 +7,7 @@ use sluice_runner::{
     check_flow, discover as discover_stream, run_flow, Flow, Overrides, RunError, RunOptions,
     RunStatus,
 };
-use sluice_state::{FileLocks, LockOwner, Locks, StateStore};
+use sluice_state::{LockOwner, StateStore};
 
 use super::output::out;
 use super::summary::Summary;
@@ -182,13 +182,25 @@ pub async fn run(
     path: &Path,
     use_sandbox: bool,
     quota: Option<&str>,
+    shard: Option<&str>,
     json: bool,
     dry_run: bool,
 ) -> u8 {
     finish(
         json,
-        run_summary(path, use_sandbox, quota, json, dry_run).await,
+        run_summary(path, use_sandbox, quota, shard, json, dry_run).await,
     )
+}
+
+/// `--shard K/N`, or the exit code of a refused one.
+fn parse_shard_arg(shard: Option<&str>) -> Result<Option<sluice_runner::Shard>, u8> {
+    shard
+        .map(sluice_runner::Shard::parse)
+        .transpose()
+        .map_err(|e| {
+            crate::cli::print_error(&e);
+            EXIT_INVALID
+        })
 }
 
 /// The plan of a run, printed (to stderr with `--json`, whose stdout is the summary alone).
@@ -222,6 +234,7 @@ async fn run_summary(
     path: &Path,
     use_sandbox: bool,
     quota: Option<&str>,
+    shard: Option<&str>,
     json: bool,
     dry_run: bool,
 ) -> Summary {
@@ -229,10 +242,15 @@ async fn run_summary(
         Ok(q) => q,
         Err(code) => return refused("run", code),
     };
-    let (_sandbox, overrides) = match with_sandbox(path, use_sandbox, quota).await {
+    let shard = match parse_shard_arg(shard) {
+        Ok(s) => s,
+        Err(code) => return refused("run", code),
+    };
+    let (_sandbox, mut overrides) = match with_sandbox(path, use_sandbox, quota).await {
         Ok(x) => x,
         Err(code) => return refused("run", code),
     };
+    overrides.shard = shard;
     let flow = match load(path, &overrides) {
         Ok(f) => f,
         Err(code) => return refused("run", code),
@@ -446,7 +464,7 @@ fn open_state(path: &Path) -> Result<(Flow, StateStore), u8> {
         crate::cli::print_error(&e.to_string());
         exit_for(&e)
     })?;
-    let store = StateStore::open(&flow.state_path).map_err(|e| {
+    let store = flow.state.open().map_err(|e| {
         crate::cli::print_error(&e.to_string());
         EXIT_FAILED
     })?;
@@ -484,10 +502,10 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
             Ok(flow) => flow,
             Err(c) => return c,
         };
-        if !flow.state_path.exists() {
+        if !flow.state.exists() {
             continue;
         }
-        let store = match StateStore::open(&flow.state_path) {
+        let store = match flow.state.open() {
             Ok(s) => s,
             Err(e) => {
                 crate::cli::print_error(&e.to_string());
@@ -497,7 +515,7 @@ pub fn runs(paths: &[std::path::PathBuf], limit: usize, json: bool) -> u8 {
         match store.runs(Some(&flow.name), limit) {
             Ok(mut r) => {
                 // a run whose process died without finishing its row holds no lock
-                let locks = FileLocks::beside(&flow.state_path);
+                let locks = flow.state.locks();
                 for run in r.iter_mut().filter(|r| r.status == "running") {
                     if !locks.is_alive(&flow.name, &run.run_id).unwrap_or(true) {
                         run.status = "crashed".into();
@@ -612,23 +630,23 @@ pub fn state_show(path: &Path) -> u8 {
     };
     let mut out = serde_json::json!({
         "flow": flow.name,
-        "state": flow.state_path.display().to_string(),
+        "state": flow.state.display().to_string(),
         "positions": {},
         "backfill": {},
     });
-    if !flow.state_path.exists() {
+    if !flow.state.exists() {
         crate::cli::print_notice(
             "note",
             &format!(
                 "{}: no state yet (the flow has not run): nothing at {}",
                 flow.name,
-                flow.state_path.display()
+                flow.state.display()
             ),
         );
         out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return 0;
     }
-    let store = match StateStore::open(&flow.state_path) {
+    let store = match flow.state.open() {
         Ok(s) => s,
         Err(e) => {
             crate::cli::print_error(&e.to_string());
@@ -716,7 +734,7 @@ pub fn state_reset(path: &Path, stream: Option<&str>) -> u8 {
         }
     };
     // no run or backfill may be holding a position while it is forgotten
-    let locks = FileLocks::beside(&flow.state_path);
+    let locks = flow.state.locks();
     let now = chrono::Utc::now().to_rfc3339();
     let mut held = Vec::new();
     for mode in ["run", "backfill"] {
@@ -942,6 +960,7 @@ pub struct BackfillArgs<'a> {
     pub concurrency: usize,
     pub sandbox: bool,
     pub quota: Option<&'a str>,
+    pub shard: Option<&'a str>,
     pub dry_run: bool,
     pub json: bool,
 }
@@ -974,10 +993,15 @@ async fn backfill_summary(args: BackfillArgs<'_>) -> Summary {
         Ok(q) => q,
         Err(code) => return refused("backfill", code),
     };
-    let (_sandbox, overrides) = match with_sandbox(args.flow, args.sandbox, quota).await {
+    let shard = match parse_shard_arg(args.shard) {
+        Ok(s) => s,
+        Err(code) => return refused("backfill", code),
+    };
+    let (_sandbox, mut overrides) = match with_sandbox(args.flow, args.sandbox, quota).await {
         Ok(x) => x,
         Err(code) => return refused("backfill", code),
     };
+    overrides.shard = shard;
     let flow = match load(args.flow, &overrides) {
         Ok(f) => f,
         Err(code) => return refused("backfill", code),

@@ -75,6 +75,11 @@ enum Command {
         /// simulator's too).
         #[arg(long, value_name = "COUNT/SECONDS")]
         quota: Option<String>,
+        /// Run shard K of N (K from 0; Kubernetes: $JOB_COMPLETION_INDEX/N): each task (a
+        /// stream and slice, or a window) belongs to one shard by a stable hash of its key, and
+        /// each shard paces at 1/N of the quota. Needs a shared [state] url (PostgreSQL).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
     },
     /// Load a day range in windows, resumably: completed windows are skipped on a rerun.
     ///
@@ -114,6 +119,11 @@ enum Command {
         /// simulator's too).
         #[arg(long, value_name = "COUNT/SECONDS")]
         quota: Option<String>,
+        /// Run shard K of N (K from 0; Kubernetes: $JOB_COMPLETION_INDEX/N): each task (a
+        /// stream and slice, or a window) belongs to one shard by a stable hash of its key, and
+        /// each shard paces at 1/N of the quota. Needs a shared [state] url (PostgreSQL).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
     },
     /// Run flows on their schedules until SIGINT/SIGTERM (one process, bounded concurrency).
     /// Flows without a [schedule] are skipped with a note; invalid ones are all reported.
@@ -382,7 +392,18 @@ pub fn main() -> ExitCode {
                 dry_run,
                 sandbox,
                 quota,
-            } => commands::run(&flow, sandbox, quota.as_deref(), json, dry_run).await,
+                shard,
+            } => {
+                commands::run(
+                    &flow,
+                    sandbox,
+                    quota.as_deref(),
+                    shard.as_deref(),
+                    json,
+                    dry_run,
+                )
+                .await
+            }
             Command::Backfill {
                 flow,
                 from,
@@ -395,6 +416,7 @@ pub fn main() -> ExitCode {
                 json,
                 sandbox,
                 quota,
+                shard,
             } => {
                 commands::backfill(commands::BackfillArgs {
                     flow: &flow,
@@ -406,6 +428,7 @@ pub fn main() -> ExitCode {
                     concurrency,
                     sandbox,
                     quota: quota.as_deref(),
+                    shard: shard.as_deref(),
                     dry_run,
                     json,
                 })

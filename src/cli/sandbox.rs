@@ -262,8 +262,7 @@ pub fn overrides_for(sandbox: &Sandbox, connector: &str) -> Result<Overrides, St
     }
     Ok(Overrides {
         connection,
-        destination_path: None,
-        quota: None,
+        ..Overrides::default()
     })
 }
 

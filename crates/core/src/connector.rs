@@ -353,6 +353,9 @@ pub struct ConnectionLimits {
 pub struct QuotaOverrides {
     pub all: Option<(u32, u64)>,
     pub by_name: BTreeMap<String, (u32, u64)>,
+    /// Processes sharing the credential's quotas at once (`--shard K/N`: N); each paces at its
+    /// share. 0 and 1 mean this process alone.
+    pub share: u32,
 }
 
 /// The default of `max_page_bytes`: far above any page a vendor sends at its largest page size

@@ -84,7 +84,26 @@ impl Quota {
     /// The flow's overrides on top of the connector's `defaults`: one `COUNT/SECONDS` for every
     /// quota (tests, a shared budget) replaces them all with one; per-category values replace
     /// the quota of that name.
+    ///
+    /// With N shards sharing the credential, each quota is cut to its 1/N share, so the
+    /// shards together never exceed it: COUNT/N per period, or, when COUNT is smaller than N,
+    /// one request per as many periods as it takes (3 a second over 4 shards: one per 2 s
+    /// each).
     pub fn overridden(overrides: &sluice_core::QuotaOverrides, defaults: Vec<Quota>) -> Vec<Quota> {
+        let mut quotas = Self::configured(overrides, defaults);
+        let share = overrides.share.max(1);
+        for q in &mut quotas {
+            if q.count >= share {
+                q.count /= share;
+            } else {
+                q.period *= share.div_ceil(q.count.max(1));
+                q.count = 1;
+            }
+        }
+        quotas
+    }
+
+    fn configured(overrides: &sluice_core::QuotaOverrides, defaults: Vec<Quota>) -> Vec<Quota> {
         if let Some((count, secs)) = overrides.all {
             return vec![Quota::new("quota", count, Duration::from_secs(secs))];
         }
@@ -311,6 +330,31 @@ mod tests {
         let q = Quota::overridden(&by_name, defaults);
         assert_eq!(q[1].count, 100);
         assert_eq!(q[1].category.as_deref(), Some("ads_analytics"));
+    }
+
+    #[test]
+    fn shards_of_one_credential_pace_at_their_share() {
+        let defaults = vec![
+            Quota::new("per_user", 100, Duration::from_secs(1)),
+            Quota::for_category("daily", 3, Duration::from_secs(86_400)),
+        ];
+        let four = sluice_core::QuotaOverrides {
+            share: 4,
+            ..Default::default()
+        };
+        let q = Quota::overridden(&four, defaults.clone());
+        assert_eq!((q[0].count, q[0].period), (25, Duration::from_secs(1)));
+        assert_eq!(
+            (q[1].count, q[1].period),
+            (1, Duration::from_secs(2 * 86_400)),
+            "3 a day over 4 shards: one every 2 days each, 2 a day together"
+        );
+        let all = sluice_core::QuotaOverrides {
+            all: Some((40, 2)),
+            share: 4,
+            ..Default::default()
+        };
+        assert_eq!(Quota::overridden(&all, defaults)[0].count, 10);
     }
 
     #[test]

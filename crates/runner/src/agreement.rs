@@ -61,7 +61,7 @@ pub(crate) fn lost_files(
                 s = if present.len() == 1 { "" } else { "s" },
                 flow = flow.name,
                 example = relative(dest, example),
-                state = flow.state_path.display(),
+                state = flow.state.display(),
             )));
         }
         return Ok(Vec::new());
@@ -72,10 +72,16 @@ pub(crate) fn lost_files(
     // older than the lake (restored from a backup) would pull their records a second time
     let known: HashSet<&Path> = manifest.iter().map(|f| f.path.as_path()).collect();
     let retiring = store.doomed_files(&flow.name)?;
-    let mut unknown: Vec<&PathBuf> = present
+    let mut unknown: Vec<&PathBuf> = Vec::new();
+    for p in present
         .iter()
         .filter(|p| !known.contains(p.as_path()) && !retiring.contains(p))
-        .collect();
+    {
+        // another shard may have retired it (and left the manifest) since the listing
+        if lake.exists(p).map_err(listing_error)? {
+            unknown.push(p);
+        }
+    }
     if !unknown.is_empty() {
         unknown.sort();
         let listed: Vec<String> = unknown
@@ -93,7 +99,7 @@ pub(crate) fn lost_files(
             n = unknown.len(),
             s = if unknown.len() == 1 { "" } else { "s" },
             flow = flow.name,
-            state = flow.state_path.display(),
+            state = flow.state.display(),
             files = listed.join("\n"),
             more = if unknown.len() > 5 {
                 format!("\n  … and {} more", unknown.len() - 5)
@@ -102,10 +108,37 @@ pub(crate) fn lost_files(
             },
         )));
     }
-    Ok(manifest
+    let candidates: Vec<ManifestFile> = manifest
         .into_iter()
         .filter(|f| names.contains(f.stream.as_str()) && !present.contains(&f.path))
-        .collect())
+        // with shards, each checks its own tasks' files: another's are its to restore
+        .filter(|f| flow.shard.is_none_or(|s| s.owns(&f.task)))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    // a second look, for runs of other shards that commit beside this one: a file committed
+    // but not yet promoted is no loss, nor one promoted or retired since the listing
+    let promoting: HashSet<PathBuf> = store
+        .pending_files(&flow.name)?
+        .into_iter()
+        .map(|p| p.target)
+        .collect();
+    let still: HashSet<PathBuf> = store
+        .manifest(&flow.name)?
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    let mut lost = Vec::new();
+    for f in candidates {
+        if promoting.contains(&f.path) || !still.contains(&f.path) {
+            continue;
+        }
+        if !lake.exists(&f.path).map_err(listing_error)? {
+            lost.push(f);
+        }
+    }
+    Ok(lost)
 }
 
 fn relative(dest: &Path, p: &Path) -> String {
@@ -199,7 +232,7 @@ pub fn forget_missing(
     flow: &Flow,
     registry: &sluice_core::Registry,
 ) -> Result<Vec<PathBuf>, RunError> {
-    use sluice_state::{FileLocks, LockOwner, Locks};
+    use sluice_state::LockOwner;
     let streams = registry.streams(&flow.connector)?;
     let streams: Vec<StreamSpec> = match &flow.streams {
         Some(names) => streams
@@ -208,7 +241,7 @@ pub fn forget_missing(
             .collect(),
         None => streams,
     };
-    let locks = FileLocks::beside(&flow.state_path);
+    let locks = flow.state.locks();
     let now = chrono::Utc::now().to_rfc3339();
     let _held = ["run", "backfill"]
         .into_iter()
@@ -220,7 +253,7 @@ pub fn forget_missing(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let store = StateStore::open(&flow.state_path)?;
+    let store = flow.state.open()?;
     let lake = flow
         .destination
         .lake()

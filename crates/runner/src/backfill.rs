@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use sluice_core::{DayWindow, QuotaInfo, Registry, Task};
-use sluice_state::StateStore;
 
 use crate::flow::Flow;
 use crate::progress::Counters;
@@ -47,6 +46,8 @@ pub struct PlannedWindow {
     pub run: bool,
     /// Started by an earlier backfill (some of it is committed): resumed with its own days.
     pub resumed: bool,
+    /// Another shard's (`--shard K/N`): this process does not run it.
+    pub elsewhere: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +69,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The connector's last day whose data is final, when the plan was made.
     pub last_complete: NaiveDate,
+    /// The shard this process runs (`--shard K/N`).
+    pub shard: Option<crate::Shard>,
 }
 
 impl Plan {
@@ -79,7 +82,12 @@ impl Plan {
     pub fn describe(&self) -> String {
         let mut streams: Vec<&str> = self.windows.iter().map(|w| w.stream.as_str()).collect();
         streams.dedup();
-        let done = self.windows.iter().filter(|w| w.done && !w.run).count();
+        let done = self
+            .windows
+            .iter()
+            .filter(|w| w.done && !w.run && !w.elsewhere)
+            .count();
+        let elsewhere = self.windows.iter().filter(|w| w.elsewhere).count();
         let resumed = self.windows.iter().filter(|w| w.resumed && w.run).count();
         let redone = self.windows.iter().filter(|w| w.done && w.run).count();
         let layout = match self.window_days {
@@ -108,6 +116,16 @@ impl Plan {
                 String::new()
             },
         );
+        if let Some(shard) = self.shard {
+            out.push_str(&format!(
+                "  shard {shard}: {elsewhere} of the windows {} to the other {} shard{} \
+                 (each paces at 1/{} of the quota)\n",
+                if elsewhere == 1 { "belongs" } else { "belong" },
+                shard.count - 1,
+                if shard.count == 2 { "" } else { "s" },
+                shard.count,
+            ));
+        }
         let quota = if self.quotas.is_empty() {
             "no quota".to_string()
         } else {
@@ -241,6 +259,7 @@ fn plan_stream(
             done: k.done,
             run,
             resumed: !k.done,
+            elsewhere: false,
         });
     }
     // the days left, in runs of consecutive days, cut into windows
@@ -274,6 +293,7 @@ fn plan_stream(
                 done,
                 run: true,
                 resumed: false,
+                elsewhere: false,
             });
         }
     }
@@ -323,8 +343,8 @@ pub fn plan_backfill(
     };
     // a fresh machine plans from the lake's copy of the state, not from nothing
     crate::lake_state::ensure_state(flow)?;
-    let store = if flow.state_path.exists() {
-        Some(StateStore::open(&flow.state_path)?)
+    let store = if flow.state.exists() {
+        Some(flow.state.open()?)
     } else {
         None
     };
@@ -421,9 +441,15 @@ pub fn plan_backfill(
                     });
                 }
             }
-            let windows = plan_stream(
+            let mut windows = plan_stream(
                 spec, &slice, &known, req.from, to, &cut, req.force, last, &mut notes,
             );
+            if let Some(shard) = flow.shard {
+                for w in windows.iter_mut().filter(|w| !shard.owns(&w.key)) {
+                    w.run = false;
+                    w.elsewhere = true;
+                }
+            }
             for w in &windows {
                 if w.run {
                     min_requests += prepared.connector.min_requests(
@@ -458,6 +484,7 @@ pub fn plan_backfill(
         quotas,
         notes,
         last_complete: last,
+        shard: flow.shard,
     })
 }
 

@@ -703,6 +703,10 @@ pub(crate) fn recover(
 ) -> Result<usize, ConsumeError> {
     let mut promoted = 0;
     for f in store.pending_files(flow)? {
+        // another shard's run promoting its own commit right now
+        if locks.is_alive(flow, &f.run_id)? {
+            continue;
+        }
         lake.promote(&f.temp, &f.target)?;
         store.forget_pending(&f.temp)?;
         promoted += 1;

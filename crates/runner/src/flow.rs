@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sluice_core::{ConnectorConfig, Param, Secret};
 use sluice_sinks::{is_object_store_url, Lake, ParquetOptions, SinkError};
+use sluice_state::StateLocation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -110,7 +111,18 @@ struct DestinationTable {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateTable {
-    path: String,
+    /// A SQLite file (the default is beside the lake, or in the work dir).
+    #[serde(default)]
+    path: Option<String>,
+    /// A PostgreSQL store shared by every machine that runs the flow.
+    #[serde(default)]
+    url: Option<String>,
+    /// The PostgreSQL password, as `${NAME}`.
+    #[serde(default)]
+    password: Option<String>,
+    /// The PostgreSQL schema holding sluice's tables.
+    #[serde(default)]
+    schema: Option<String>,
 }
 
 pub use sluice_sinks::Format;
@@ -177,6 +189,87 @@ fn string_param(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Param, 
     Ok(Param::Secret(Secret::new(value)))
 }
 
+/// The `[state]` table: a SQLite `path`, or a PostgreSQL `url` (with `password` and `schema`).
+/// `Ok(None)` when a `${NAME}` it needs is unset (pushed to `unset`).
+fn parse_state(
+    table: &StateTable,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<(String, String)>,
+) -> Result<Option<StateLocation>, (String, String)> {
+    let key = |k: &str| format!("state.{k}");
+    match (&table.path, &table.url) {
+        (Some(_), Some(_)) => Err((
+            key("url"),
+            "give either `path` (a SQLite file) or `url` (PostgreSQL), not both".into(),
+        )),
+        (None, None) => Err((
+            "state".into(),
+            "needs `path` (a SQLite file) or `url` (postgres://USER@HOST:PORT/DATABASE)".into(),
+        )),
+        (Some(path), None) => {
+            for k in ["password", "schema"] {
+                let given = if k == "password" {
+                    table.password.is_some()
+                } else {
+                    table.schema.is_some()
+                };
+                if given {
+                    return Err((key(k), "applies to a PostgreSQL `url` only".into()));
+                }
+            }
+            Ok(Some(StateLocation::Sqlite(resolve_path(base, path))))
+        }
+        (None, Some(url)) => {
+            let mut missing = false;
+            let mut secret = |k: &str, s: &str| match string_param(s, env) {
+                Ok(Param::Secret(v)) => Ok(Some((v.expose().to_string(), true))),
+                Ok(Param::Plain(Value::String(v))) => Ok(Some((v, false))),
+                Ok(Param::Plain(v)) => Ok(Some((v.to_string(), false))),
+                Err(ParamError::Unset(var)) => {
+                    unset.push((key(k), var));
+                    missing = true;
+                    Ok(None)
+                }
+                Err(ParamError::Invalid(m)) => Err((key(k), m)),
+            };
+            let url = secret("url", url)?;
+            let password = match &table.password {
+                Some(p) => secret("password", p)?,
+                None => None,
+            };
+            if missing {
+                return Ok(None);
+            }
+            let Some((url, url_is_secret)) = url else {
+                return Ok(None);
+            };
+            if let Some((_, false)) = password {
+                return Err((
+                    key("password"),
+                    "is a secret: write `password = \"${NAME}\"` and set NAME in the environment"
+                        .into(),
+                ));
+            }
+            let schema = table.schema.as_deref().unwrap_or("sluice");
+            let mut target =
+                sluice_state::PgTarget::parse(&url, schema).map_err(|m| (key("url"), m))?;
+            if target.has_password() && !url_is_secret {
+                return Err((
+                    key("url"),
+                    "holds a password in the flow file: move it to `password = \"${NAME}\"` \
+                     (or make the whole URL `${NAME}`)"
+                        .into(),
+                ));
+            }
+            if let Some((password, _)) = password {
+                target = target.with_password(&password);
+            }
+            Ok(Some(StateLocation::Postgres(Box::new(target))))
+        }
+    }
+}
+
 /// A flow, resolved and validated.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -193,7 +286,10 @@ pub struct Flow {
     pub initial_days: Option<u32>,
     pub mapping_file: Option<PathBuf>,
     pub destination: Destination,
-    pub state_path: PathBuf,
+    /// Where checkpoints, the file manifest and run history are kept.
+    pub state: StateLocation,
+    /// The share of the task list this process runs (`--shard K/N`); `None`: all of it.
+    pub shard: Option<crate::Shard>,
     pub error_threshold: f64,
     /// A record with a larger value goes to the rejects file.
     pub max_value_bytes: usize,
@@ -210,6 +306,8 @@ pub struct Overrides {
     pub destination_path: Option<PathBuf>,
     /// Replaces the connection's request quota: (count, seconds).
     pub quota: Option<(u32, u64)>,
+    /// Run one shard of the task list (`--shard K/N`).
+    pub shard: Option<crate::Shard>,
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -605,12 +703,32 @@ impl Flow {
             Some(p) => crate::schema_policy::SchemaPolicy::parse(p)
                 .map_err(|m| invalid("schema_policy", m))?,
         };
-        let state_path = match &raw.state {
-            Some(s) => resolve_path(base, &s.path),
-            None => dest_path.join("_sluice").join("state.db"),
+        let state = match &raw.state {
+            None => StateLocation::Sqlite(dest_path.join("_sluice").join("state.db")),
+            Some(table) => match parse_state(table, base, env, &mut unset) {
+                Ok(Some(location)) => location,
+                // an unset `${NAME}`: said with the others below
+                Ok(None) => StateLocation::Sqlite(dest_path.join("_sluice").join("state.db")),
+                Err((key, message)) => return Err(invalid(&key, message)),
+            },
         };
         if !unset.is_empty() {
             return Err(FlowError::UnsetEnv { file, unset });
+        }
+        if let Some(shard) = overrides.shard {
+            if !state.is_shared() {
+                return Err(invalid(
+                    "state",
+                    format!(
+                        "--shard {shard} needs a state store every shard shares, so each task \
+                         runs once and a rerun shard finds its own: set [state] url = \
+                         \"postgres://USER@HOST:PORT/DATABASE\" (the state is now the SQLite \
+                         file {}, one machine's)",
+                        state.display()
+                    ),
+                ));
+            }
+            quota.share = shard.count;
         }
 
         Ok(Flow {
@@ -638,7 +756,8 @@ impl Flow {
                 file_rows,
                 parquet,
             },
-            state_path,
+            state,
+            shard: overrides.shard,
             error_threshold,
             max_value_bytes,
             schema_policy,
@@ -742,8 +861,8 @@ path = "../../out/zendesk"
             Some(PathBuf::from("/repo/config/mappings/m.json"))
         );
         assert_eq!(
-            flow.state_path,
-            PathBuf::from("/repo/out/zendesk/_sluice/state.db")
+            flow.state.local_path(),
+            Some(Path::new("/repo/out/zendesk/_sluice/state.db"))
         );
         assert_eq!(flow.connector_config.quota.all, Some((50, 60)));
         assert_eq!(flow.streams, Some(vec!["users".to_string()]));
@@ -762,6 +881,72 @@ path = "../../out/zendesk"
         Flow::parse(Path::new("/x/f.toml"), text, &Overrides::default(), &env)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_postgres_state_takes_its_password_from_the_environment_only() {
+        let parse = |state: &str| {
+            Flow::parse(
+                Path::new("/repo/config/flows/f.toml"),
+                &format!("{GOOD}[state]\n{state}\n"),
+                &Overrides::default(),
+                &env,
+            )
+        };
+        let flow = parse(
+            "url = \"postgres://sluice@db.internal:5433/lake\"\npassword = \"${ZD_TOKEN}\"\nschema = \"ads\"",
+        )
+        .expect("parses");
+        let StateLocation::Postgres(t) = &flow.state else {
+            panic!("not postgres: {:?}", flow.state)
+        };
+        assert_eq!(
+            t.display(),
+            "postgres://sluice@db.internal:5433/lake (schema ads)"
+        );
+        assert!(t.has_password());
+        assert!(flow.state.is_shared() && flow.state.local_path().is_none());
+        let refuse = |state: &str, key: &str, says: &str| {
+            let e = parse(state).expect_err("refused").to_string();
+            assert!(e.contains(key) && e.contains(says), "{state}: {e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        };
+        refuse(
+            "url = \"postgres://u:hunter2@db/lake\"",
+            "state.url",
+            "password = \"${NAME}\"",
+        );
+        refuse(
+            "url = \"postgres://u@db/lake\"\npassword = \"hunter2\"",
+            "state.password",
+            "secret",
+        );
+        refuse(
+            "path = \"s.db\"\nurl = \"postgres://u@db/lake\"",
+            "state.url",
+            "not both",
+        );
+        refuse(
+            "path = \"s.db\"\nschema = \"x\"",
+            "state.schema",
+            "PostgreSQL",
+        );
+        refuse(
+            "url = \"postgres://u@db/lake\"\nschema = \"a-b\"",
+            "state.url",
+            "schema `a-b`",
+        );
+        let e = parse("url = \"postgres://u@db/lake\"\npassword = \"${PG_PASS}\"")
+            .expect_err("unset")
+            .to_string();
+        assert!(e.contains("PG_PASS") && e.contains("state.password"), "{e}");
+        // the whole URL may be the secret, password and all
+        let flow = parse("url = \"${ZD_TOKEN}\"");
+        assert!(
+            flow.is_err(),
+            "s3cret is no URL… but the message must not show it"
+        );
+        assert!(!flow.expect_err("err").to_string().contains("s3cret"));
     }
 
     #[test]
@@ -784,8 +969,10 @@ path = "../../out/zendesk"
             PathBuf::from("/repo/config/flows/.sluice/zendesk-users")
         );
         assert_eq!(
-            flow.state_path,
-            PathBuf::from("/repo/config/flows/.sluice/zendesk-users/_sluice/state.db")
+            flow.state.local_path(),
+            Some(Path::new(
+                "/repo/config/flows/.sluice/zendesk-users/_sluice/state.db"
+            ))
         );
         assert_eq!(d.describe(), "s3://lake/marketing/");
         let keys: Vec<&str> = d.options.iter().map(|(k, _)| k.as_str()).collect();

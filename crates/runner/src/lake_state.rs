@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use sluice_sinks::Lake;
-use sluice_state::StateStore;
+use sluice_state::{StateLocation, StateStore};
 
 use crate::consume::ConsumeError;
 use crate::flow::Flow;
@@ -59,9 +59,13 @@ pub(crate) fn publish(store: &StateStore, lake: &Lake, flow: &str) -> Result<(),
     if !lake.is_remote() {
         return Ok(());
     }
+    // a shared store (PostgreSQL) outlives every machine already: no copy travels
+    let Some(path) = store.path() else {
+        return Ok(());
+    };
     let _one_at_a_time = PUBLISHING.lock().unwrap_or_else(|p| p.into_inner());
     store.put_value(LAKE_VALUES, GENERATION, &(generation(store)? + 1).into())?;
-    let snapshot = unique_beside(&store.path(), "snapshot");
+    let snapshot = unique_beside(path, "snapshot");
     store.snapshot(&snapshot, crate::run::SHARED_VALUES)?;
     let uploaded = lake.put_meta(&snapshot, &meta_name(flow));
     let _ = std::fs::remove_file(&snapshot);
@@ -87,11 +91,18 @@ pub fn ensure_state(flow: &Flow) -> Result<(), RunError> {
         .destination
         .lake()
         .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
-    sync_from_lake(&lake, &flow.state_path, &flow.name)
+    sync_from_lake(&lake, &flow.state, &flow.name)
 }
 
 /// Take the lake's copy of the state when this machine has none, or an older one.
-pub(crate) fn sync_from_lake(lake: &Lake, state_path: &Path, flow: &str) -> Result<(), RunError> {
+pub(crate) fn sync_from_lake(
+    lake: &Lake,
+    state: &StateLocation,
+    flow: &str,
+) -> Result<(), RunError> {
+    let Some(state_path) = state.local_path() else {
+        return Ok(());
+    };
     if !lake.is_remote() {
         return Ok(());
     }
@@ -148,6 +159,6 @@ pub fn publish_flow_state(flow: &Flow) -> Result<(), RunError> {
         .destination
         .lake()
         .map_err(|e| RunError::Config(format!("{}: destination: {e}", flow.file.display())))?;
-    let store = StateStore::open(&flow.state_path)?;
+    let store = flow.state.open()?;
     publish(&store, &lake, &flow.name).map_err(|e| RunError::Io(e.to_string()))
 }

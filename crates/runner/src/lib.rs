@@ -17,6 +17,8 @@ pub mod run_plan;
 pub mod schedule;
 pub mod scheduler;
 pub mod schema_policy;
+mod shard;
+pub use shard::Shard;
 
 pub use flow::{Flow, FlowError, Overrides};
 pub use flow_schema::{flow_schema, flows_reference};

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sluice_core::{Connector, ConnectorError, Page, PullContext, Registry, StreamSpec, Task};
 use sluice_mapping::{compile_with_aliases, identity_mapping_of, CompiledMapping, MappingSet};
 use sluice_sinks::Lake;
-use sluice_state::{FileLocks, LockGuard, LockOwner, Locks, StateError, StateStore};
+use sluice_state::{LockGuard, LockOwner, StateError, StateStore};
 use tokio::sync::{mpsc, watch};
 
 use crate::consume::{consume, recover, ConsumeError, SinkContext};
@@ -86,7 +86,7 @@ pub(crate) struct Prepared {
 /// belong to no one flow: every flow of the database that uses one OAuth grant must see the
 /// token the last of them received, since a vendor that rotates tokens retires the one sent.
 struct StateValues {
-    path: PathBuf,
+    location: sluice_state::StateLocation,
 }
 
 /// The pseudo-flow the shared values are kept under (not a valid flow name).
@@ -95,10 +95,10 @@ pub(crate) const SHARED_VALUES: &str = ":shared";
 impl sluice_core::KeyValueStore for StateValues {
     fn load(&self, key: &str) -> Option<String> {
         // a read never creates the store (a dry run, a flow that never ran)
-        if !self.path.exists() {
+        if !self.location.exists() {
             return None;
         }
-        let store = StateStore::open(&self.path).ok()?;
+        let store = self.location.open().ok()?;
         match store.checkpoint(SHARED_VALUES, key).ok()?? {
             Value::String(s) => Some(s),
             _ => None,
@@ -106,7 +106,8 @@ impl sluice_core::KeyValueStore for StateValues {
     }
 
     fn save(&self, key: &str, value: &str) -> Result<(), String> {
-        StateStore::open(&self.path)
+        self.location
+            .open()
             .and_then(|s| s.put_value(SHARED_VALUES, key, &Value::String(value.to_string())))
             .map_err(|e| e.to_string())
     }
@@ -122,7 +123,7 @@ pub(crate) fn prepare_with(
     let mut config = flow.connector_config.clone();
     if with_state {
         config.store = Some(sluice_core::StateHandle(Arc::new(StateValues {
-            path: flow.state_path.clone(),
+            location: flow.state.clone(),
         })));
     }
     let connector = registry
@@ -287,8 +288,9 @@ pub(crate) struct RunContext<'a> {
     pub connector: Arc<dyn Connector>,
     pub run_id: String,
     pub started: DateTime<Utc>,
-    /// `run` or `backfill`: each holds its own lock.
-    pub mode: &'static str,
+    /// The lock (and the history's mode) of this run: `run` or `backfill` (each holds its own
+    /// lock), with its shard if it has one.
+    pub lock_mode: String,
     pub tmp_root: PathBuf,
     pub rejects_path: PathBuf,
     pub progress_line: bool,
@@ -303,7 +305,7 @@ async fn run_task(
     mut stop: Option<watch::Receiver<bool>>,
 ) -> Result<TaskResult, RunError> {
     let flow = ctx.flow;
-    let mut store = StateStore::open(&flow.state_path)?;
+    let mut store = flow.state.open()?;
     let checkpoint = store.checkpoint(&flow.name, &spec.key)?;
     // without a mapping set, a stream with custom properties writes every field it sees,
     // under the flow's schema policy
@@ -507,12 +509,15 @@ pub(crate) fn begin<'a>(
     );
     // a fresh machine (an empty work dir), or one that ran the flow less recently than
     // another, starts from the lake's copy of the state
-    crate::lake_state::sync_from_lake(&lake, &flow.state_path, &flow.name)?;
-    let store = StateStore::open(&flow.state_path)?;
-    let locks = FileLocks::beside(&flow.state_path);
+    crate::lake_state::sync_from_lake(&lake, &flow.state, &flow.name)?;
+    let store = flow.state.open()?;
+    let locks = flow.state.locks();
+    let lock_mode = flow
+        .shard
+        .map_or_else(|| mode.to_string(), |s| s.lock_mode(mode));
     let lock = locks.acquire(
         &flow.name,
-        mode,
+        &lock_mode,
         &LockOwner::current(&run_id, &started.to_rfc3339()),
     )?;
     let tmp_root = dest.join("_sluice").join("tmp").join(&flow.name);
@@ -527,7 +532,7 @@ pub(crate) fn begin<'a>(
             )));
         }
     }
-    match recover(&store, &locks, &lake, &flow.name, &tmp_root) {
+    match recover(&store, locks.as_ref(), &lake, &flow.name, &tmp_root) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             files = n,
@@ -547,7 +552,7 @@ pub(crate) fn begin<'a>(
             rejects_path: dest.join("_runs").join(format!("rejects-{run_id}.jsonl")),
             run_id,
             started,
-            mode,
+            lock_mode,
             tmp_root,
             progress_line,
             counters: None,
@@ -573,11 +578,11 @@ pub(crate) async fn execute(
     store.begin_run(
         &ctx.run_id,
         &ctx.flow.name,
-        ctx.mode,
+        &ctx.lock_mode,
         &ctx.started.to_rfc3339(),
         std::process::id(),
     )?;
-    tracing::info!(flow = %ctx.flow.name, run = %ctx.run_id, mode = ctx.mode, destination = %ctx.lake.describe(), "run started");
+    tracing::info!(flow = %ctx.flow.name, run = %ctx.run_id, mode = %ctx.lock_mode, destination = %ctx.lake.describe(), "run started");
     let mut status = if errors.is_empty() {
         RunStatus::Success
     } else {
@@ -803,6 +808,9 @@ pub(crate) fn incremental_tasks(
                 window: None,
             };
             let key = task.key(false);
+            if flow.shard.is_some_and(|s| !s.owns(&key)) {
+                continue;
+            }
             let mut final_checkpoint = None;
             if let sluice_core::SyncMode::Days {
                 lookback_days,

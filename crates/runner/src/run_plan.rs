@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use sluice_core::{QuotaInfo, Registry, SyncMode};
-use sluice_state::StateStore;
 
 use crate::backfill::{human_duration, quota_time};
 use crate::flow::Flow;
@@ -69,8 +68,8 @@ pub fn plan_run(flow: &Flow, registry: &Registry) -> Result<RunPlan, RunError> {
     let prepared = prepare(flow, registry)?;
     // a fresh machine's plan starts where the lake's copy of the state says
     crate::lake_state::ensure_state(flow)?;
-    let store = if flow.state_path.exists() {
-        Some(StateStore::open(&flow.state_path)?)
+    let store = if flow.state.exists() {
+        Some(flow.state.open()?)
     } else {
         None
     };

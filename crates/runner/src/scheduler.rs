@@ -270,10 +270,10 @@ impl FlowRunner for EngineRunner {
     }
 
     fn last_started(&self, flow: &Flow) -> Option<DateTime<Utc>> {
-        if !flow.state_path.exists() {
+        if !flow.state.exists() {
             return None;
         }
-        let store = sluice_state::StateStore::open(&flow.state_path).ok()?;
+        let store = flow.state.open().ok()?;
         let last = store.runs(Some(&flow.name), 1).ok()?.into_iter().next()?;
         DateTime::parse_from_rfc3339(&last.started_at)
             .ok()

@@ -281,6 +281,24 @@ impl Lake {
             .collect())
     }
 
+    /// Whether the lake holds `target` now (a second look at one file a listing missed: another
+    /// process may have promoted or retired it since).
+    pub fn exists(&self, target: &Path) -> Result<bool, SinkError> {
+        let Some(remote) = &self.remote else {
+            return match fs::metadata(target) {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(SinkError::io(target, e)),
+            };
+        };
+        let key = self.key(remote, target)?;
+        match remote.call(remote.store.head(&key)) {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(remote.error(&key, e)),
+        }
+    }
+
     /// Delete `target`; one already gone is fine.
     pub fn remove(&self, target: &Path) -> Result<(), SinkError> {
         let Some(remote) = &self.remote else {

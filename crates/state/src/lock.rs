@@ -40,6 +40,19 @@ impl LockOwner {
     }
 }
 
+/// How a lock's holder is named in the message of a refused run.
+pub(crate) fn describe_holder(h: &LockOwner) -> String {
+    let host = if h.host.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", h.host)
+    };
+    format!(
+        "run {} (process {}{host}, started {})",
+        h.run_id, h.pid, h.started_at
+    )
+}
+
 /// A held lock; dropping it releases the lock.
 pub struct LockGuard {
     _held: Box<dyn Send + Sync>,
@@ -163,20 +176,8 @@ impl Locks for FileLocks {
                 return Err(StateError::Locked {
                     flow: flow.to_string(),
                     mode: mode.to_string(),
-                    holder: holder.map_or_else(
-                        || "another process".to_string(),
-                        |h| {
-                            let host = if h.host.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" on {}", h.host)
-                            };
-                            format!(
-                                "run {} (process {}{host}, started {})",
-                                h.run_id, h.pid, h.started_at
-                            )
-                        },
-                    ),
+                    holder: holder
+                        .map_or_else(|| "another process".to_string(), |h| describe_holder(&h)),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(self.io(&path, e)),

@@ -207,14 +207,37 @@ const DESTINATION: &[Key] = &[
     .default("`33554432` (32 MiB)"),
 ];
 
-const STATE: &[Key] = &[key(
-    "path",
-    Kind::Path,
-    "The state database (positions, committed files, a rotated refresh token). Flows of one \
-     OAuth authorization (rotating refresh tokens) share one.",
-)
-.required()
-.default("without `[state]`: `<destination path or work_dir>/_sluice/state.db`")];
+const STATE: &[Key] = &[
+    key(
+        "path",
+        Kind::Path,
+        "A SQLite state database (positions, committed files, run history, a rotated refresh \
+         token), for flows run by one machine at a time. Flows of one OAuth authorization \
+         (rotating refresh tokens) share one. Not with `url`.",
+    )
+    .default("without `[state]`: `<destination path or work_dir>/_sluice/state.db`"),
+    key(
+        "url",
+        Kind::Text,
+        "A PostgreSQL state store shared by every machine that runs the flow \
+         (`postgres://USER@HOST:PORT/DATABASE`, or `${NAME}` for the whole URL): needed by \
+         `--shard`; its leases replace the local lock files. No password in the text: use \
+         `password`. Connects without TLS (a private network, a socket or a TLS sidecar). \
+         Not with `path`.",
+    ),
+    key(
+        "password",
+        Kind::Credential,
+        "With `url`: the PostgreSQL password, as `${NAME}`.",
+    ),
+    key(
+        "schema",
+        Kind::Text,
+        "With `url`: the PostgreSQL schema holding sluice's tables, created on first use \
+         (letters, digits and `_`).",
+    )
+    .default("`sluice`"),
+];
 
 const SCHEDULE: &[Key] = &[
     key(

@@ -276,10 +276,13 @@ is the same as in a directory: `<stream>/date=YYYY-MM-DD/part-….parquet` and `
   `work_dir`) starts from the lake's snapshot, so running the flow there writes each record once \
   (issue #14). The copy leaves out rotated OAuth refresh tokens (a secret has no place in the \
   data bucket): with a vendor that rotates them (Pinterest), give such machines the current token \
-  or keep their work dir. Limits, for now: only one machine may run a flow at a time (the locks \
-  are local to a machine); and every machine must use the same `work_dir` path (the state names \
-  files by it: set an absolute one in containers). A machine that kept an old work dir while \
-  another ran the flow notices (each copy counts a generation) and takes the lake's copy.
+  or keep their work dir. Limits of the lake's copy: only one machine may run a flow at a time \
+  (its locks are local to a machine); and every machine must use the same `work_dir` path (the \
+  state names files by it: set an absolute one in containers). A machine that kept an old work \
+  dir while another ran the flow notices (each copy counts a generation) and takes the lake's \
+  copy. With `[state] url` (PostgreSQL) none of this applies: every machine shares the one \
+  state and its leases, no copy is made, and `--shard K/N` splits a run or a backfill over \
+  machines.
 - Run reports and rejects files are written in `work_dir/_runs/` (what `sluice runs` reads) and \
   copied to the lake's `_runs/`.
 - Credentials and settings come from the standard environment (`AWS_ACCESS_KEY_ID`, \
