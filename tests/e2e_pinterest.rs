@@ -3,6 +3,8 @@
 //! errors, a daily quota that runs out, and one quota shared by two flows.
 
 mod common;
+#[path = "../crates/state/tests/support/pg.rs"]
+mod pg;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -1258,4 +1260,79 @@ async fn the_lakes_copy_of_the_state_holds_no_token() {
     let copy = std::fs::read(lake.join("_sluice/state/tokens.db")).expect("the lake's copy");
     assert!(!has_token(&copy), "the lake's copy holds a token");
     assert!(copy.len() > 4096, "the copy holds the state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_refreshing_at_once_share_the_rotated_refresh_token_through_the_state() {
+    // every refresh retires the refresh token it was sent, and access tokens last 2 s:
+    // each shard refreshes again and again, and the token it holds was rotated away by the
+    // other in between, unless it takes the one the other kept in the shared state
+    let config = PinterestConfig {
+        access_token_ttl: std::time::Duration::from_secs(2),
+        quota: Some(QuotaSpec::new("all", 6, 1)),
+        ..PinterestConfig::default()
+    };
+    let p = pinterest(config, "").await;
+    let flow = p.flow(
+        "campaigns",
+        "object_type = \"campaigns\"",
+        "quota = \"6/1\"",
+    );
+    let text = std::fs::read_to_string(&flow).expect("flow")
+        + &format!(
+            "[state]\nurl = \"{}\"\nschema = \"{}\"\n",
+            pg::url(),
+            pg::fresh_schema("pinterest_shards")
+        );
+    std::fs::write(&flow, text).expect("flow");
+    let (from, to) = (today() - Days::new(16), today() - Days::new(1));
+    let (f, t) = (from.to_string(), to.to_string());
+    let shard = |k: &'static str| {
+        let args: Vec<String> = [
+            "backfill",
+            flow.to_str().expect("path"),
+            "--from",
+            &f,
+            "--to",
+            &t,
+            "--window",
+            "1d",
+            "--shard",
+            k,
+        ]
+        .map(String::from)
+        .to_vec();
+        let dir = p.dir.path().to_path_buf();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::run_binary_with(&args, &dir, &ENV).await
+        }
+    };
+    let (a, b) = tokio::join!(shard("0/2"), shard("1/2"));
+    assert_eq!(a.code, 0, "shard 0: {}", a.all());
+    assert_eq!(b.code, 0, "shard 1: {}", b.all());
+    let taken = [&a, &b]
+        .iter()
+        .filter(|o| o.stderr.contains("rotated by another process"))
+        .count();
+    assert!(
+        taken >= 1,
+        "no shard ever met a rotated token: the test proves nothing\n{}\n{}",
+        a.stderr,
+        b.stderr
+    );
+    assert_exactly(
+        written(&p.dest(), "campaign_analytics", "ID_CAMPAIGN"),
+        &p.truth("CAMPAIGN", from, to).await,
+    );
+    // a later run of either shard starts from the token the state keeps
+    let again = p
+        .backfill(
+            &flow,
+            from,
+            to,
+            &["--window", "1d", "--shard", "1/2", "--force"],
+        )
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
 }

@@ -228,6 +228,10 @@ impl OAuthState {
     }
 
     /// Get a new access token, unless a newer one than generation `seen` exists already.
+    ///
+    /// A refused refresh may mean another process sharing the grant (a shard of the same flow,
+    /// on a shared state store) rotated the token a moment ago: the refresh is retried with the
+    /// token the store holds now, if it is another one.
     pub(crate) async fn refresh(
         &self,
         client: &reqwest::Client,
@@ -237,6 +241,44 @@ impl OAuthState {
         if self.current.read().await.0 != seen {
             return Ok(());
         }
+        let mut refused = match self.refresh_once(client).await {
+            Err(e @ HttpError::Refresh { .. }) => e,
+            other => return other,
+        };
+        // the other process saves what it received right after: give it a moment
+        for pause in [0, 250, 1000] {
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            let Some(stored) = self.stored_token() else {
+                continue;
+            };
+            if stored.expose() == self.refresh_token.read().await.expose() {
+                continue;
+            }
+            tracing::info!(
+                "the refresh token was rotated by another process sharing it; using the new one"
+            );
+            *self.refresh_token.write().await = stored;
+            match self.refresh_once(client).await {
+                Err(e @ HttpError::Refresh { .. }) => refused = e,
+                other => return other,
+            }
+        }
+        Err(refused)
+    }
+
+    /// The refresh token the stores hold now for this grant, if one replaces the environment's.
+    fn stored_token(&self) -> Option<Secret> {
+        let stores: Vec<Arc<dyn TokenStore>> =
+            self.stores.lock().map(|s| s.clone()).unwrap_or_default();
+        stores
+            .iter()
+            .filter_map(|s| s.load(&self.store_key))
+            .filter_map(|text| serde_json::from_str::<Stored>(&text).ok())
+            .find(|stored| stored.replaces == self.env_fingerprint)
+            .map(|s| Secret::new(s.refresh_token))
+    }
+
+    async fn refresh_once(&self, client: &reqwest::Client) -> Result<(), HttpError> {
         let refresh_token = self.refresh_token.read().await.clone();
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "refresh_token"),

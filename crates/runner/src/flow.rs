@@ -123,6 +123,9 @@ struct StateTable {
     /// The PostgreSQL schema holding sluice's tables.
     #[serde(default)]
     schema: Option<String>,
+    /// A PEM file of certificate authorities for `sslmode=require` (a private CA).
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 
 pub use sluice_sinks::Format;
@@ -208,12 +211,11 @@ fn parse_state(
             "needs `path` (a SQLite file) or `url` (postgres://USER@HOST:PORT/DATABASE)".into(),
         )),
         (Some(path), None) => {
-            for k in ["password", "schema"] {
-                let given = if k == "password" {
-                    table.password.is_some()
-                } else {
-                    table.schema.is_some()
-                };
+            for (k, given) in [
+                ("password", table.password.is_some()),
+                ("schema", table.schema.is_some()),
+                ("ca_file", table.ca_file.is_some()),
+            ] {
                 if given {
                     return Err((key(k), "applies to a PostgreSQL `url` only".into()));
                 }
@@ -264,6 +266,17 @@ fn parse_state(
             }
             if let Some((password, _)) = password {
                 target = target.with_password(&password);
+            }
+            if let Some(ca) = &table.ca_file {
+                if !target.uses_tls() {
+                    return Err((
+                        key("ca_file"),
+                        "applies with TLS only: add sslmode=require to the URL".into(),
+                    ));
+                }
+                target = target
+                    .with_ca_file(&resolve_path(base, ca))
+                    .map_err(|m| (key("ca_file"), m))?;
             }
             Ok(Some(StateLocation::Postgres(Box::new(target))))
         }
@@ -935,6 +948,16 @@ path = "../../out/zendesk"
             "url = \"postgres://u@db/lake\"\nschema = \"a-b\"",
             "state.url",
             "schema `a-b`",
+        );
+        refuse(
+            "url = \"postgres://u@db/lake\"\nca_file = \"ca.pem\"",
+            "state.ca_file",
+            "sslmode=require",
+        );
+        refuse(
+            "url = \"postgres://u@db/lake?sslmode=require\"\nca_file = \"/nonexistent/ca.pem\"",
+            "state.ca_file",
+            "/nonexistent/ca.pem",
         );
         let e = parse("url = \"postgres://u@db/lake\"\npassword = \"${PG_PASS}\"")
             .expect_err("unset")

@@ -30,6 +30,10 @@ pub struct PgTarget {
     config: Config,
     schema: String,
     display: String,
+    /// `sslmode=require`: TLS, with the server's certificate verified.
+    tls: bool,
+    /// Certificate authorities trusted beside the public roots (`[state] ca_file`).
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -56,13 +60,11 @@ impl PgTarget {
                 "schema `{schema}` must be letters, digits and `_`, not starting with a digit"
             ));
         }
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(
-                "sslmode=require: this build of sluice connects to PostgreSQL without TLS; \
-                 reach the server over a private network, a Unix socket or a TLS sidecar, and \
-                 set sslmode=disable or prefer"
-                    .into(),
-            );
+        // prefer (the default) connects in the clear, as `disable` does: TLS is what
+        // `require` asks for, and then the certificate is verified, never merely accepted
+        let tls = config.get_ssl_mode() == SslMode::Require;
+        if !tls {
+            config.ssl_mode(SslMode::Disable);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -84,7 +86,53 @@ impl PgTarget {
             config,
             schema: schema.to_string(),
             display,
+            tls,
+            extra_roots: Vec::new(),
         })
+    }
+
+    /// Trust the certificate authorities of the PEM file `path` too (a private CA, such as a
+    /// cloud's database CA bundle).
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                format!(
+                    "{}: not a readable PEM certificate file: {e}",
+                    path.display()
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(format!("{}: holds no PEM certificate", path.display()));
+        }
+        self.extra_roots.extend(certs);
+        Ok(self)
+    }
+
+    /// Whether connections use TLS (`sslmode=require`).
+    pub fn uses_tls(&self) -> bool {
+        self.tls
+    }
+
+    fn tls_config(&self) -> Result<Option<rustls::ClientConfig>, String> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in &self.extra_roots {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("[state] ca_file: a certificate rustls refuses: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(config))
     }
 
     /// Whether the URL itself carries a password.
@@ -142,10 +190,11 @@ impl PgConn {
         let (ready, connected) = mpsc::channel::<Result<(), String>>();
         let config = target.config.clone();
         let schema = target.schema.clone();
+        let tls = target.tls_config().map_err(|e| target.err(e))?;
         std::thread::Builder::new()
             .name("sluice-postgres".into())
             .spawn(move || {
-                let client = match open(&config, &schema, migrate) {
+                let client = match open(&config, tls, &schema, migrate) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -203,12 +252,40 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     }
 }
 
-fn open(config: &Config, schema: &str, migrate: bool) -> Result<Client, String> {
-    let mut client = config.connect(NoTls).map_err(|e| describe(&e))?;
+fn open(
+    config: &Config,
+    tls: Option<rustls::ClientConfig>,
+    schema: &str,
+    migrate: bool,
+) -> Result<Client, String> {
+    let connected = match tls {
+        Some(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)),
+        None => config.connect(NoTls),
+    };
+    let mut client = connected.map_err(|e| {
+        let text = describe(&e);
+        if text.contains("certificate") {
+            format!(
+                "{text} (sslmode=require verifies the server's certificate against the public \
+                 roots and the CA of [state] ca_file)"
+            )
+        } else {
+            text
+        }
+    })?;
+    // machines starting at once race on IF NOT EXISTS (PostgreSQL checks, then inserts):
+    // the loser's duplicate is the winner's schema
+    if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")) {
+        let raced = e.code().is_some_and(|c| {
+            *c == postgres::error::SqlState::UNIQUE_VIOLATION
+                || *c == postgres::error::SqlState::DUPLICATE_SCHEMA
+        });
+        if !raced {
+            return Err(describe(&e));
+        }
+    }
     client
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{schema}\"; SET search_path TO \"{schema}\""
-        ))
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
         .map_err(|e| describe(&e))?;
     if migrate {
         run_migrations(&mut client, schema).map_err(|e| match e {

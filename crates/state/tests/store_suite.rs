@@ -552,6 +552,55 @@ mod postgres_store {
     }
 
     #[test]
+    fn sslmode_require_connects_with_tls_and_verifies_the_server() {
+        let url = format!("{}?sslmode=require", support::pg::url());
+        let schema = support::pg::fresh_schema("tls");
+        // the server's certificate is signed by the test's own CA: not a public root
+        let untrusted = PgTarget::parse(&url, &schema).expect("target");
+        assert!(untrusted.uses_tls());
+        let err = StateLocation::Postgres(Box::new(untrusted))
+            .open()
+            .err()
+            .expect("an unknown issuer is refused")
+            .to_string();
+        assert!(
+            err.contains("certificate") && err.contains("ca_file"),
+            "{err}"
+        );
+        let trusted = PgTarget::parse(&url, &schema)
+            .and_then(|t| t.with_ca_file(&support::pg::ca_file()))
+            .expect("target");
+        let location = StateLocation::Postgres(Box::new(trusted));
+        let store = location.open().expect("TLS with the CA");
+        store.put_value("f", "k", &json!(1)).expect("usable");
+        // the server says this very session is encrypted
+        let out = std::process::Command::new("psql")
+            .args([
+                &support::pg::url(),
+                "-qAt",
+                "-c",
+                "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+                 WHERE ssl AND application_name = 'sluice'",
+            ])
+            .output()
+            .expect("psql");
+        let n: u32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a count");
+        assert!(n >= 1, "no TLS session of sluice's");
+        drop(store);
+        let not_pem = std::env::temp_dir().join(format!("not-pem-{}", std::process::id()));
+        std::fs::write(&not_pem, "hello").expect("write");
+        let bad = PgTarget::parse(&url, &schema)
+            .expect("target")
+            .with_ca_file(&not_pem)
+            .expect_err("no certificate in it");
+        assert!(bad.contains("no PEM certificate"), "{bad}");
+        let _ = std::fs::remove_file(&not_pem);
+    }
+
+    #[test]
     fn no_message_carries_the_password() {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");

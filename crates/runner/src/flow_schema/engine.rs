@@ -222,8 +222,16 @@ const STATE: &[Key] = &[
         "A PostgreSQL state store shared by every machine that runs the flow \
          (`postgres://USER@HOST:PORT/DATABASE`, or `${NAME}` for the whole URL): needed by \
          `--shard`; its leases replace the local lock files. No password in the text: use \
-         `password`. Connects without TLS (a private network, a socket or a TLS sidecar). \
-         Not with `path`.",
+         `password`. `?sslmode=require` connects with TLS and verifies the server's \
+         certificate (public roots, or `ca_file`); otherwise the connection is in the clear \
+         (a private network or a socket). Not with `path`.",
+    ),
+    key(
+        "ca_file",
+        Kind::Path,
+        "With `url` and `sslmode=require`: a PEM file of the certificate authorities that sign \
+         the server's certificate (a private CA, a cloud's database CA bundle), trusted beside \
+         the public roots.",
     ),
     key(
         "password",

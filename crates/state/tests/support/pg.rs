@@ -105,12 +105,36 @@ fn start() -> PgServer {
         "initdb failed: {}",
         std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default()
     );
+    // TLS for the tests of sslmode=require: a CA of the test's own signs the server's
+    // certificate (for 127.0.0.1); plain connections are served too
+    let certs = shell(&format!(
+        "(cd {dir} && \
+         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+           -keyout ca.key -out ca.crt -days 2 -subj '/CN=sluice test CA' \
+           -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign && \
+         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+           -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && \
+         printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > server.ext && \
+         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+           -out server.crt -days 2 -extfile server.ext && chmod 600 server.key) \
+         >{log} 2>&1",
+        dir = q(&dir),
+        log = q(&dir.join("openssl.log")),
+    ))
+    .status()
+    .expect("openssl");
+    assert!(
+        certs.success(),
+        "openssl could not make the test certificates: {}",
+        std::fs::read_to_string(dir.join("openssl.log")).unwrap_or_default()
+    );
     let port = free_port();
     // the watchdog outlives nothing: when this test process is gone, it stops the server
     // (fast shutdown) and removes its files
     let script = format!(
         "{postgres} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
            -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+           -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key \
            >{log} 2>&1 & pg=$!
          while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf {dir}",
@@ -153,6 +177,11 @@ pub fn server() -> &'static PgServer {
 /// A connection URL to the server's `postgres` database.
 pub fn url() -> String {
     format!("postgres://postgres@127.0.0.1:{}/postgres", server().port)
+}
+
+/// The certificate authority that signed the server's certificate.
+pub fn ca_file() -> PathBuf {
+    server().dir.join("ca.crt")
 }
 
 /// A schema name no other test of this process uses.
