@@ -591,6 +591,11 @@ fn the_manifests_have_the_structure_the_readme_claims() {
     );
     assert_eq!(action_for(job, 2).as_deref(), Some("FailJob"), "exit 2");
     assert_eq!(action_for(job, 4).as_deref(), Some("Ignore"), "exit 4");
+    assert_eq!(
+        action_for(job, 6).as_deref(),
+        Some("Ignore"),
+        "exit 6: a drained shard is run again, not counted done"
+    );
     assert_eq!(action_for(job, 5).as_deref(), Some("FailIndex"), "exit 5");
     assert_eq!(action_for(job, 3).as_deref(), Some("FailIndex"), "exit 3");
     assert_eq!(action_for(job, 1), None, "exit 1 is counted and retried");

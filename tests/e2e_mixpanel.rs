@@ -1115,3 +1115,51 @@ async fn a_shard_killed_mid_backfill_is_rerun_alone_and_finishes_its_own_windows
     assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
     assert_eq!(limited(&mp.stats().await), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_stopped_by_sigterm_exits_6_and_the_same_command_finishes_it() {
+    let config = MixpanelConfig {
+        quota: Some(QuotaSpec::new("all", 2, 1)),
+        ..MixpanelConfig::default()
+    };
+    let mp = mixpanel(config, "").await;
+    let (from, to) = (day_with(0), day_with(0) + chrono::Days::new(9));
+    let flow = mp.flow("events", true, "", "");
+    let text = std::fs::read_to_string(&flow)
+        .expect("flow")
+        .replace("quota = \"50/1\"", "quota = \"2/1\"");
+    std::fs::write(&flow, text).expect("flow");
+    let args: Vec<String> = [
+        "backfill",
+        flow.to_str().expect("path"),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--window",
+        "1d",
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec();
+    // two windows a second: ten take five seconds, and the pod is drained after one
+    let child = sluice_process(&mp, &args).spawn().expect("spawn");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pid = child.id().expect("pid").to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let out = output_of(child).await;
+    assert_eq!(out.code, 6, "{}", out.all());
+    let summary: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON summary");
+    assert_eq!(summary["status"], "interrupted", "{summary}");
+    assert_eq!(summary["exit_code"], 6);
+    assert!(out.stderr.contains("run the same command again"), "{}", out.stderr);
+    let again = mp
+        .sluice(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
+}

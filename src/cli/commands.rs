@@ -11,7 +11,9 @@ use sluice_state::{LockOwner, StateStore};
 
 use super::output::out;
 use super::summary::Summary;
-use super::{sandbox, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD};
+use super::{
+    sandbox, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_LOCKED, EXIT_QUOTA, EXIT_THRESHOLD,
+};
 
 /// Every connector this binary ships, registered by name.
 pub fn registry() -> Registry {
@@ -1075,12 +1077,20 @@ async fn backfill_summary(args: BackfillArgs<'_>) -> Summary {
                 crate::cli::print_error(&format!("{} {}", e.code, e.message));
             }
             print_exhaustion(&outcome);
-            Summary::of_outcome(
-                "backfill",
-                &flow.name,
-                &outcome,
-                exit_for_status(outcome.status),
-            )
+            let code = if outcome.status == sluice_runner::RunStatus::Interrupted {
+                crate::cli::print_notice(
+                    "note",
+                    &format!(
+                        "{}: the backfill stopped before every window was done; what was \
+                         complete is committed: run the same command again to finish",
+                        flow.name
+                    ),
+                );
+                EXIT_INTERRUPTED
+            } else {
+                exit_for_status(outcome.status)
+            };
+            Summary::of_outcome("backfill", &flow.name, &outcome, code)
         }
         Ok(None) => {
             if !json {

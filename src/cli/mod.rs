@@ -29,6 +29,10 @@ pub const EXIT_INVALID: u8 = 2;
 pub const EXIT_THRESHOLD: u8 = 3;
 pub const EXIT_LOCKED: u8 = 4;
 pub const EXIT_QUOTA: u8 = 5;
+/// A backfill stopped by SIGINT/SIGTERM before every window was done: what was complete is
+/// committed, and the same command finishes it. Not 0, so a Kubernetes Job or an Airflow task
+/// whose pod was drained is run again instead of counted done.
+pub const EXIT_INTERRUPTED: u8 = 6;
 
 #[derive(Parser)]
 #[command(

@@ -115,7 +115,7 @@ pub fn schema() -> Value {
             "flow": {"type": ["string", "null"], "description": "The flow's name; null when the flow file could not be read."},
             "status": {"enum": ["success", "threshold_exceeded", "failed", "interrupted",
                                 "quota_exhausted", "nothing_to_do", "ok", "invalid"]},
-            "exit_code": {"type": "integer", "description": "0 success, 1 failed, 2 invalid, 3 error threshold, 4 locked, 5 quota spent."},
+            "exit_code": {"type": "integer", "description": "0 success, 1 failed, 2 invalid, 3 error threshold, 4 locked, 5 quota spent, 6 backfill interrupted with windows left."},
             "records_in": count("Records received from the source."),
             "records_out": count("Records written."),
             "rejected": count("Records that failed (in the rejects file)."),
