@@ -1105,7 +1105,9 @@ async fn a_shard_killed_mid_backfill_is_rerun_alone_and_finishes_its_own_windows
     assert_eq!(rerun.code, 0, "{}", rerun.all());
     let pulled = requests(&mp.stats().await) - before;
     let left = to_run(&rerun.stdout);
-    assert!(left >= 1 && left < most, "{}", rerun.stdout);
+    // on a loaded machine the victim may have died before finishing a window: then it has
+    // them all left, and its rerun still pulls only its own
+    assert!(left >= 1 && left <= most, "{}", rerun.stdout);
     assert_eq!(
         pulled,
         left,
@@ -1156,7 +1158,11 @@ async fn a_backfill_stopped_by_sigterm_exits_6_and_the_same_command_finishes_it(
     let summary: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON summary");
     assert_eq!(summary["status"], "interrupted", "{summary}");
     assert_eq!(summary["exit_code"], 6);
-    assert!(out.stderr.contains("run the same command again"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("run the same command again"),
+        "{}",
+        out.stderr
+    );
     let again = mp
         .sluice(&args.iter().map(String::as_str).collect::<Vec<_>>())
         .await;

@@ -356,6 +356,9 @@ pub struct QuotaOverrides {
     /// Processes sharing the credential's quotas at once (`--shard K/N`: N); each paces at its
     /// share. 0 and 1 mean this process alone.
     pub share: u32,
+    /// This process's place among them (`--shard K/N`: K), for staggering a quota smaller than
+    /// their number.
+    pub share_index: u32,
 }
 
 /// The default of `max_page_bytes`: far above any page a vendor sends at its largest page size

@@ -241,6 +241,13 @@ impl OAuthState {
         if self.current.read().await.0 != seen {
             return Ok(());
         }
+        // never send a token another process already rotated away: some vendors revoke the
+        // whole grant when a used refresh token comes back
+        if let Some(stored) = self.stored_token() {
+            if stored.expose() != self.refresh_token.read().await.expose() {
+                *self.refresh_token.write().await = stored;
+            }
+        }
         let mut refused = match self.refresh_once(client).await {
             Err(e @ HttpError::Refresh { .. }) => e,
             other => return other,

@@ -60,6 +60,9 @@ pub struct Quota {
     pub period: Duration,
     /// The category whose requests it counts; `None` counts every request of the connection.
     pub category: Option<String>,
+    /// How long after the pacer starts its first turn comes: a shard's slot, when the quota
+    /// is smaller than the number of shards.
+    pub delay: Duration,
 }
 
 impl Quota {
@@ -70,6 +73,7 @@ impl Quota {
             count,
             period,
             category: None,
+            delay: Duration::ZERO,
         }
     }
 
@@ -88,7 +92,8 @@ impl Quota {
     /// With N shards sharing the credential, each quota is cut to its 1/N share, so the
     /// shards together never exceed it: COUNT/N per period, or, when COUNT is smaller than N,
     /// one request per as many periods as it takes (3 a second over 4 shards: one per 2 s
-    /// each).
+    /// each), with shard K's first turn K/N of that later, so their turns interleave (two a
+    /// second together) instead of coming at once.
     pub fn overridden(overrides: &sluice_core::QuotaOverrides, defaults: Vec<Quota>) -> Vec<Quota> {
         let mut quotas = Self::configured(overrides, defaults);
         let share = overrides.share.max(1);
@@ -98,6 +103,7 @@ impl Quota {
             } else {
                 q.period *= share.div_ceil(q.count.max(1));
                 q.count = 1;
+                q.delay = q.period * overrides.share_index.min(share - 1) / share;
             }
         }
         quotas
@@ -183,6 +189,8 @@ enum Kind {
 pub(crate) struct Pacer {
     pub quota: Quota,
     kind: Kind,
+    /// No turn before this (the quota's `delay` after the pacer was made).
+    not_before: std::time::Instant,
 }
 
 /// A quota that cannot give a turn within the wait budget.
@@ -213,11 +221,25 @@ impl Pacer {
         Ok(Self {
             quota: quota.clone(),
             kind,
+            not_before: std::time::Instant::now() + quota.delay,
         })
     }
 
     /// Wait for a turn, unless the wait would be longer than `max_wait`.
     pub async fn turn(&self, max_wait: Duration) -> Result<(), Exhausted> {
+        let slot = self
+            .not_before
+            .saturating_duration_since(std::time::Instant::now());
+        if !slot.is_zero() {
+            if slot > max_wait {
+                return Err(Exhausted {
+                    quota: self.quota.name.clone(),
+                    wait: slot,
+                });
+            }
+            note_wait(&self.quota.name, slot);
+            tokio::time::sleep(slot).await;
+        }
         match &self.kind {
             Kind::Rate(limiter) => loop {
                 match limiter.check() {
@@ -347,8 +369,21 @@ mod tests {
         assert_eq!(
             (q[1].count, q[1].period),
             (1, Duration::from_secs(2 * 86_400)),
-            "3 a day over 4 shards: one every 2 days each, 2 a day together"
+            "3 a day over 4 shards: one every 2 days each"
         );
+        assert_eq!(q[1].delay, Duration::ZERO, "shard 0's slot is first");
+        let third = sluice_core::QuotaOverrides {
+            share: 4,
+            share_index: 3,
+            ..Default::default()
+        };
+        let q = Quota::overridden(&third, defaults.clone());
+        assert_eq!(
+            q[1].delay,
+            Duration::from_secs(3 * 86_400 / 2),
+            "shard 3's slot is a day and a half in: 2 a day together"
+        );
+        assert_eq!(q[0].delay, Duration::ZERO, "100 a second splits evenly");
         let all = sluice_core::QuotaOverrides {
             all: Some((40, 2)),
             share: 4,

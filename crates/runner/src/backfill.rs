@@ -358,6 +358,15 @@ pub fn plan_backfill(
         )));
     }
     let mut notes = Vec::new();
+    if let Some(shard) = flow.shard.filter(|_| req.to > last) {
+        // the window layout is cut from the range: shards that cut it at another last day
+        // (started either side of midnight, or one rerun the next day) would own other windows
+        return Err(RunError::Config(format!(
+            "--shard {shard}: --to {} is after {last}, the last complete day: every shard must \
+             plan the same windows, so give a --to no later than {last}",
+            req.to
+        )));
+    }
     let to = if req.to > last {
         let note = format!(
             "--to {} is after {last}, the last complete day: the backfill stops at {last}",

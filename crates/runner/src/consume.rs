@@ -56,6 +56,9 @@ pub(crate) struct SinkContext {
     pub dynamic: Option<DynamicColumns>,
     pub rejects_path: PathBuf,
     pub progress: bool,
+    /// The run's lock, checked before each commit: a lease lost with its connection stops
+    /// the run (another process may own its tasks now).
+    pub lock: Arc<sluice_state::LockGuard>,
 }
 
 #[derive(Debug, Default)]
@@ -319,6 +322,7 @@ impl Consumer<'_> {
         for (_, s, _) in &self.staged {
             self.ctx.lake.stage(&s.temp)?;
         }
+        self.ctx.lock.check(&self.ctx.flow)?;
         self.store.commit(Commit {
             run_id: &self.ctx.run_id,
             flow: &self.ctx.flow,
@@ -716,8 +720,26 @@ pub(crate) fn recover(
     }
     // objects staged in the store by runs that died before their commit (a lost machine):
     // no commit names them, so they go
+    // a staged file a commit names is promoted by recovery or by its live run, never swept:
+    // the list is read after the listings, so a commit made meanwhile is seen
+    let remote_staged = if lake.is_remote() {
+        lake.list_files(tmp_root)?
+    } else {
+        Vec::new()
+    };
+    let local_runs: Vec<std::fs::DirEntry> = std::fs::read_dir(tmp_root)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    let named: std::collections::HashSet<PathBuf> = store
+        .pending_files(flow)?
+        .into_iter()
+        .map(|p| p.temp)
+        .collect();
     if lake.is_remote() {
-        for staged in lake.list_files(tmp_root)? {
+        for staged in remote_staged {
+            if named.contains(&staged) {
+                continue;
+            }
             let run = staged
                 .strip_prefix(tmp_root)
                 .ok()
@@ -730,12 +752,14 @@ pub(crate) fn recover(
             }
         }
     }
-    if let Ok(entries) = std::fs::read_dir(tmp_root) {
-        for e in entries.flatten() {
-            let run = e.file_name().to_string_lossy().into_owned();
-            if !locks.is_alive(flow, &run)? {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+    for e in local_runs {
+        let dir = e.path();
+        if named.iter().any(|t| t.starts_with(&dir)) {
+            continue;
+        }
+        let run = e.file_name().to_string_lossy().into_owned();
+        if !locks.is_alive(flow, &run)? {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
     Ok(promoted)

@@ -742,6 +742,7 @@ impl Flow {
                 ));
             }
             quota.share = shard.count;
+            quota.share_index = shard.index;
         }
 
         Ok(Flow {

@@ -296,7 +296,7 @@ pub(crate) struct RunContext<'a> {
     pub progress_line: bool,
     pub counters: Option<Arc<crate::progress::Counters>>,
     /// Held until the run is over; the kernel releases it if the process dies.
-    pub _lock: LockGuard,
+    pub lock: Arc<LockGuard>,
 }
 
 async fn run_task(
@@ -377,6 +377,7 @@ async fn run_task(
         day_partitioned: spec.stream.day_partitioned,
         replaces: spec.replaces,
         counters: ctx.counters.clone(),
+        lock: ctx.lock.clone(),
         dest: flow.destination.path.clone(),
         lake: ctx.lake.clone(),
         tmp_dir: ctx.tmp_root.join(&ctx.run_id),
@@ -556,7 +557,7 @@ pub(crate) fn begin<'a>(
             tmp_root,
             progress_line,
             counters: None,
-            _lock: lock,
+            lock: Arc::new(lock),
         },
         store,
         errors,

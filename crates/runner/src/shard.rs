@@ -46,7 +46,7 @@ impl Shard {
 
     /// The lock a shard's run takes: shards of one flow run at once, each alone.
     pub fn lock_mode(&self, mode: &str) -> String {
-        format!("{mode} shard {}/{}", self.index, self.count)
+        sluice_state::shard_mode(mode, self.index, self.count)
     }
 }
 

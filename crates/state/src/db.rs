@@ -114,10 +114,28 @@ impl Row {
 pub(crate) struct Stmt {
     pub(crate) sql: &'static str,
     pub(crate) args: Vec<Arg>,
+    /// PostgreSQL only (SQLite serializes its writers already).
+    pub(crate) pg_only: bool,
 }
 
 pub(crate) fn stmt(sql: &'static str, args: Vec<Arg>) -> Stmt {
-    Stmt { sql, args }
+    Stmt {
+        sql,
+        args,
+        pg_only: false,
+    }
+}
+
+/// First in a transaction: commits of one `key` (a flow) run one after another, as SQLite's
+/// do. Under PostgreSQL's READ COMMITTED, two commits that retire the same day's files (a
+/// backfill window and a run's lookback, or two shards) would otherwise each see the other's
+/// rows only in part, and a file could leave the manifest without being retired.
+pub(crate) fn serialized_by(key: String) -> Stmt {
+    Stmt {
+        sql: "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
+        args: vec![Arg::Text(key)],
+        pg_only: true,
+    }
 }
 
 /// The database behind a state store.
@@ -165,7 +183,7 @@ impl Db {
                     rusqlite::TransactionBehavior::Immediate,
                 )
                 .map_err(|e| e.to_string())?;
-                for s in &stmts {
+                for s in stmts.iter().filter(|s| !s.pg_only) {
                     tx.execute(s.sql, rusqlite::params_from_iter(s.args.iter()))
                         .map_err(|e| e.to_string())?;
                 }

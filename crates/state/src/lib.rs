@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use db::{args, stmt, Db, Row, Stmt};
-pub use lock::{FileLocks, LockGuard, LockOwner, Locks};
+use db::{args, serialized_by, stmt, Db, Row, Stmt};
+pub use lock::{shard_mode, FileLocks, Held, LockGuard, LockOwner, Locks};
 pub use postgres::{PgLocks, PgTarget};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,8 @@ pub enum StateError {
         mode: String,
         holder: String,
     },
+    #[error("flow `{flow}`: {message}")]
+    LeaseLost { flow: String, message: String },
     #[error("lock file {path}: {message}")]
     Lock { path: String, message: String },
     #[error("state store {path}: stored checkpoint of `{flow}`/`{stream}` is not JSON: {message}")]
@@ -318,7 +320,7 @@ impl StateStore {
     /// checkpoint, and on completion mark the task done and doom the files it replaces.
     pub fn commit(&mut self, c: Commit<'_>) -> Result<(), StateError> {
         let at = now();
-        let mut steps = Vec::new();
+        let mut steps = vec![serialized_by(format!("sluice-commit/{}", c.flow))];
         for part in c.replace_partitions {
             steps.push(stmt(
                 "INSERT INTO doomed_files (path, flow)

@@ -53,16 +53,53 @@ pub(crate) fn describe_holder(h: &LockOwner) -> String {
     )
 }
 
+/// What a lock holds while it is held.
+pub trait Held: Send + Sync {
+    /// Whether the lock is still this process's: a lease on a server can be lost with its
+    /// connection, a file lock cannot.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// A held lock; dropping it releases the lock.
 pub struct LockGuard {
-    _held: Box<dyn Send + Sync>,
+    held: Box<dyn Held>,
 }
 
 impl LockGuard {
-    pub fn new(held: impl Send + Sync + 'static) -> Self {
+    pub fn new(held: impl Held + 'static) -> Self {
         Self {
-            _held: Box::new(held),
+            held: Box::new(held),
         }
+    }
+
+    /// Before a commit: the lock is still held, or the run must stop (another process may
+    /// have taken over its tasks and swept its staged files).
+    pub fn check(&self, flow: &str) -> Result<(), StateError> {
+        self.held.check().map_err(|message| StateError::LeaseLost {
+            flow: flow.to_string(),
+            message,
+        })
+    }
+}
+
+/// The lock mode of shard `index` of `count` of a run in `mode`.
+pub fn shard_mode(mode: &str, index: u32, count: u32) -> String {
+    format!("{mode} shard {index}/{count}")
+}
+
+/// A lock mode's base and its shard, as [`shard_mode`] spells them.
+pub(crate) fn split_shard_mode(mode: &str) -> (&str, Option<(u32, u32)>) {
+    let Some((base, shard)) = mode.split_once(" shard ") else {
+        return (mode, None);
+    };
+    let parsed = shard
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+    match parsed {
+        Some(p) => (base, Some(p)),
+        None => (mode, None),
     }
 }
 
@@ -129,6 +166,8 @@ struct HeldFiles {
     run: File,
     run_path: PathBuf,
 }
+
+impl Held for HeldFiles {}
 
 impl Drop for HeldFiles {
     fn drop(&mut self) {

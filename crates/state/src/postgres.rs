@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::db::{Arg, Cell, Row};
-use crate::lock::{describe_holder, LockGuard, LockOwner, Locks};
+use crate::lock::{describe_holder, Held, LockGuard, LockOwner, Locks};
 use crate::StateError;
 
 /// Where a PostgreSQL store is, with the URL's secrets kept out of every message.
@@ -69,6 +70,11 @@ impl PgTarget {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        // a server gone silent (a partition, a dead host) is noticed in about a minute, not
+        // after the kernel's two hours: a commit, a heartbeat or a release never hangs on it
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(20));
+        config.tcp_user_timeout(Duration::from_secs(60));
         config.application_name("sluice");
         let host = config
             .get_hosts()
@@ -284,8 +290,11 @@ fn open(
             return Err(describe(&e));
         }
     }
+    // a statement stuck behind another session's lock ends with an error, not never
     client
-        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .batch_execute(&format!(
+            "SET search_path TO \"{schema}\"; SET statement_timeout = '300s'"
+        ))
         .map_err(|e| describe(&e))?;
     if migrate {
         run_migrations(&mut client, schema).map_err(|e| match e {
@@ -525,13 +534,39 @@ impl PgLocks {
 /// How often a held lease says it is still there.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
-/// A held lease: its session (whose end releases the advisory lock) and its heartbeat.
+/// A held lease: its session (whose end releases the advisory locks) and its heartbeat.
 struct HeldLease {
     conn: Arc<PgConn>,
     stop: Option<mpsc::Sender<()>>,
+    /// Set by the heartbeat when the session is gone: the locks went with it.
+    lost: Arc<AtomicBool>,
     flow: String,
     mode: String,
     run_id: String,
+}
+
+impl Held for HeldLease {
+    fn check(&self) -> Result<(), String> {
+        let lost = || {
+            "this run's lease is lost (its connection to the state store ended, so another \
+             process may have taken over): stopping before it commits anything more"
+                .to_string()
+        };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(lost());
+        }
+        // the session is alive (and holds its locks) if it answers
+        match self
+            .conn
+            .call(|s| s.client.simple_query("SELECT 1").map(|_| ()))
+        {
+            Ok(Ok(())) => Ok(()),
+            _ => {
+                self.lost.store(true, Ordering::SeqCst);
+                Err(lost())
+            }
+        }
+    }
 }
 
 impl Drop for HeldLease {
@@ -554,61 +589,137 @@ fn now() -> String {
         .to_string()
 }
 
+/// Why a lease was refused: who holds it, when the holder is known.
+enum Refused {
+    Held(Option<String>),
+    OtherCount(String),
+}
+
+impl PgLocks {
+    fn key(&self, flow: &str, what: &str) -> String {
+        format!("sluice/{}/{flow}/{what}", self.target.schema)
+    }
+
+    fn run_key(&self, flow: &str, run_id: &str) -> String {
+        self.key(flow, &format!("run {run_id}"))
+    }
+}
+
+/// Take an advisory lock of the session, shared or exclusive, without waiting.
+fn try_lock(s: &mut Session, key: &str, shared: bool) -> Result<bool, postgres::Error> {
+    let sql = if shared {
+        "SELECT pg_try_advisory_lock_shared(hashtextextended($1, 0))"
+    } else {
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+    };
+    Ok(s.client.query_one(sql, &[&key])?.get(0))
+}
+
+fn holder(s: &mut Session, flow: &str, mode_like: &str) -> Result<Option<String>, postgres::Error> {
+    Ok(s.client
+        .query_opt(
+            "SELECT owner FROM leases WHERE flow = $1 AND mode LIKE $2 ORDER BY acquired_at DESC LIMIT 1",
+            &[&flow, &mode_like],
+        )?
+        .map(|r| r.get::<_, String>(0)))
+}
+
 impl Locks for PgLocks {
+    /// The lock of `mode` for the flow. A shard's mode (`backfill shard 1/4`, see
+    /// [`crate::shard_mode`]) holds its base mode shared and its own exclusively: the shards
+    /// of one flow run at once, each alone, while an unsharded run or a `state reset` (which
+    /// hold the base exclusively) waits for all of them, and shards dealt by another N are
+    /// refused (they would run the same tasks).
     fn acquire(&self, flow: &str, mode: &str, owner: &LockOwner) -> Result<LockGuard, StateError> {
         let conn = Arc::new(PgConn::connect(&self.target, true)?);
-        let key = format!("{}/{flow}/{mode}", self.target.schema);
         let owner_json =
             serde_json::to_string(owner).map_err(|e| self.target.err(e.to_string()))?;
-        let (f, m, run_id) = (flow.to_string(), mode.to_string(), owner.run_id.clone());
+        let (base, shard) = crate::lock::split_shard_mode(mode);
+        let base_key = self.key(flow, base);
+        let own_key = self.key(flow, mode);
+        let run_key = self.run_key(flow, &owner.run_id);
+        let probe_prefix = self.key(flow, "run ");
+        let (f, m, b, run_id) = (
+            flow.to_string(),
+            mode.to_string(),
+            base.to_string(),
+            owner.run_id.clone(),
+        );
         let taken = conn
-            .call(
-                move |s| -> Result<Result<(), Option<String>>, postgres::Error> {
-                    let got: bool = s
-                        .client
-                        .query_one(
-                            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                            &[&key],
-                        )?
-                        .get(0);
-                    if !got {
-                        let holder = s
-                            .client
-                            .query_opt(
-                                "SELECT owner FROM leases WHERE flow = $1 AND mode = $2",
-                                &[&f, &m],
-                            )?
-                            .map(|r| r.get::<_, String>(0));
-                        return Ok(Err(holder));
+            .call(move |s| -> Result<Result<(), Refused>, postgres::Error> {
+                if !try_lock(s, &base_key, shard.is_some())? {
+                    return Ok(Err(Refused::Held(holder(s, &f, &format!("{b}%"))?)));
+                }
+                if shard.is_some() && !try_lock(s, &own_key, false)? {
+                    return Ok(Err(Refused::Held(holder(s, &f, &m)?)));
+                }
+                // the run's own lock, which tells every machine it is alive
+                try_lock(s, &run_key, false)?;
+                if let Some((_, count)) = shard {
+                    let others = s.client.query(
+                        "SELECT mode, run_id FROM leases WHERE flow = $1 AND mode LIKE $2",
+                        &[&f, &format!("{b} shard %")],
+                    )?;
+                    for row in others {
+                        let (other, other_run): (String, String) = (row.get(0), row.get(1));
+                        let other_count = crate::lock::split_shard_mode(&other).1.map(|x| x.1);
+                        if other_count == Some(count) || other_run == run_id {
+                            continue;
+                        }
+                        let key = format!("{probe_prefix}{other_run}");
+                        if try_lock(s, &key, false)? {
+                            // its run is gone: a stale row
+                            s.client.execute(
+                                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                                &[&key],
+                            )?;
+                            continue;
+                        }
+                        return Ok(Err(Refused::OtherCount(other)));
                     }
-                    let at = now();
-                    s.client.execute(
-                        "INSERT INTO leases (flow, mode, run_id, owner, backend_pid, backend_start,
+                }
+                let at = now();
+                s.client.execute(
+                    "INSERT INTO leases (flow, mode, run_id, owner, backend_pid, backend_start,
                                          acquired_at, heartbeat_at)
-                     SELECT $1, $2, $3, $4, pid, backend_start::text, $5, $5
+                     SELECT $1, $2, $3, $4, pg_backend_pid(),
+                            extract(epoch FROM backend_start)::text, $5, $5
                      FROM pg_stat_activity WHERE pid = pg_backend_pid()
                      ON CONFLICT (flow, mode) DO UPDATE SET run_id = excluded.run_id,
                        owner = excluded.owner, backend_pid = excluded.backend_pid,
                        backend_start = excluded.backend_start,
                        acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
-                        &[&f, &m, &run_id, &owner_json, &at],
-                    )?;
-                    Ok(Ok(()))
-                },
-            )
+                    &[&f, &m, &run_id, &owner_json, &at],
+                )?;
+                Ok(Ok(()))
+            })
             .map_err(|e| self.target.err(e))?
             .map_err(|e| self.target.err(describe(&e)))?;
-        if let Err(holder) = taken {
-            return Err(StateError::Locked {
-                flow: flow.to_string(),
-                mode: mode.to_string(),
-                holder: holder
-                    .and_then(|h| serde_json::from_str::<LockOwner>(&h).ok())
-                    .map_or_else(|| "another process".to_string(), |h| describe_holder(&h)),
-            });
+        match taken {
+            Ok(()) => {}
+            Err(Refused::Held(holder)) => {
+                return Err(StateError::Locked {
+                    flow: flow.to_string(),
+                    mode: mode.to_string(),
+                    holder: holder
+                        .and_then(|h| serde_json::from_str::<LockOwner>(&h).ok())
+                        .map_or_else(|| "another process".to_string(), |h| describe_holder(&h)),
+                })
+            }
+            Err(Refused::OtherCount(other)) => {
+                return Err(StateError::Locked {
+                    flow: flow.to_string(),
+                    mode: mode.to_string(),
+                    holder: format!(
+                        "a run of `{other}` (shards of another count: every shard of one flow \
+                         must be started with the same N)"
+                    ),
+                })
+            }
         }
         let (stop, stopped) = mpsc::channel::<()>();
-        let beat = Arc::clone(&conn);
+        let lost = Arc::new(AtomicBool::new(false));
+        let (beat, beat_lost) = (Arc::clone(&conn), Arc::clone(&lost));
         let (f, m, run_id) = (flow.to_string(), mode.to_string(), owner.run_id.clone());
         let store_name = self.target.display.clone();
         std::thread::Builder::new()
@@ -624,16 +735,24 @@ impl Locks for PgLocks {
                         )
                     });
                     match result {
-                        Ok(Ok(1)) => {}
-                        Ok(Ok(_)) => tracing::error!(
-                            store = %store_name, flow = %f,
-                            "the lease of this run is gone from the state store; another process may take over the flow"
-                        ),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) if e.is_closed() => {
+                            beat_lost.store(true, Ordering::SeqCst);
+                            tracing::error!(
+                                store = %store_name, flow = %f, error = %describe(&e),
+                                "the lease's connection to the state store ended: the run stops before its next commit"
+                            );
+                            return;
+                        }
                         Ok(Err(e)) => tracing::warn!(
                             store = %store_name, flow = %f, error = %describe(&e),
                             "lease heartbeat failed"
                         ),
-                        Err(e) => tracing::warn!(store = %store_name, flow = %f, error = %e, "lease heartbeat failed"),
+                        Err(e) => {
+                            beat_lost.store(true, Ordering::SeqCst);
+                            tracing::error!(store = %store_name, flow = %f, error = %e, "lease heartbeat failed");
+                            return;
+                        }
                     }
                 }
             })
@@ -641,12 +760,16 @@ impl Locks for PgLocks {
         Ok(LockGuard::new(HeldLease {
             conn,
             stop: Some(stop),
+            lost,
             flow: flow.to_string(),
             mode: mode.to_string(),
             run_id: owner.run_id.clone(),
         }))
     }
 
+    /// Alive while the session that took the run's lease holds the run's own advisory lock:
+    /// taking it is the probe (and a taken one is given back at once). No other session's
+    /// details are read, so this works for any role and any session settings.
     fn is_alive(&self, flow: &str, run_id: &str) -> Result<bool, StateError> {
         let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
         if probe.is_none() {
@@ -655,18 +778,16 @@ impl Locks for PgLocks {
         let Some(conn) = probe.as_ref() else {
             return Err(self.target.err("no connection for the liveness probe"));
         };
-        let (f, r) = (flow.to_string(), run_id.to_string());
+        let key = self.run_key(flow, run_id);
         let answer = conn.call(move |s| -> Result<bool, postgres::Error> {
-            // alive while the session that took the lease is: a killed process's row stays
-            // behind, but its backend (pid and start time) is gone
-            Ok(s.client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM leases l JOIN pg_stat_activity a
-                       ON a.pid = l.backend_pid AND a.backend_start::text = l.backend_start
-                     WHERE l.flow = $1 AND l.run_id = $2)",
-                    &[&f, &r],
-                )?
-                .get(0))
+            if try_lock(s, &key, false)? {
+                s.client.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                    &[&key],
+                )?;
+                return Ok(false);
+            }
+            Ok(true)
         });
         if answer.is_err() || matches!(answer, Ok(Err(_))) {
             // a broken connection is made again on the next question

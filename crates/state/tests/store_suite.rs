@@ -451,6 +451,96 @@ mod postgres_store {
     }
 
     #[test]
+    fn shards_run_together_but_never_beside_an_unsharded_run_or_another_count() {
+        use sluice_state::shard_mode;
+        let fx = Fixture::postgres("shard_modes");
+        let locks = fx.location.locks();
+        let zero = locks
+            .acquire("f", &shard_mode("backfill", 0, 4), &owner("s0"))
+            .expect("shard 0");
+        let one = locks
+            .acquire("f", &shard_mode("backfill", 1, 4), &owner("s1"))
+            .expect("shards of one count run at once");
+        let refused = |mode: &str, run: &str| match locks.acquire("f", mode, &owner(run)) {
+            Err(StateError::Locked { holder, .. }) => holder,
+            Err(e) => panic!("{mode}: wrong error: {e}"),
+            Ok(_) => panic!("{mode} was let in beside the shards"),
+        };
+        assert!(refused(&shard_mode("backfill", 1, 4), "again").contains("s1"));
+        refused("backfill", "whole");
+        let other = refused(&shard_mode("backfill", 0, 2), "half");
+        assert!(other.contains("same N"), "{other}");
+        let run = locks
+            .acquire("f", "run", &owner("r"))
+            .expect("a run is another mode");
+        drop((zero, one));
+        let whole = locks
+            .acquire("f", "backfill", &owner("whole"))
+            .expect("the shards are done");
+        drop((whole, run));
+    }
+
+    #[test]
+    fn a_lease_lost_with_its_connection_stops_the_next_commit() {
+        let fx = Fixture::postgres("lease_lost");
+        let locks = fx.location.locks();
+        let held = locks.acquire("f", "backfill", &owner("r1")).expect("take");
+        held.check("f").expect("held");
+        kill_lease_sessions(&fx);
+        let err = held.check("f").expect_err("the lease is gone").to_string();
+        assert!(err.contains("lease is lost"), "{err}");
+        assert!(!locks.is_alive("f", "r1").expect("alive"));
+    }
+
+    #[test]
+    fn commits_that_retire_one_day_one_after_another_lose_no_file() {
+        // a backfill window and a run's lookback re-pulling the same day, at once
+        let fx = Fixture::postgres("same_day");
+        let handles: Vec<_> = (0..3)
+            .map(|writer| {
+                let location = fx.location.clone();
+                std::thread::spawn(move || {
+                    let mut s = location.open().expect("open");
+                    for i in 0..20 {
+                        let files = [NewFile {
+                            temp: format!("/t/{writer}-{i}").into(),
+                            target: format!("/o/{writer}-{i}").into(),
+                            partition: "2024-05-01".into(),
+                            days: None,
+                        }];
+                        s.commit(Commit {
+                            run_id: "r",
+                            flow: "f",
+                            task: &format!("events-{writer}"),
+                            stream: "events",
+                            slice: "",
+                            window: None,
+                            checkpoint: None,
+                            files: &files,
+                            completes: false,
+                            replaces: &[],
+                            replace_partitions: &["2024-05-01".to_string()],
+                        })
+                        .expect("commit");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+        let s = fx.open();
+        let live = s.manifest("f").expect("manifest");
+        let doomed = s.doomed_files("f").expect("doomed");
+        assert_eq!(live.len(), 1, "one pull of the day is the day: {live:?}");
+        assert_eq!(
+            live.len() + doomed.len(),
+            60,
+            "every file is the day's or retired"
+        );
+    }
+
+    #[test]
     fn machines_connecting_at_once_migrate_the_schema_once() {
         let fx = Fixture::postgres("migrate_once");
         let handles: Vec<_> = (0..6)
