@@ -1,6 +1,6 @@
 //! The one request loop every connector uses: credentials, quotas, retries, waits and limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,8 +15,15 @@ use crate::error::HttpError;
 use crate::metrics::RequestMetrics;
 use crate::oauth::OAuthState;
 use crate::pacing::{pacers, Exhausted, Pacer, Quota};
+
+/// Requests remembered per category for [`HttpClient::note_budget`]: more than any quota a
+/// window of a minute or less allows that a client paces through.
+const SEND_HISTORY: usize = 4096;
+
+/// Metered requests, oldest first: when each was sent and how long until its answer began.
+type SendHistory = VecDeque<(Instant, Duration)>;
 use crate::policy::{
-    default_decision, remaining, reset_seconds, Classifier, Decision, ResponseInfo,
+    default_decision, reset_seconds, spent_budgets, Classifier, Decision, ResponseInfo,
 };
 use crate::request::{Body, Request};
 
@@ -161,6 +168,9 @@ struct Inner {
     /// Set when the server reports a spent budget: no request of that category (`None`: any)
     /// leaves before this instant.
     paused_until: Mutex<HashMap<Option<String>, Instant>>,
+    /// This client's metered requests, newest last, per category and all together (`None`):
+    /// when and how long until their answer began. See [`HttpClient::note_budget`].
+    sent: Mutex<HashMap<Option<String>, SendHistory>>,
     metrics: RequestMetrics,
     /// Set by the first answer: before it, a refused connection is a wrong address, not a
     /// server that is briefly away, and it fails at once instead of retrying for a minute.
@@ -234,6 +244,7 @@ impl HttpClient {
                 config,
                 pacers,
                 paused_until: Mutex::new(HashMap::new()),
+                sent: Mutex::new(HashMap::new()),
                 metrics: RequestMetrics::default(),
                 answered: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -515,11 +526,13 @@ impl HttpClient {
         inner.metrics.request_sent();
         // no total timeout: a day of events may stream for a long time; the read timeout
         // still catches a stalled connection
+        let sent_at = Instant::now();
         let response = self
             .build(request, auth.as_ref(), false)
             .send()
             .await
             .map_err(|e| self.transport_failure(&e, request))?;
+        self.record_send(request, sent_at);
         self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -604,15 +617,75 @@ impl HttpClient {
         Ok(())
     }
 
-    /// Adapt to the server's own account of the budget: when it says none is left, hold every
-    /// request of that category until its window resets instead of spending a request on a 429.
-    fn note_budget(&self, headers: &HeaderMap, request: &Request) {
-        if remaining(headers) == Some(0) {
-            let wait = reset_seconds(headers).unwrap_or(Duration::from_secs(1));
-            if let Ok(mut p) = self.inner.paused_until.lock() {
-                p.insert(request.category.clone(), Instant::now() + wait);
+    /// A metered request answered (its headers arrived) `sent_at` + the elapsed time.
+    fn record_send(&self, request: &Request, sent_at: Instant) {
+        if !request.metered {
+            return;
+        }
+        let answered = sent_at.elapsed();
+        if let Ok(mut sent) = self.inner.sent.lock() {
+            let mut keys = vec![None];
+            if request.category.is_some() {
+                keys.push(request.category.clone());
+            }
+            for key in keys {
+                let history = sent.entry(key).or_default();
+                history.push_back((sent_at, answered));
+                while history.len() > SEND_HISTORY {
+                    history.pop_front();
+                }
             }
         }
+    }
+
+    /// Adapt to the server's own account of the budget: when it says none is left, hold every
+    /// request of that category until its window resets instead of spending a request on a 429.
+    ///
+    /// Reset headers count whole seconds, rounded up: under a one- or two-second window, waiting
+    /// for one would idle a third of the time. So when this client's own last LIMIT requests
+    /// (the spent budget's limit) all fall within the period of the flow's quota of that
+    /// limit, the budget is this client's alone, and its slot frees when the oldest of them
+    /// leaves the window: sent + answered + period, which is never before the server's reset
+    /// (the server counted it no earlier than it was sent, and no later than it answered).
+    /// Anyone else spending the budget makes the count fall short, and the reset is waited.
+    fn note_budget(&self, headers: &HeaderMap, request: &Request) {
+        let spent = spent_budgets(headers);
+        if spent.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let reset = now + reset_seconds(headers).unwrap_or(Duration::from_secs(1));
+        let category = request.category.as_deref();
+        let mut until = now;
+        for limit in spent {
+            let own = limit.and_then(|limit| self.own_budget_frees(request, limit, now));
+            until = until.max(own.map_or(reset, |own| own.min(reset)));
+        }
+        if let Ok(mut p) = self.inner.paused_until.lock() {
+            p.insert(category.map(str::to_string), until);
+        }
+    }
+
+    /// When the oldest of this client's last `limit` requests leaves a window of the flow's
+    /// quota of that count, if they all fall within it now.
+    fn own_budget_frees(&self, request: &Request, limit: u64, now: Instant) -> Option<Instant> {
+        let category = request.category.as_deref();
+        let period = self
+            .inner
+            .config
+            .quotas
+            .iter()
+            .filter(|q| q.applies_to(category) && u64::from(q.count) == limit)
+            .map(|q| q.period)
+            .min()?;
+        let sent = self.inner.sent.lock().ok()?;
+        let history = sent.get(&request.category)?;
+        let n = usize::try_from(limit).ok()?;
+        if n == 0 || history.len() < n {
+            return None;
+        }
+        let (oldest, answered) = history[history.len() - n];
+        (now.duration_since(oldest) < period).then(|| oldest + answered + period)
     }
 
     /// A request that got no answer. Retried, unless the server never answered this
@@ -650,11 +723,13 @@ impl HttpClient {
         let inner = &self.inner;
         inner.metrics.request_sent();
         let url = || redact(&request.url);
+        let sent_at = Instant::now();
         let response = self
             .build(request, auth.as_ref(), true)
             .send()
             .await
             .map_err(|e| self.transport_failure(&e, request))?;
+        self.record_send(request, sent_at);
         self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         let headers = response.headers().clone();

@@ -79,18 +79,20 @@ pub(crate) fn reset_seconds(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-/// Remaining requests before a limit is hit: the smallest budget any of the vendors'
-/// headers reports (an account-wide and an endpoint budget can both be present).
-pub(crate) fn remaining(headers: &HeaderMap) -> Option<u64> {
+/// The budgets a response says are spent (remaining 0), each with its limit when the vendor
+/// names it: Zendesk's account budget (`X-Rate-Limit`) and endpoint budget (`ratelimit-*`)
+/// are told apart.
+pub(crate) fn spent_budgets(headers: &HeaderMap) -> Vec<Option<u64>> {
+    let number = |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
     [
-        "x-rate-limit-remaining",
-        "ratelimit-remaining",
-        "x-ratelimit-remaining",
+        ("x-rate-limit-remaining", "x-rate-limit"),
+        ("ratelimit-remaining", "ratelimit-limit"),
+        ("x-ratelimit-remaining", "x-ratelimit-limit"),
     ]
     .iter()
-    .filter_map(|name| header_str(headers, name))
-    .filter_map(|v| v.trim().parse::<u64>().ok())
-    .min()
+    .filter(|(remaining, _)| number(remaining) == Some(0))
+    .map(|(_, limit)| number(limit))
+    .collect()
 }
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3). A date in the past is
@@ -114,6 +116,31 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn each_spent_budget_is_told_with_its_own_limit() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-rate-limit", "700"),
+            ("x-rate-limit-remaining", "12"),
+            ("ratelimit-limit", "10"),
+            ("ratelimit-remaining", "0"),
+        ] {
+            h.insert(k, v.parse().expect("header"));
+        }
+        assert_eq!(spent_budgets(&h), vec![Some(10)]);
+        h.insert("x-rate-limit-remaining", "0".parse().expect("header"));
+        assert_eq!(spent_budgets(&h), vec![Some(700), Some(10)]);
+        let mut bare = HeaderMap::new();
+        bare.insert("x-ratelimit-remaining", "0".parse().expect("header"));
+        assert_eq!(
+            spent_budgets(&bare),
+            vec![None],
+            "a limit not named: the reset is waited"
+        );
+        assert!(spent_budgets(&HeaderMap::new()).is_empty());
+    }
+
     use super::*;
     use reqwest::header::HeaderValue;
 
