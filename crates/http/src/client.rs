@@ -22,9 +22,28 @@ const SEND_HISTORY: usize = 4096;
 
 /// Metered requests, oldest first: when each was sent and how long until its answer began.
 type SendHistory = VecDeque<(Instant, Duration)>;
-use crate::policy::{
-    default_decision, reset_seconds, spent_budgets, Classifier, Decision, ResponseInfo,
-};
+
+/// A metered request between its send and its answer, counted in `in_flight`.
+struct InFlight<'a>(Option<&'a std::sync::atomic::AtomicUsize>);
+
+impl<'a> InFlight<'a> {
+    fn start(count: &'a std::sync::atomic::AtomicUsize, metered: bool) -> Self {
+        if !metered {
+            return Self(None);
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Some(count))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(count) = self.0 {
+            count.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+use crate::policy::{budgets, default_decision, reset_seconds, Classifier, Decision, ResponseInfo};
 use crate::request::{Body, Request};
 
 /// How one connection talks HTTP. Defaults suit a page-at-a-time JSON API.
@@ -171,6 +190,11 @@ struct Inner {
     /// This client's metered requests, newest last, per category and all together (`None`):
     /// when and how long until their answer began. See [`HttpClient::note_budget`].
     sent: Mutex<HashMap<Option<String>, SendHistory>>,
+    /// Metered requests sent and not answered yet.
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Until when a budget is known to be spent by others too (the server counted more than
+    /// this client could have in its window): no shortcut in [`HttpClient::note_budget`].
+    shared_until: Mutex<Option<Instant>>,
     metrics: RequestMetrics,
     /// Set by the first answer: before it, a refused connection is a wrong address, not a
     /// server that is briefly away, and it fails at once instead of retrying for a minute.
@@ -245,6 +269,8 @@ impl HttpClient {
                 pacers,
                 paused_until: Mutex::new(HashMap::new()),
                 sent: Mutex::new(HashMap::new()),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
+                shared_until: Mutex::new(None),
                 metrics: RequestMetrics::default(),
                 answered: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -527,11 +553,14 @@ impl HttpClient {
         // no total timeout: a day of events may stream for a long time; the read timeout
         // still catches a stalled connection
         let sent_at = Instant::now();
+        let flight = InFlight::start(&self.inner.in_flight, request.metered);
         let response = self
             .build(request, auth.as_ref(), false)
             .send()
             .await
-            .map_err(|e| self.transport_failure(&e, request))?;
+            .map_err(|e| self.transport_failure(&e, request));
+        drop(flight);
+        let response = response?;
         self.record_send(request, sent_at);
         self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
@@ -642,44 +671,101 @@ impl HttpClient {
     /// request of that category until its window resets instead of spending a request on a 429.
     ///
     /// Reset headers count whole seconds, rounded up: under a one- or two-second window, waiting
-    /// for one would idle a third of the time. So when this client's own last LIMIT requests
-    /// (the spent budget's limit) all fall within the period of the flow's quota of that
-    /// limit, the budget is this client's alone, and its slot frees when the oldest of them
-    /// leaves the window: sent + answered + period, which is never before the server's reset
-    /// (the server counted it no earlier than it was sent, and no later than it answered).
-    /// Anyone else spending the budget makes the count fall short, and the reset is waited.
+    /// for one would idle a third of the time. So the pause may end sooner, when the spent
+    /// budget is this client's alone: its own last LIMIT requests (the budget's limit) fall
+    /// within the period of the flow's quota of that count, nothing else of this client is in
+    /// flight, and the server has not lately counted more than this client could have in its
+    /// window (someone else spends it too). The slot then frees when the oldest of those leaves
+    /// the window, by the time of its answer plus the period: never before the server's reset,
+    /// and an estimate the reset contradicts (sooner than its lower bound: the server's window
+    /// is longer than the flow says) is dropped for the reset.
     fn note_budget(&self, headers: &HeaderMap, request: &Request) {
-        let spent = spent_budgets(headers);
-        if spent.is_empty() {
+        let reported = budgets(headers);
+        if reported.is_empty() {
             return;
         }
         let now = Instant::now();
-        let reset = now + reset_seconds(headers).unwrap_or(Duration::from_secs(1));
-        let category = request.category.as_deref();
+        for (remaining, limit) in &reported {
+            let Some(limit) = *limit else { continue };
+            let Some((key, period)) = self.quota_of_limit(request, limit) else {
+                continue;
+            };
+            let ours = self.own_in_window(&key, now, period)
+                + self.inner.in_flight.load(Ordering::SeqCst) as u64;
+            if limit.saturating_sub(*remaining) > ours {
+                if let Ok(mut shared) = self.inner.shared_until.lock() {
+                    *shared = Some(now + (period * 10).max(Duration::from_secs(60)));
+                }
+            }
+        }
+        let spent: Vec<Option<u64>> = reported
+            .iter()
+            .filter(|(remaining, _)| *remaining == 0)
+            .map(|(_, limit)| *limit)
+            .collect();
+        if spent.is_empty() {
+            return;
+        }
+        let after = reset_seconds(headers).unwrap_or(Duration::from_secs(1));
+        let reset = now + after;
+        let earliest = now + after.saturating_sub(Duration::from_secs(1));
+        let shared = self
+            .inner
+            .shared_until
+            .lock()
+            .map_or(true, |s| s.is_some_and(|until| now < until));
+        let alone = !shared && self.inner.in_flight.load(Ordering::SeqCst) == 0;
         let mut until = now;
         for limit in spent {
-            let own = limit.and_then(|limit| self.own_budget_frees(request, limit, now));
-            until = until.max(own.map_or(reset, |own| own.min(reset)));
+            let own = limit
+                .filter(|_| alone)
+                .and_then(|limit| self.own_budget_frees(request, limit, now));
+            until = until.max(match own {
+                Some(own) if own >= earliest => own.min(reset),
+                _ => reset,
+            });
         }
         if let Ok(mut p) = self.inner.paused_until.lock() {
-            p.insert(category.map(str::to_string), until);
+            let key = request.category.clone();
+            // an answer read late never shortens a pause a newer one set
+            let kept = p.get(&key).copied().filter(|&u| u > until);
+            p.insert(key, kept.unwrap_or(until));
         }
+    }
+
+    /// The flow's quota whose count is `limit` among those the request counts against: its
+    /// history key (its category; `None` for every request) and period (the longest, if
+    /// several match).
+    fn quota_of_limit(&self, request: &Request, limit: u64) -> Option<(Option<String>, Duration)> {
+        let category = request.category.as_deref();
+        self.inner
+            .config
+            .quotas
+            .iter()
+            .filter(|q| q.applies_to(category) && u64::from(q.count) == limit)
+            .max_by_key(|q| q.period)
+            .map(|q| (q.category.clone(), q.period))
+    }
+
+    /// This client's answered requests of `key` that may still be in a window of `period`.
+    fn own_in_window(&self, key: &Option<String>, now: Instant, period: Duration) -> u64 {
+        let Ok(sent) = self.inner.sent.lock() else {
+            return u64::MAX;
+        };
+        sent.get(key).map_or(0, |h| {
+            h.iter()
+                .rev()
+                .take_while(|(at, answered)| now.duration_since(*at + *answered) < period)
+                .count() as u64
+        })
     }
 
     /// When the oldest of this client's last `limit` requests leaves a window of the flow's
     /// quota of that count, if they all fall within it now.
     fn own_budget_frees(&self, request: &Request, limit: u64, now: Instant) -> Option<Instant> {
-        let category = request.category.as_deref();
-        let period = self
-            .inner
-            .config
-            .quotas
-            .iter()
-            .filter(|q| q.applies_to(category) && u64::from(q.count) == limit)
-            .map(|q| q.period)
-            .min()?;
+        let (key, period) = self.quota_of_limit(request, limit)?;
         let sent = self.inner.sent.lock().ok()?;
-        let history = sent.get(&request.category)?;
+        let history = sent.get(&key)?;
         let n = usize::try_from(limit).ok()?;
         if n == 0 || history.len() < n {
             return None;
@@ -724,11 +810,14 @@ impl HttpClient {
         inner.metrics.request_sent();
         let url = || redact(&request.url);
         let sent_at = Instant::now();
+        let flight = InFlight::start(&self.inner.in_flight, request.metered);
         let response = self
             .build(request, auth.as_ref(), true)
             .send()
             .await
-            .map_err(|e| self.transport_failure(&e, request))?;
+            .map_err(|e| self.transport_failure(&e, request));
+        drop(flight);
+        let response = response?;
         self.record_send(request, sent_at);
         self.inner.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();

@@ -79,9 +79,22 @@ pub(crate) fn reset_seconds(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-/// The budgets a response says are spent (remaining 0), each with its limit when the vendor
-/// names it: Zendesk's account budget (`X-Rate-Limit`) and endpoint budget (`ratelimit-*`)
-/// are told apart.
+/// The budgets a response reports: (remaining, limit when the vendor names it). Zendesk's
+/// account budget (`X-Rate-Limit`) and endpoint budget (`ratelimit-*`) are told apart.
+pub(crate) fn budgets(headers: &HeaderMap) -> Vec<(u64, Option<u64>)> {
+    let number = |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    [
+        ("x-rate-limit-remaining", "x-rate-limit"),
+        ("ratelimit-remaining", "ratelimit-limit"),
+        ("x-ratelimit-remaining", "x-ratelimit-limit"),
+    ]
+    .iter()
+    .filter_map(|(remaining, limit)| Some((number(remaining)?, number(limit))))
+    .collect()
+}
+
+/// The budgets a response says are spent (remaining 0), each with its limit when named.
+#[cfg(test)]
 pub(crate) fn spent_budgets(headers: &HeaderMap) -> Vec<Option<u64>> {
     let number = |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
     [
