@@ -83,6 +83,11 @@ impl Mp {
         common::run_binary_with(args, self.dir.path(), &[("MIXPANEL_API_SECRET", SECRET)]).await
     }
 
+    async fn sluice_args(&self, args: &[String]) -> common::Output {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.sluice(&args).await
+    }
+
     async fn backfill(
         &self,
         flow: &Path,
@@ -974,14 +979,7 @@ async fn four_shards_backfill_what_one_process_does_each_day_once_within_the_quo
         .replace("quota = \"50/1\"", "quota = \"8/2\"");
     std::fs::write(&solo, text).expect("flow");
     // a shard of a one-machine state would run its tasks with nobody knowing the others'
-    let refused = mp
-        .sluice(
-            &shard_args(&solo, from, to, "0/4")
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .await;
+    let refused = mp.sluice_args(&shard_args(&solo, from, to, "0/4")).await;
     assert_eq!(refused.code, 2, "{}", refused.all());
     assert!(refused.stderr.contains("[state] url"), "{}", refused.stderr);
     let out = mp.backfill(&solo, from, to, "1d").await;
@@ -1031,14 +1029,7 @@ async fn four_shards_backfill_what_one_process_does_each_day_once_within_the_quo
     one.sort();
     assert!(four == one, "four shards wrote what one process wrote");
     // the shared state knows every window: a rerun of any shard has nothing to do
-    let again = mp
-        .sluice(
-            &shard_args(&fleet, from, to, "2/4")
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .await;
+    let again = mp.sluice_args(&shard_args(&fleet, from, to, "2/4")).await;
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(again.stdout.contains("already done"), "{}", again.stdout);
 }
@@ -1057,9 +1048,7 @@ async fn a_shard_killed_mid_backfill_is_rerun_alone_and_finishes_its_own_windows
     for k in 0..4 {
         let mut args = shard_args(&fleet, from, to, &format!("{k}/4"));
         args.push("--dry-run".into());
-        let plan = mp
-            .sluice(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .await;
+        let plan = mp.sluice_args(&args).await;
         assert_eq!(plan.code, 0, "{}", plan.all());
         shares.push(to_run(&plan.stdout));
     }
@@ -1095,12 +1084,7 @@ async fn a_shard_killed_mid_backfill_is_rerun_alone_and_finishes_its_own_windows
     );
     let before = requests(&mp.stats().await);
     let rerun = mp
-        .sluice(
-            &shard_args(&fleet, from, to, &format!("{victim_index}/4"))
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
+        .sluice_args(&shard_args(&fleet, from, to, &format!("{victim_index}/4")))
         .await;
     assert_eq!(rerun.code, 0, "{}", rerun.all());
     let pulled = requests(&mp.stats().await) - before;
@@ -1163,9 +1147,7 @@ async fn a_backfill_stopped_by_sigterm_exits_6_and_the_same_command_finishes_it(
         "{}",
         out.stderr
     );
-    let again = mp
-        .sluice(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let again = mp.sluice_args(&args).await;
     assert_eq!(again.code, 0, "{}", again.all());
     assert_equals_truth(&mp.dest(), &mp.truth(from, to).await);
 }
