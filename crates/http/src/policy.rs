@@ -93,21 +93,6 @@ pub(crate) fn budgets(headers: &HeaderMap) -> Vec<(u64, Option<u64>)> {
     .collect()
 }
 
-/// The budgets a response says are spent (remaining 0), each with its limit when named.
-#[cfg(test)]
-pub(crate) fn spent_budgets(headers: &HeaderMap) -> Vec<Option<u64>> {
-    let number = |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
-    [
-        ("x-rate-limit-remaining", "x-rate-limit"),
-        ("ratelimit-remaining", "ratelimit-limit"),
-        ("x-ratelimit-remaining", "x-ratelimit-limit"),
-    ]
-    .iter()
-    .filter(|(remaining, _)| number(remaining) == Some(0))
-    .map(|(_, limit)| number(limit))
-    .collect()
-}
-
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 §10.2.3). A date in the past is
 /// zero; the caller applies its own floor so zero never becomes a hot loop.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -141,17 +126,15 @@ mod tests {
         ] {
             h.insert(k, v.parse().expect("header"));
         }
-        assert_eq!(spent_budgets(&h), vec![Some(10)]);
-        h.insert("x-rate-limit-remaining", "0".parse().expect("header"));
-        assert_eq!(spent_budgets(&h), vec![Some(700), Some(10)]);
+        assert_eq!(budgets(&h), vec![(12, Some(700)), (0, Some(10))]);
         let mut bare = HeaderMap::new();
         bare.insert("x-ratelimit-remaining", "0".parse().expect("header"));
         assert_eq!(
-            spent_budgets(&bare),
-            vec![None],
+            budgets(&bare),
+            vec![(0, None)],
             "a limit not named: the reset is waited"
         );
-        assert!(spent_budgets(&HeaderMap::new()).is_empty());
+        assert!(budgets(&HeaderMap::new()).is_empty());
     }
 
     use super::*;
