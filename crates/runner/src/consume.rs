@@ -15,7 +15,10 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use sluice_core::{Page, Records};
 use sluice_mapping::{CompiledMapping, MapOutput, Reject};
-use sluice_sinks::{partition_dir, Format, Lake, ParquetOptions, PartFile, SinkError, StagedFile};
+use sluice_sinks::{
+    partition_dir, DataFile, DeltaChange, DeltaTables, Format, Lake, ParquetOptions, PartFile,
+    SinkError, StagedFile,
+};
 use sluice_state::{Commit, Locks, NewFile, StateError, StateStore};
 use tokio::sync::mpsc::Receiver;
 
@@ -45,6 +48,9 @@ pub(crate) struct SinkContext {
     pub dest: PathBuf,
     /// Where committed files go (a rename, or an upload).
     pub lake: Arc<Lake>,
+    /// The streams' Delta tables, when the flow writes them: each commit is logged there once
+    /// its files are promoted.
+    pub delta: Option<Arc<DeltaTables>>,
     pub tmp_dir: PathBuf,
     pub run_date: NaiveDate,
     pub file_rows: u64,
@@ -323,6 +329,7 @@ impl Consumer<'_> {
             self.ctx.lake.stage(&s.temp)?;
         }
         self.ctx.lock.check(&self.ctx.flow)?;
+        let checkpoint = self.pending_checkpoint.take();
         self.store.commit(Commit {
             run_id: &self.ctx.run_id,
             flow: &self.ctx.flow,
@@ -330,7 +337,7 @@ impl Consumer<'_> {
             stream: &self.ctx.stream,
             slice: &self.ctx.slice,
             window: self.ctx.window,
-            checkpoint: self.pending_checkpoint.take().as_ref(),
+            checkpoint: checkpoint.as_ref(),
             files: &files,
             completes,
             replaces: if completes { &self.ctx.replaces } else { &[] },
@@ -340,11 +347,34 @@ impl Consumer<'_> {
         // after it: that task retires those once its own snapshot is out)
         let doomed = self.store.doomed_files(&self.ctx.flow)?;
         crate::lake_state::publish(self.store, &self.ctx.lake, &self.ctx.flow)?;
+        let mut promoted = Vec::with_capacity(self.staged.len());
         for (_, s, _) in std::mem::take(&mut self.staged) {
             self.ctx.lake.promote(&s.temp, &s.target)?;
             self.store.forget_pending(&s.temp)?;
             self.totals.output_bytes += s.bytes;
+            promoted.push(DataFile {
+                path: s.target.clone(),
+                bytes: s.bytes,
+                rows: Some(s.rows),
+            });
             self.totals.files.push(s.target);
+        }
+        if let Some(delta) = &self.ctx.delta {
+            crash_point("before-delta-commit");
+            let schema = self.mapping.schema();
+            delta.commit(&DeltaChange {
+                adds: &promoted,
+                removes: &doomed,
+                schema: Some(&schema),
+                app_id: Some(&format!("sluice/{}/{}", self.ctx.flow, self.ctx.task)),
+                info: json!({
+                    "runId": self.ctx.run_id,
+                    "flow": self.ctx.flow,
+                    "task": self.ctx.task,
+                    "checkpoint": checkpoint,
+                }),
+            })?;
+            crash_point("after-delta-commit");
         }
         for old in doomed {
             remove_doomed(self.store, &self.ctx.lake, &old)?;
@@ -690,6 +720,72 @@ pub(crate) fn consume(
     (c.totals, result)
 }
 
+/// Make the Delta tables agree with the state after a crash: files the state holds that a
+/// table does not (promoted, but the run died before logging them, or written before the flow
+/// turned to Delta) are added, and files being retired are removed, before they are deleted.
+/// Files a live run (another shard) is still promoting are its own to log.
+fn log_what_a_crash_left(
+    store: &StateStore,
+    lake: &Lake,
+    delta: &DeltaTables,
+    flow: &str,
+) -> Result<(), ConsumeError> {
+    let unpromoted: std::collections::HashSet<PathBuf> = store
+        .pending_files(flow)?
+        .into_iter()
+        .map(|p| p.target)
+        .collect();
+    let mut by_stream: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for f in store.manifest(flow)? {
+        let parquet = f.path.extension().is_some_and(|e| e == "parquet");
+        if parquet && !unpromoted.contains(&f.path) {
+            by_stream.entry(f.stream).or_default().push(f.path);
+        }
+    }
+    let mut adds = Vec::new();
+    for (stream, files) in by_stream {
+        let logged = delta.live_files(&stream)?;
+        for path in files.into_iter().filter(|p| !logged.contains(p)) {
+            // a file the lake lost is the agreement check's to report, not the table's to hold
+            if let Some(bytes) = lake.size(&path)? {
+                adds.push(DataFile {
+                    path,
+                    bytes,
+                    rows: None,
+                });
+            }
+        }
+    }
+    let removes = store.doomed_files(flow)?;
+    if adds.is_empty() && removes.is_empty() {
+        return Ok(());
+    }
+    let written = delta.commit(&DeltaChange {
+        adds: &adds,
+        removes: &removes,
+        schema: None,
+        app_id: None,
+        info: json!({"flow": flow, "recovery": true}),
+    })?;
+    if !written.is_empty() {
+        tracing::info!(
+            files = adds.len(),
+            retired = removes.len(),
+            "logged in the Delta tables what an interrupted run had committed"
+        );
+    }
+    Ok(())
+}
+
+/// Stop the process at a named point when `SLUICE_TEST_ABORT_AT` names it: how the tests crash
+/// a run between two steps of a commit, deterministically.
+fn crash_point(name: &str) {
+    if std::env::var_os("SLUICE_TEST_ABORT_AT").is_some_and(|v| v == name) {
+        eprintln!("sluice: aborting at `{name}` (SLUICE_TEST_ABORT_AT)");
+        std::process::abort();
+    }
+}
+
 fn remove_doomed(store: &StateStore, lake: &Lake, path: &Path) -> Result<(), ConsumeError> {
     lake.remove(path)?;
     store.forget_doomed(path)?;
@@ -702,6 +798,7 @@ pub(crate) fn recover(
     store: &StateStore,
     locks: &dyn Locks,
     lake: &Lake,
+    delta: Option<&DeltaTables>,
     flow: &str,
     tmp_root: &Path,
 ) -> Result<usize, ConsumeError> {
@@ -714,6 +811,9 @@ pub(crate) fn recover(
         lake.promote(&f.temp, &f.target)?;
         store.forget_pending(&f.temp)?;
         promoted += 1;
+    }
+    if let Some(delta) = delta {
+        log_what_a_crash_left(store, lake, delta, flow)?;
     }
     for old in store.doomed_files(flow)? {
         remove_doomed(store, lake, &old)?;

@@ -132,7 +132,10 @@ pub use sluice_sinks::Format;
 
 #[derive(Debug, Clone)]
 pub struct Destination {
+    /// The data files' format (`parquet` for a Delta table).
     pub format: Format,
+    /// Each stream is also a Delta table: every commit is logged in `<stream>/_delta_log`.
+    pub delta: bool,
     /// Absolute: the lake's directory, or for an object store the local working directory
     /// (state, staged files, local copies of run reports) that targets are named under.
     pub path: PathBuf,
@@ -612,11 +615,18 @@ impl Flow {
             }
         };
 
-        let format = Format::parse(&raw.destination.format).ok_or_else(|| {
+        let delta = raw.destination.format == "delta";
+        let format = if delta {
+            Some(Format::Parquet)
+        } else {
+            Format::parse(&raw.destination.format)
+        }
+        .ok_or_else(|| {
             invalid(
                 "destination.format",
                 format!(
-                    "\"{}\" is not a format: use \"parquet\", \"arrow\" (Arrow IPC) or \"jsonl\"",
+                    "\"{}\" is not a format: use \"parquet\", \"delta\" (Delta Lake tables \
+                     of Parquet files), \"arrow\" (Arrow IPC) or \"jsonl\"",
                     raw.destination.format
                 ),
             )
@@ -764,6 +774,7 @@ impl Flow {
             mapping_file: raw.mapping.map(|m| resolve_path(base, &m.file)),
             destination: Destination {
                 format,
+                delta,
                 path: dest_path,
                 url,
                 options,

@@ -285,6 +285,8 @@ pub struct Exhaustion {
 pub(crate) struct RunContext<'a> {
     pub flow: &'a Flow,
     pub lake: Arc<Lake>,
+    /// The streams' Delta tables, when the flow writes them.
+    pub delta: Option<Arc<sluice_sinks::DeltaTables>>,
     pub connector: Arc<dyn Connector>,
     pub run_id: String,
     pub started: DateTime<Utc>,
@@ -351,6 +353,15 @@ async fn run_task(
     } else {
         (spec.mapping.clone(), None)
     };
+    if ctx.delta.is_some() {
+        if let Some(why) = sluice_sinks::delta_schema_problem(&mapping.schema()) {
+            return Err(RunError::Config(format!(
+                "{}: stream `{}` cannot be a Delta table: {why}",
+                flow.file.display(),
+                spec.stream.name
+            )));
+        }
+    }
     let (tx, rx) = mpsc::channel::<Page>(2);
     let connector = ctx.connector.clone();
     let pull_ctx = PullContext {
@@ -380,6 +391,7 @@ async fn run_task(
         lock: ctx.lock.clone(),
         dest: flow.destination.path.clone(),
         lake: ctx.lake.clone(),
+        delta: ctx.delta.clone(),
         tmp_dir: ctx.tmp_root.join(&ctx.run_id),
         run_date: ctx.started.date_naive(),
         file_rows: flow.destination.file_rows,
@@ -533,7 +545,18 @@ pub(crate) fn begin<'a>(
             )));
         }
     }
-    match recover(&store, locks.as_ref(), &lake, &flow.name, &tmp_root) {
+    let delta = flow
+        .destination
+        .delta
+        .then(|| Arc::new(sluice_sinks::DeltaTables::new(lake.clone(), dest.clone())));
+    match recover(
+        &store,
+        locks.as_ref(),
+        &lake,
+        delta.as_deref(),
+        &flow.name,
+        &tmp_root,
+    ) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             files = n,
@@ -549,6 +572,7 @@ pub(crate) fn begin<'a>(
         ctx: RunContext {
             flow,
             lake,
+            delta,
             connector,
             rejects_path: dest.join("_runs").join(format!("rejects-{run_id}.jsonl")),
             run_id,

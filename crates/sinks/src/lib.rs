@@ -3,6 +3,7 @@
 //! decides *when* to promote, after recording the promotion in the state store.
 
 mod atomic;
+mod delta;
 mod dictionary;
 mod lake;
 mod parquet_file;
@@ -12,6 +13,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub use atomic::{promote, StagedFile};
+pub use delta::{
+    schema_problem as delta_schema_problem, DataFile, DeltaChange, DeltaTables, PARTITION_COLUMN,
+};
 pub use lake::{is_object_store_url, Lake};
 pub use parquet_file::{Format, ParquetOptions, PartFile};
 
@@ -21,6 +25,8 @@ pub enum SinkError {
     Io { path: String, message: String },
     #[error("cannot encode Parquet for {path}: {message}")]
     Parquet { path: String, message: String },
+    #[error("Delta table {table}: {message}")]
+    Delta { table: String, message: String },
     #[error("object store {url}: {message}")]
     Store { url: String, message: String },
 }

@@ -159,9 +159,12 @@ const MAPPING: &[Key] = &[key(
 const DESTINATION: &[Key] = &[
     key(
         "format",
-        choice(&["parquet", "arrow", "ipc", "feather", "jsonl", "ndjson"]),
-        "The file format: `parquet`, `arrow` (Arrow IPC; also `ipc`, `feather`) or `jsonl` \
-         (also `ndjson`).",
+        choice(&[
+            "parquet", "delta", "arrow", "ipc", "feather", "jsonl", "ndjson",
+        ]),
+        "The file format: `parquet`, `delta` (each stream a Delta Lake table of Parquet files, \
+         partitioned by `date`), `arrow` (Arrow IPC; also `ipc`, `feather`) or `jsonl` (also \
+         `ndjson`).",
     )
     .required(),
     key(

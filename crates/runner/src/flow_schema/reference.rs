@@ -237,7 +237,7 @@ page_size = 1000                # the connector's keys
 file = "../mappings/zendesk-users.json"
 
 [destination]
-format = "parquet"              # required: parquet | arrow (Arrow IPC) | jsonl
+format = "parquet"              # required: parquet | delta (Delta Lake) | arrow (Arrow IPC) | jsonl
 path = "../../out/zendesk"      # required: output directory, or an object store URL (below)
 file_rows = 500000              # rows per file before the next file starts (and progress commits)
 row_group_rows = 32768          # Parquet row group bound, rows
