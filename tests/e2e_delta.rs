@@ -177,7 +177,7 @@ async fn a_delta_flow_writes_a_table_that_delta_readers_open_and_grows_it_per_ru
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forced_backfill_replaces_files_in_one_version_each_and_readers_see_no_gap() {
+async fn a_forced_backfill_removes_each_replaced_file_in_the_version_that_adds_its_replacement() {
     let h = harness(3_000, "").await;
     let flow = delta_flow(&h, "");
     let backfill = |force: bool| {
@@ -236,25 +236,47 @@ async fn a_forced_backfill_replaces_files_in_one_version_each_and_readers_see_no
         .filter_map(Value::as_str)
         .collect();
     assert!(old.is_disjoint(&new), "every window's files were replaced");
-    // each replacement removed the old files in the version that added the new ones
+    // a window's old files leave in the very version that adds its new ones
     let log = table_dir.join("_delta_log");
-    let mut removing = 0;
+    let mut replacing = 0;
     for e in std::fs::read_dir(&log).expect("log").flatten() {
         let text = std::fs::read_to_string(e.path()).expect("commit");
-        if text.contains("\"remove\"") {
-            assert!(text.contains("\"add\""), "a remove without its add: {text}");
-            removing += 1;
+        let mut added = BTreeSet::new();
+        let mut removed = BTreeSet::new();
+        for line in text.lines() {
+            let action: Value = serde_json::from_str(line).expect("action");
+            for (kind, into) in [("add", &mut added), ("remove", &mut removed)] {
+                if let Some(path) = action[kind]["path"].as_str() {
+                    into.insert(window_of(path));
+                }
+            }
+        }
+        if !removed.is_empty() {
+            assert_eq!(
+                removed, added,
+                "a version retired another window's files: {text}"
+            );
+            replacing += 1;
         }
     }
     assert!(
-        removing >= 6,
-        "one replacing version per window: {removing}"
+        replacing >= 6,
+        "one replacing version per window: {replacing}"
     );
     assert_eq!(
         parquet_files(&table_dir).len(),
         new.len(),
         "the retired files are deleted once the table no longer names them"
     );
+}
+
+/// The window a data file belongs to, from its name: `part-<run>-<task>-<seq>.parquet`, where a
+/// run id is `<time>-<4 hex>`.
+fn window_of(path: &str) -> String {
+    let name = path.rsplit('/').next().expect("name");
+    let rest = name.strip_prefix("part-").expect("a part file");
+    let task = rest.splitn(3, '-').nth(2).expect("task and seq");
+    task.rsplit_once('-').expect("seq").0.to_string()
 }
 
 /// Crash a run at `point` of its first commit, then run again: every user once in the table.
@@ -318,4 +340,49 @@ async fn a_delta_table_on_an_object_store_is_committed_there() {
     assert!(lake
         .join("users/_delta_log/00000000000000000000.json")
         .exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_column_named_like_the_partition_column_is_refused_before_any_request() {
+    let h = harness(50, "").await;
+    let mapping: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("config/mappings/zendesk-users.json"))
+            .expect("mapping"),
+    )
+    .expect("mapping json");
+    let mut mapping = mapping;
+    mapping["mappings"]
+        .as_array_mut()
+        .expect("entries")
+        .push(serde_json::json!({
+            "sourceType": "ATTRIBUTE",
+            "source": "results.created_at",
+            "destination": "Date"
+        }));
+    let mapping_file = h.dir.path().join("clash.json");
+    std::fs::write(&mapping_file, mapping.to_string()).expect("write mapping");
+    let flow = delta_flow(&h, "");
+    let text = std::fs::read_to_string(&flow).expect("flow");
+    let original = repo().join("config/mappings/zendesk-users.json");
+    std::fs::write(
+        &flow,
+        text.replace(
+            &original.display().to_string(),
+            &mapping_file.display().to_string(),
+        ),
+    )
+    .expect("write flow");
+    let out = h.run(&flow, &[]).await;
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("`Date` clashes") && out.all().contains("rename it in the mapping set"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        h.stats().await["vendors"]["zendesk"]["requests"],
+        0,
+        "refused before a request"
+    );
+    assert!(!h.dest().join("users/_delta_log").exists());
 }

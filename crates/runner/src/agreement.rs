@@ -262,6 +262,22 @@ pub fn forget_missing(
         .into_iter()
         .map(|f| f.path)
         .collect();
+    if flow.destination.delta && !lost.is_empty() {
+        // the tables stop naming them first: a reader would fail on every one
+        let tables = sluice_sinks::DeltaTables::new(
+            std::sync::Arc::new(lake),
+            flow.destination.path.clone(),
+        );
+        tables
+            .commit(&sluice_sinks::DeltaChange {
+                adds: &[],
+                removes: &lost,
+                schema: None,
+                app_id: None,
+                info: serde_json::json!({"flow": flow.name, "forgetMissing": true}),
+            })
+            .map_err(|e| RunError::Io(e.to_string()))?;
+    }
     store.forget_files(&flow.name, &lost)?;
     Ok(lost)
 }

@@ -329,6 +329,20 @@ impl Consumer<'_> {
             self.ctx.lake.stage(&s.temp)?;
         }
         self.ctx.lock.check(&self.ctx.flow)?;
+        // what this very commit retires (a Delta table logs only those, in the version that
+        // adds their replacements; another task's are its own to log)
+        let mut retiring = Vec::new();
+        if self.ctx.delta.is_some() {
+            retiring = self.store.partition_files(
+                &self.ctx.flow,
+                &self.ctx.stream,
+                &self.ctx.slice,
+                &replace_partitions,
+            )?;
+            if completes {
+                retiring.extend(self.ctx.replaces.iter().cloned());
+            }
+        }
         let checkpoint = self.pending_checkpoint.take();
         self.store.commit(Commit {
             run_id: &self.ctx.run_id,
@@ -345,7 +359,7 @@ impl Consumer<'_> {
         })?;
         // what is retired below is what the snapshot names (another task's commit may add more
         // after it: that task retires those once its own snapshot is out)
-        let doomed = self.store.doomed_files(&self.ctx.flow)?;
+        let mut doomed = self.store.doomed_files(&self.ctx.flow)?;
         crate::lake_state::publish(self.store, &self.ctx.lake, &self.ctx.flow)?;
         let mut promoted = Vec::with_capacity(self.staged.len());
         for (_, s, _) in std::mem::take(&mut self.staged) {
@@ -360,6 +374,7 @@ impl Consumer<'_> {
             self.totals.files.push(s.target);
         }
         if let Some(delta) = &self.ctx.delta {
+            doomed.retain(|d| retiring.contains(d));
             crash_point("before-delta-commit");
             let schema = self.mapping.schema();
             delta.commit(&DeltaChange {
@@ -424,6 +439,11 @@ impl Consumer<'_> {
                 if change.added.is_empty() {
                     self.mapping = Arc::new(extended);
                 } else {
+                    // a column the stream's Delta table cannot take stops the task before a
+                    // record of it is written
+                    if let Some(delta) = &self.ctx.delta {
+                        delta.check_schema(&self.ctx.stream, &extended.schema())?;
+                    }
                     // new columns: the files so far keep their schema, new files get the new one
                     self.stage_all_open()?;
                     self.mapping = Arc::new(extended);
@@ -729,6 +749,7 @@ fn log_what_a_crash_left(
     lake: &Lake,
     delta: &DeltaTables,
     flow: &str,
+    retire: bool,
 ) -> Result<(), ConsumeError> {
     let unpromoted: std::collections::HashSet<PathBuf> = store
         .pending_files(flow)?
@@ -756,7 +777,11 @@ fn log_what_a_crash_left(
             }
         }
     }
-    let removes = store.doomed_files(flow)?;
+    let removes = if retire {
+        store.doomed_files(flow)?
+    } else {
+        Vec::new()
+    };
     if adds.is_empty() && removes.is_empty() {
         return Ok(());
     }
@@ -812,10 +837,21 @@ pub(crate) fn recover(
         store.forget_pending(&f.temp)?;
         promoted += 1;
     }
-    if let Some(delta) = delta {
-        log_what_a_crash_left(store, lake, delta, flow)?;
+    // a live run (another shard) amid a commit retires its own files once their replacements
+    // are in place; retiring them now would leave its days empty meanwhile
+    let mut live_commit = false;
+    for f in store.pending_files(flow)? {
+        live_commit |= locks.is_alive(flow, &f.run_id)?;
     }
-    for old in store.doomed_files(flow)? {
+    if let Some(delta) = delta {
+        log_what_a_crash_left(store, lake, delta, flow, !live_commit)?;
+    }
+    let doomed = if live_commit {
+        Vec::new()
+    } else {
+        store.doomed_files(flow)?
+    };
+    for old in doomed {
         remove_doomed(store, lake, &old)?;
     }
     // objects staged in the store by runs that died before their commit (a lost machine):

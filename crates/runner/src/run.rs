@@ -353,10 +353,12 @@ async fn run_task(
     } else {
         (spec.mapping.clone(), None)
     };
-    if ctx.delta.is_some() {
-        if let Some(why) = sluice_sinks::delta_schema_problem(&mapping.schema()) {
+    if let Some(delta) = &ctx.delta {
+        // the mapping against the table as it is now: a column Delta cannot hold, or whose
+        // type differs from the table's, is refused before anything is pulled
+        if let Err(e) = delta.check_schema(&spec.stream.name, &mapping.schema()) {
             return Err(RunError::Config(format!(
-                "{}: stream `{}` cannot be a Delta table: {why}",
+                "{}: stream `{}`: {e}",
                 flow.file.display(),
                 spec.stream.name
             )));

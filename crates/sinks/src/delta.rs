@@ -102,12 +102,16 @@ impl std::fmt::Debug for DeltaTables {
 struct Snapshot {
     /// `None` while the table has no commit.
     version: Option<u64>,
-    id: String,
     /// The schema's fields, as the log spells them.
     fields: Vec<Value>,
     partition_columns: Vec<String>,
     /// Data files of the latest version, relative to the table (decoded).
     files: HashSet<String>,
+    /// Files removed at some version: never added again (a removed file may already be
+    /// deleted, and data file names are never reused).
+    removed: HashSet<String>,
+    /// The latest `metaData` action whole: a schema change keeps its other settings.
+    metadata: Option<Value>,
     /// Application transactions: app id to version.
     txns: HashMap<String, i64>,
 }
@@ -267,18 +271,19 @@ impl DeltaTables {
             let action: Value =
                 serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
             if let Some(add) = action.get("add") {
-                snap.files
-                    .insert(decoded_path(add).ok_or_else(|| bad("an add without a path"))?);
+                let path = decoded_path(add).ok_or_else(|| bad("an add without a path"))?;
+                snap.removed.remove(&path);
+                snap.files.insert(path);
             } else if let Some(remove) = action.get("remove") {
-                snap.files
-                    .remove(&decoded_path(remove).ok_or_else(|| bad("a remove without a path"))?);
+                let path = decoded_path(remove).ok_or_else(|| bad("a remove without a path"))?;
+                snap.files.remove(&path);
+                snap.removed.insert(path);
             } else if let Some(meta) = action.get("metaData") {
                 let schema: Value = meta["schemaString"]
                     .as_str()
                     .and_then(|s| serde_json::from_str(s).ok())
                     .ok_or_else(|| bad("metaData without a readable schemaString"))?;
                 snap.fields = schema["fields"].as_array().cloned().unwrap_or_default();
-                snap.id = meta["id"].as_str().unwrap_or_default().to_string();
                 snap.partition_columns = meta["partitionColumns"]
                     .as_array()
                     .map(|a| {
@@ -287,6 +292,7 @@ impl DeltaTables {
                             .collect()
                     })
                     .unwrap_or_default();
+                snap.metadata = Some(meta.clone());
             } else if let Some(protocol) = action.get("protocol") {
                 let reader = protocol["minReaderVersion"].as_i64().unwrap_or(1);
                 let writer = protocol["minWriterVersion"].as_i64().unwrap_or(1);
@@ -319,10 +325,11 @@ impl DeltaTables {
     ) -> Result<Option<u64>, SinkError> {
         for _ in 0..COMMIT_ATTEMPTS {
             self.refresh(table, snap)?;
-            let adds: Vec<&(String, &DataFile)> = t
+            // a file the table holds, or held once, is never added (again)
+            let mut adds: Vec<&(String, &DataFile)> = t
                 .adds
                 .iter()
-                .filter(|(rel, _)| !snap.files.contains(rel))
+                .filter(|(rel, _)| !snap.files.contains(rel) && !snap.removed.contains(rel))
                 .collect();
             let removes: Vec<&String> = t
                 .removes
@@ -343,17 +350,43 @@ impl DeltaTables {
                     ),
                 ));
             }
-            let new_fields = match change.schema {
-                Some(s) => self.merged_fields(table, &snap.fields, s)?,
-                None => {
+            if !removes.is_empty() && snap.append_only() {
+                return Err(self.error(
+                    table,
+                    "it is append-only (`delta.appendOnly`), and this commit retires files (a \
+                     re-pulled day or --force): unset the property, or write to a new destination",
+                ));
+            }
+            // only the tables that get files take their schema: a commit also retires files
+            // of other streams' tables
+            let new_fields = match (change.schema, adds.is_empty()) {
+                (_, true) => snap.fields.clone(),
+                (Some(s), false) => self.merged_fields(table, &snap.fields, s)?,
+                (None, false) => {
+                    // recovery: each file's own schema; a file that cannot join the table is
+                    // left out with a warning, so the others (and the retirements) still go in
                     let mut fields = snap.fields.clone();
-                    for (_, f) in &adds {
-                        let schema = self.file_schema(table, &f.path)?;
-                        fields = self.merged_fields(table, &fields, &schema)?;
-                    }
+                    adds.retain(|(_, f)| {
+                        match self
+                            .file_schema(table, &f.path)
+                            .and_then(|s| self.merged_fields(table, &fields, &s))
+                        {
+                            Ok(merged) => {
+                                fields = merged;
+                                true
+                            }
+                            Err(e) => {
+                                tracing::warn!(file = %f.path.display(), error = %e, "left out of the Delta table");
+                                false
+                            }
+                        }
+                    });
                     fields
                 }
             };
+            if snap.version.is_none() && adds.is_empty() {
+                return Ok(None);
+            }
             let schema_grows = new_fields.len() != snap.fields.len();
             if adds.is_empty() && removes.is_empty() && !schema_grows {
                 return Ok(None);
@@ -367,20 +400,24 @@ impl DeltaTables {
                 }}));
             }
             if schema_grows {
-                let id = if snap.id.is_empty() {
-                    new_table_id()
-                } else {
-                    snap.id.clone()
+                let schema = json!({"type": "struct", "fields": new_fields}).to_string();
+                // a table's other settings (its id, name, configuration) stay as they are
+                let meta = match &snap.metadata {
+                    Some(existing) => {
+                        let mut m = existing.clone();
+                        m["schemaString"] = Value::String(schema);
+                        m
+                    }
+                    None => json!({
+                        "id": new_table_id(),
+                        "format": {"provider": "parquet", "options": {}},
+                        "schemaString": schema,
+                        "partitionColumns": [PARTITION_COLUMN],
+                        "configuration": {},
+                        "createdTime": now,
+                    }),
                 };
-                let schema = json!({"type": "struct", "fields": new_fields});
-                actions.push(json!({"metaData": {
-                    "id": id,
-                    "format": {"provider": "parquet", "options": {}},
-                    "schemaString": schema.to_string(),
-                    "partitionColumns": [PARTITION_COLUMN],
-                    "configuration": {},
-                    "createdTime": now,
-                }}));
+                actions.push(json!({ "metaData": meta }));
             }
             if let Some(app) = change.app_id {
                 let version = snap.txns.get(app).map_or(0, |v| v + 1);
@@ -406,7 +443,6 @@ impl DeltaTables {
                     "partitionValues": partition_values(rel),
                     "deletionTimestamp": now,
                     "dataChange": true,
-                    "extendedFileMetadata": true,
                 }}));
             }
             actions.push(json!({"commitInfo": {
@@ -451,12 +487,14 @@ impl DeltaTables {
         let mut out = fields.to_vec();
         let fresh = out.is_empty();
         for f in schema.fields() {
-            if f.name() == PARTITION_COLUMN {
+            // Spark compares column names without case
+            if f.name().eq_ignore_ascii_case(PARTITION_COLUMN) {
                 return Err(self.error(
                     table,
                     format!(
-                        "the mapped column `{PARTITION_COLUMN}` clashes with the table's \
-                         partition column: rename it in the mapping set"
+                        "the column `{}` clashes with the table's partition column \
+                         `{PARTITION_COLUMN}`: rename it in the mapping set",
+                        f.name()
                     ),
                 ));
             }
@@ -486,35 +524,54 @@ impl DeltaTables {
         Ok(out)
     }
 
-    /// The schema of a Parquet data file in the lake (recovery adds files it did not write).
+    /// The schema of a Parquet data file in the lake (recovery adds files it did not write),
+    /// from its footer alone: two ranged reads, whatever the file's size.
     fn file_schema(&self, table: &str, path: &Path) -> Result<Schema, SinkError> {
-        let bytes = self
+        let bad = |why: String| self.error(table, format!("{}: {why}", path.display()));
+        let size = self
             .lake
-            .read(path)?
-            .ok_or_else(|| self.error(table, format!("{} is missing", path.display())))?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            bytes::Bytes::from(bytes),
-        )
-        .map_err(|e| self.error(table, format!("{}: {e}", path.display())))?;
-        Ok(builder.schema().as_ref().clone())
+            .size(path)?
+            .ok_or_else(|| bad("is missing".into()))?;
+        if size < 12 {
+            return Err(bad("is too short to be Parquet".into()));
+        }
+        let tail = self.lake.read_range(path, size - 8..size)?;
+        if tail.len() != 8 || tail[4..] != *b"PAR1" {
+            return Err(bad("is not a Parquet file".into()));
+        }
+        let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+        if footer + 12 > size {
+            return Err(bad("has a damaged footer".into()));
+        }
+        let bytes = self.lake.read_range(path, size - 8 - footer..size - 8)?;
+        let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
+            .map_err(|e| bad(e.to_string()))?;
+        let file = meta.file_metadata();
+        parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    /// Whether files of `schema` can join `table` as it is now: a column Delta cannot hold,
+    /// one named like the partition column, or one whose type differs from the table's is
+    /// refused, before anything of it is written.
+    pub fn check_schema(&self, table: &str, schema: &Schema) -> Result<(), SinkError> {
+        let mut snapshots = self.snapshots.lock().map_err(|_| SinkError::Delta {
+            table: table.to_string(),
+            message: "an earlier commit panicked".into(),
+        })?;
+        let snap = snapshots.entry(table.to_string()).or_default();
+        self.refresh(table, snap)?;
+        self.merged_fields(table, &snap.fields, schema).map(|_| ())
     }
 }
 
-/// Why files of `schema` cannot go into a sluice Delta table (a column named like the
-/// partition column, a type Delta lacks), checked before a run pulls anything.
-pub fn schema_problem(schema: &Schema) -> Option<String> {
-    for f in schema.fields() {
-        if f.name() == PARTITION_COLUMN {
-            return Some(format!(
-                "the mapped column `{PARTITION_COLUMN}` clashes with the Delta table's partition \
-                 column: rename it in the mapping set"
-            ));
-        }
-        if let Err(why) = delta_type(f.data_type()) {
-            return Some(format!("column `{}`: {why}", f.name()));
-        }
+impl Snapshot {
+    fn append_only(&self) -> bool {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m["configuration"]["delta.appendOnly"].as_str())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
-    None
 }
 
 #[derive(Debug, Default)]

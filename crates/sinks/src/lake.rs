@@ -316,6 +316,28 @@ impl Lake {
         }
     }
 
+    /// The bytes `range` of `path` (a Parquet footer, without fetching the file).
+    pub fn read_range(
+        &self,
+        path: &Path,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, SinkError> {
+        let Some(remote) = &self.remote else {
+            use std::io::{Seek, SeekFrom};
+            let mut f = fs::File::open(path).map_err(|e| SinkError::io(path, e))?;
+            f.seek(SeekFrom::Start(range.start))
+                .map_err(|e| SinkError::io(path, e))?;
+            let mut buf = vec![0u8; (range.end - range.start) as usize];
+            f.read_exact(&mut buf).map_err(|e| SinkError::io(path, e))?;
+            return Ok(buf);
+        };
+        let key = self.key(remote, path)?;
+        remote
+            .call(remote.store.get_range(&key, range))
+            .map(|b| b.to_vec())
+            .map_err(|e| remote.error(&key, e))
+    }
+
     /// The size of `path` in bytes, or `None` when the lake has no such file.
     pub fn size(&self, path: &Path) -> Result<Option<u64>, SinkError> {
         let Some(remote) = &self.remote else {
@@ -354,7 +376,15 @@ impl Lake {
                 std::process::id(),
                 fastrand::u64(..)
             ));
-            fs::write(&temp, &bytes).map_err(|e| SinkError::io(&temp, e))?;
+            // durable before it is linked: an empty version after a power cut would end the table
+            let written = fs::File::create(&temp).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &bytes)?;
+                f.sync_all()
+            });
+            if let Err(e) = written {
+                let _ = fs::remove_file(&temp);
+                return Err(SinkError::io(&temp, e));
+            }
             let linked = fs::hard_link(&temp, path);
             let _ = fs::remove_file(&temp);
             return match linked {

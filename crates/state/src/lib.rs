@@ -516,6 +516,27 @@ impl StateStore {
         )
     }
 
+    /// The committed files of partitions of one stream's slice: what a commit that holds those
+    /// partitions whole retires.
+    pub fn partition_files(
+        &self,
+        flow: &str,
+        stream: &str,
+        slice: &str,
+        partitions: &[String],
+    ) -> Result<Vec<PathBuf>, StateError> {
+        let mut out = Vec::new();
+        for part in partitions {
+            out.extend(self.rows(
+                "SELECT path FROM task_files
+                 WHERE flow = ?1 AND stream = ?2 AND slice = ?3 AND partition = ?4 ORDER BY rowid",
+                args![flow, stream, slice, part.as_str()],
+                |r| r.text(0).map(PathBuf::from),
+            )?);
+        }
+        Ok(out)
+    }
+
     /// Drop files from the manifest (the lake lost them and their loss is accepted).
     pub fn forget_files(&self, flow: &str, paths: &[PathBuf]) -> Result<usize, StateError> {
         let mut forgot = 0;

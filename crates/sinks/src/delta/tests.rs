@@ -180,18 +180,23 @@ fn two_writers_never_take_one_version() {
     let s = schema(&[]);
     let fa = [file(dest, "users/date=2024-01-01/part-a.parquet", 1)];
     let fb = [file(dest, "users/date=2024-01-02/part-b.parquet", 1)];
-    // both have read the empty table; b commits on a stale view and must take version 1
-    assert!(a.live_files("users").expect("a").is_empty());
-    assert!(b.live_files("users").expect("b").is_empty());
+    // b has read version 0; a commits version 1; b, on its stale view, must take version 2
+    let fa2 = [file(dest, "users/date=2024-01-03/part-a2.parquet", 1)];
     assert_eq!(a.commit(&change(&fa, &[], &s)).expect("a")[0].1, 0);
-    assert_eq!(b.commit(&change(&fb, &[], &s)).expect("b")[0].1, 1);
-    let v1 = actions(dest, "users", 1);
+    assert_eq!(b.live_files("users").expect("b").len(), 1);
+    assert_eq!(a.commit(&change(&fa2, &[], &s)).expect("a2")[0].1, 1);
+    assert_eq!(b.commit(&change(&fb, &[], &s)).expect("b")[0].1, 2);
+    let v2 = actions(dest, "users", 2);
     assert_eq!(
-        kinds(&v1),
+        kinds(&v2),
         ["txn", "add", "commitInfo"],
         "no second protocol"
     );
-    assert_eq!(a.live_files("users").expect("a").len(), 2);
+    assert_eq!(
+        v2[0]["txn"]["version"], 2,
+        "b saw a's transactions before its own"
+    );
+    assert_eq!(a.live_files("users").expect("a").len(), 3);
 
     // concurrent writers on threads: every file in, one version each
     let writers: Vec<_> = (0..4)
@@ -215,12 +220,12 @@ fn two_writers_never_take_one_version() {
         w.join().expect("writer");
     }
     let fresh = tables(dest);
-    assert_eq!(fresh.live_files("users").expect("live").len(), 22);
+    assert_eq!(fresh.live_files("users").expect("live").len(), 23);
     assert!(dest
-        .join("users/_delta_log/00000000000000000021.json")
+        .join("users/_delta_log/00000000000000000022.json")
         .exists());
     assert!(!dest
-        .join("users/_delta_log/00000000000000000022.json")
+        .join("users/_delta_log/00000000000000000023.json")
         .exists());
 }
 
@@ -269,9 +274,12 @@ fn schemas_that_cannot_be_a_delta_table_are_refused_by_column() {
     let dest = dir.path();
     let t = tables(dest);
     let f = [file(dest, "users/date=2024-01-01/part-a.parquet", 1)];
-    let clash = schema(&[("date", DataType::Utf8)]);
-    let e = t.commit(&change(&f, &[], &clash)).expect_err("clash");
-    assert!(e.to_string().contains("`date`"), "{e}");
+    for name in ["date", "Date"] {
+        let clash = schema(&[(name, DataType::Utf8)]);
+        let e = t.check_schema("users", &clash).expect_err("clash");
+        assert!(e.to_string().contains(&format!("`{name}` clashes")), "{e}");
+        assert!(t.commit(&change(&f, &[], &clash)).is_err());
+    }
     let unsigned = schema(&[("n", DataType::UInt64)]);
     let e = t
         .commit(&change(&f, &[], &unsigned))
@@ -355,4 +363,129 @@ fn paths_and_ids_are_spelled_as_delta_readers_expect() {
         id.as_bytes()[14] == b'4' && b"89ab".contains(&id.as_bytes()[19]),
         "{id}"
     );
+}
+
+#[test]
+fn a_file_once_removed_is_never_added_again_and_settings_survive_a_schema_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = dir.path();
+    let t = tables(dest);
+    let s = schema(&[]);
+    let a = [file(dest, "users/date=2024-01-01/part-a.parquet", 1)];
+    let b = [file(dest, "users/date=2024-01-01/part-b.parquet", 1)];
+    t.commit(&change(&a, &[], &s)).expect("a");
+    t.commit(&change(&b, &[a[0].path.clone()], &s))
+        .expect("replace");
+    // a late commit (a recovery racing the replacement) naming the removed file adds nothing
+    assert!(t.commit(&change(&a, &[], &s)).expect("late").is_empty());
+    assert!(!tables(dest)
+        .live_files("users")
+        .expect("live")
+        .contains(&a[0].path));
+
+    // another tool set properties: a schema change keeps them, and append-only is honoured
+    let log = dest.join("users/_delta_log");
+    let mut meta = actions(dest, "users", 0)[1].clone();
+    meta["metaData"]["configuration"] = json!({"delta.appendOnly": "true"});
+    meta["metaData"]["name"] = json!("users");
+    fs::write(log.join("00000000000000000002.json"), format!("{meta}\n")).expect("write");
+    let grown = schema(&[("plan", DataType::Utf8)]);
+    let c = [file(dest, "users/date=2024-01-02/part-c.parquet", 1)];
+    t.commit(&change(&c, &[], &grown)).expect("grow");
+    let v3 = actions(dest, "users", 3);
+    assert_eq!(
+        v3[0]["metaData"]["configuration"],
+        json!({"delta.appendOnly": "true"})
+    );
+    assert_eq!(v3[0]["metaData"]["name"], "users");
+    assert_eq!(v3[0]["metaData"]["id"], meta["metaData"]["id"]);
+    let d = [file(dest, "users/date=2024-01-02/part-d.parquet", 1)];
+    let e = t
+        .commit(&change(&d, &[c[0].path.clone()], &grown))
+        .expect_err("append-only");
+    assert!(e.to_string().contains("delta.appendOnly"), "{e}");
+}
+
+#[test]
+fn a_commit_retiring_another_streams_file_leaves_that_tables_schema_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = dir.path();
+    let t = tables(dest);
+    let tickets = Schema::new(vec![Field::new("subject", DataType::Utf8, true)]);
+    let old = [file(dest, "tickets/date=2024-01-01/part-t.parquet", 1)];
+    t.commit(&change(&old, &[], &tickets)).expect("tickets");
+    let users = [file(dest, "users/date=2024-01-01/part-u.parquet", 1)];
+    let written = t
+        .commit(&change(&users, &[old[0].path.clone()], &schema(&[])))
+        .expect("users, retiring a tickets file");
+    assert_eq!(
+        written,
+        vec![("tickets".to_string(), 1), ("users".to_string(), 0)]
+    );
+    assert_eq!(
+        kinds(&actions(dest, "tickets", 1)),
+        ["txn", "remove", "commitInfo"],
+        "no users columns in the tickets table"
+    );
+    let remove = &actions(dest, "tickets", 1)[1]["remove"];
+    assert!(remove.get("extendedFileMetadata").is_none(), "{remove}");
+}
+
+#[test]
+fn recovery_reads_each_files_schema_from_its_footer_and_leaves_out_what_is_not_parquet() {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dest = dir.path();
+    let write = |rel: &str, with_plan: bool| {
+        let path = dest.join(rel);
+        fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        let mut cols: Vec<(&str, ArrayRef)> = vec![("id", Arc::new(Int64Array::from(vec![1, 2])))];
+        if with_plan {
+            cols.push(("plan", Arc::new(StringArray::from(vec!["a", "b"]))));
+        }
+        let batch = RecordBatch::try_from_iter(cols).expect("batch");
+        let f = fs::File::create(&path).expect("create");
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+        DataFile {
+            bytes: fs::metadata(&path).expect("meta").len(),
+            path,
+            rows: None,
+        }
+    };
+    let files = [
+        write("users/date=2024-01-01/part-a.parquet", false),
+        write("users/date=2024-01-02/part-b.parquet", true),
+        file(dest, "users/date=2024-01-03/part-c.parquet", 1),
+    ];
+    let t = tables(dest);
+    let written = t
+        .commit(&DeltaChange {
+            adds: &files,
+            removes: &[],
+            schema: None,
+            app_id: None,
+            info: json!({"recovery": true}),
+        })
+        .expect("recovery commit");
+    assert_eq!(written.len(), 1);
+    let v0 = actions(dest, "users", 0);
+    let schema: Value =
+        serde_json::from_str(v0[1]["metaData"]["schemaString"].as_str().expect("schema"))
+            .expect("schema json");
+    let names: Vec<&str> = schema["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["id", "date", "plan"]);
+    let live = t.live_files("users").expect("live");
+    assert_eq!(
+        live.len(),
+        2,
+        "the file that is not Parquet stays out: {live:?}"
+    );
+    assert!(!live.contains(&files[2].path));
 }
