@@ -390,3 +390,65 @@ async fn a_field_the_inferred_sample_missed_is_read_as_text_with_a_warning() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_times_four_stages_and_names_the_one_that_bounds_the_run() {
+    let (dir, recs) = records(3_000).await;
+    let input = dir.path().join("users.jsonl");
+    write_jsonl(&input, &recs);
+    let expr_mapping = dir.path().join("expr.json");
+    std::fs::write(
+        &expr_mapping,
+        json!({"mappings": [
+            {"sourceType": "ATTRIBUTE", "source": "results.id", "destination": "_x.id"},
+            {"sourceType": "EXPRESSION", "source": "sha256(lower(results.email))", "destination": "_x.email_key"},
+            {"sourceType": "EXPRESSION", "source": "concat(upper(results.name), \" \", format(date(results.created_at), \"yyyy-MM-dd\"))", "destination": "_x.label"}
+        ]})
+        .to_string(),
+    )
+    .expect("mapping");
+    let seconds = |out: &str, stage: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("stages"))
+            .unwrap_or_else(|| panic!("no stages line: {out}"));
+        let at = line
+            .find(&format!("{stage} "))
+            .unwrap_or_else(|| panic!("no {stage} in {line}"));
+        line[at + stage.len() + 1..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no seconds for {stage} in {line}"))
+    };
+    for m in [Path::new(&mapping()).to_path_buf(), expr_mapping] {
+        let out = run_binary(
+            &[
+                "bench",
+                "--mapping",
+                m.to_str().expect("path"),
+                "--input",
+                input.to_str().expect("path"),
+            ],
+            dir.path(),
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.all());
+        for stage in ["decode", "evaluate", "encode", "write", "read"] {
+            assert!(seconds(&out.stdout, stage) >= 0.0);
+        }
+        assert!(seconds(&out.stdout, "decode") > 0.0, "{}", out.stdout);
+        assert!(seconds(&out.stdout, "encode") > 0.0, "{}", out.stdout);
+        let bound = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("bound"))
+            .unwrap_or_else(|| panic!("no bound line: {}", out.stdout));
+        assert!(
+            ["decode", "evaluate", "encode", "write", "read"]
+                .iter()
+                .any(|s| bound.starts_with(&format!("bound     {s} "))),
+            "{bound}"
+        );
+    }
+}

@@ -221,6 +221,7 @@ pub fn map(args: MapArgs) -> u8 {
         workers: args.workers,
         chunk_bytes: 1 << 20,
         parquet: ParquetOptions::default(),
+        timed: false,
     };
     match map_file(job) {
         Ok(s) => {
@@ -304,6 +305,7 @@ pub fn bench(args: BenchArgs) -> u8 {
         workers: args.workers,
         chunk_bytes: 1 << 20,
         parquet: ParquetOptions::default(),
+        timed: true,
     };
     let stats: MapStats = match map_file(job) {
         Ok(s) => s,
@@ -335,14 +337,18 @@ pub fn bench(args: BenchArgs) -> u8 {
         Some(p) => out!("peak RSS  {:.1} MiB", mib(p)),
         None => out!("peak RSS  (not measurable on this system)"),
     };
+    let workers = args.workers.max(1);
     out!(
-        "stages    read {:.3} s · decode+evaluate {:.3} s over {} worker{} · encode+write {:.3} s",
+        "stages    decode {:.3} s · evaluate {:.3} s (summed over {workers} worker{}) · encode {:.3} s \
+         · write {:.3} s (the writer) · read {:.3} s (the reader)",
+        stats.decode().as_secs_f64(),
+        stats.evaluate.as_secs_f64(),
+        if workers == 1 { "" } else { "s" },
+        stats.encode().as_secs_f64(),
+        stats.io.as_secs_f64(),
         stats.read.as_secs_f64(),
-        stats.map.as_secs_f64(),
-        args.workers,
-        if args.workers == 1 { "" } else { "s" },
-        stats.write.as_secs_f64()
     );
+    out!("bound     {}", bound(&stats, workers));
 
     // where the mapping time goes: each entry's share, by leaving it out on a sample
     let end = head
@@ -401,6 +407,57 @@ pub fn bench(args: BenchArgs) -> u8 {
     }
     let _ = std::fs::remove_dir_all(&dir);
     0
+}
+
+/// Which stage bounds a `map`: the reader, the mapping workers and the writer run side by side,
+/// so the busiest lane sets the pace, unless together they keep every core busy.
+fn bound(stats: &MapStats, workers: usize) -> String {
+    let s = |d: std::time::Duration| d.as_secs_f64();
+    let per_worker = s(stats.map) / workers as f64;
+    let plural = if workers == 1 { "" } else { "s" };
+    let lanes = [
+        (
+            per_worker,
+            if stats.decode() >= stats.evaluate {
+                "decode"
+            } else {
+                "evaluate"
+            },
+            format!("the {workers} mapping worker{plural} {per_worker:.3} s each"),
+        ),
+        (
+            s(stats.write),
+            if stats.encode() >= stats.io {
+                "encode"
+            } else {
+                "write"
+            },
+            format!("the writer {:.3} s", s(stats.write)),
+        ),
+        (
+            s(stats.read),
+            "read",
+            format!("the reader {:.3} s", s(stats.read)),
+        ),
+    ];
+    let busiest = lanes
+        .iter()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or("decode", |l| l.1);
+    let busy = s(stats.map) + s(stats.write) + s(stats.read);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wall = s(stats.wall).max(1e-9);
+    let detail: Vec<&str> = lanes.iter().map(|l| l.2.as_str()).collect();
+    let verdict = if busy / wall >= 0.9 * cores as f64 {
+        format!("every one of the {cores} cores was busy: the run is CPU-bound, so less work in {busiest} is what makes it faster")
+    } else {
+        format!("the cores were not all busy, so {busiest}'s lane sets the pace")
+    };
+    format!(
+        "{busiest} (busy: {}; {busy:.3} s in all, {:.1}× the wall time): {verdict}",
+        detail.join(", "),
+        busy / wall
+    )
 }
 
 fn tempfile_dir() -> Result<PathBuf, String> {

@@ -464,6 +464,7 @@ pub fn identity_mapping_of(schema: &StreamSchema, fields: Option<&[String]>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::cast::AsArray;
     use sluice_core::{FieldType, SchemaField};
 
     fn schema() -> StreamSchema {
@@ -531,6 +532,35 @@ mod tests {
         let err = compile("t.json", &clash, Some(&schema())).unwrap_err();
         assert_eq!(err.errors[0].index, Some(1));
         assert!(err.to_string().contains("already written by mappings[0]"));
+    }
+
+    #[test]
+    fn a_field_read_twice_or_once_in_an_expression_gives_the_same_values_every_record() {
+        let s = set(r#"{"mappings":[
+            {"sourceType":"EXPRESSION","source":"concat(results.email, \"|\", upper(results.email))","destination":"_x.twice"},
+            {"sourceType":"EXPRESSION","source":"sha256(results.email)","destination":"_x.once"},
+            {"sourceType":"EXPRESSION","source":"iif(results.verified, results.email, \"no\")","destination":"_x.maybe"}]}"#);
+        let out = compile("t.json", &s, Some(&schema())).expect("compiles");
+        let input = b"{\"results\":{\"email\":\"a@b.c\",\"verified\":true}}\n{\"results\":{\"email\":\"X@y.z\",\"verified\":false}}\n";
+        let batch = out.mapping.map_ndjson(input).batch;
+        let x = batch.column(0).as_struct();
+        let col = |name: &str, row: usize| {
+            x.column_by_name(name)
+                .expect("column")
+                .as_string::<i32>()
+                .value(row)
+                .to_string()
+        };
+        assert_eq!(col("twice", 0), "a@b.c|A@B.C");
+        assert_eq!(col("twice", 1), "X@y.z|X@Y.Z");
+        // sha256 of "a@b.c", as `sha256sum` prints it
+        assert_eq!(
+            col("once", 0),
+            "d648b243a3e817eaa3309e00e183483f2867baadf522099f0c2121770536b25a"
+        );
+        assert_ne!(col("once", 0), col("once", 1));
+        assert_eq!(col("maybe", 0), "a@b.c");
+        assert_eq!(col("maybe", 1), "no");
     }
 
     #[test]

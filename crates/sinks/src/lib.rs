@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 pub use atomic::{promote, StagedFile};
 pub use delta::{DataFile, DeltaChange, DeltaTables, PARTITION_COLUMN};
 pub use lake::{is_object_store_url, Lake};
-pub use parquet_file::{Format, ParquetOptions, PartFile};
+pub use parquet_file::{Format, IoTimer, ParquetOptions, PartFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

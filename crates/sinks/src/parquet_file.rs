@@ -1,6 +1,9 @@
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -68,15 +71,46 @@ impl Format {
 enum Writer {
     /// A Parquet file before its first batch: which columns get a dictionary is decided from it.
     ParquetFirst {
-        out: BufWriter<File>,
+        out: BufWriter<TimedFile>,
         schema: SchemaRef,
         options: ParquetOptions,
     },
-    Parquet(ArrowWriter<BufWriter<File>>),
+    Parquet(ArrowWriter<BufWriter<TimedFile>>),
     /// A writer whose start failed: the file is abandoned.
     Broken,
-    Arrow(arrow_ipc::writer::FileWriter<BufWriter<File>>),
-    Jsonl(arrow_json::LineDelimitedWriter<BufWriter<File>>),
+    Arrow(arrow_ipc::writer::FileWriter<BufWriter<TimedFile>>),
+    Jsonl(arrow_json::LineDelimitedWriter<BufWriter<TimedFile>>),
+}
+
+/// The output file, counting the time its writes take: what `sluice bench` reports as the
+/// write stage, apart from encoding. One clock read per buffer flush (64 KiB), so always on.
+struct TimedFile {
+    file: File,
+    io: Arc<AtomicU64>,
+}
+
+impl TimedFile {
+    fn timed<T>(&mut self, f: impl FnOnce(&mut File) -> T) -> T {
+        let t = Instant::now();
+        let out = f(&mut self.file);
+        self.io
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+}
+
+impl Write for TimedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.timed(|f| f.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.timed(|f| f.write_all(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.timed(|f| f.flush())
+    }
 }
 
 const BROKEN: &str = "an earlier write to this file failed; it is abandoned";
@@ -115,6 +149,7 @@ pub struct PartFile {
     temp: PathBuf,
     target: PathBuf,
     rows: u64,
+    io: Arc<AtomicU64>,
 }
 
 impl PartFile {
@@ -138,7 +173,14 @@ impl PartFile {
             fs::create_dir_all(parent).map_err(|e| SinkError::io(parent, e))?;
         }
         let file = File::create(&temp).map_err(|e| SinkError::io(&temp, e))?;
-        let out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let io = Arc::new(AtomicU64::new(0));
+        let out = BufWriter::with_capacity(
+            WRITE_BUFFER,
+            TimedFile {
+                file,
+                io: io.clone(),
+            },
+        );
         let encode_err = |e: &dyn std::fmt::Display| SinkError::Parquet {
             path: target.display().to_string(),
             message: e.to_string(),
@@ -163,18 +205,19 @@ impl PartFile {
             temp,
             target,
             rows: 0,
+            io,
         })
     }
 
     /// The Parquet writer, with plain encoding for the columns `first` shows to be mostly
     /// distinct.
     fn parquet_writer(
-        out: BufWriter<File>,
+        out: BufWriter<TimedFile>,
         schema: SchemaRef,
         options: ParquetOptions,
         target: &std::path::Path,
         first: Option<&RecordBatch>,
-    ) -> Result<ArrowWriter<BufWriter<File>>, SinkError> {
+    ) -> Result<ArrowWriter<BufWriter<TimedFile>>, SinkError> {
         let level = zstd_level(options, target)?;
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
@@ -220,6 +263,12 @@ impl PartFile {
         self.rows
     }
 
+    /// The counter of time spent in the file's writes (its durable sync included, once
+    /// finished): read it after [`PartFile::finish`] to tell writing from encoding.
+    pub fn io_timer(&self) -> IoTimer {
+        IoTimer(self.io.clone())
+    }
+
     /// Roughly how much memory the file holds until it is finished: the row group in progress
     /// as buffered (encoded pages and values still unencoded, such as dictionary keys: more
     /// than its encoded size) and the write buffer.
@@ -250,11 +299,13 @@ impl PartFile {
                 w.into_inner()
             }
         };
-        let file = buffered.into_inner().map_err(|e| SinkError::Io {
+        let mut file = buffered.into_inner().map_err(|e| SinkError::Io {
             path: target.clone(),
             message: e.to_string(),
         })?;
-        file.sync_all().map_err(|e| SinkError::io(&self.temp, e))?;
+        file.timed(|f| f.sync_all())
+            .map_err(|e| SinkError::io(&self.temp, e))?;
+        let file = file.file;
         let bytes = file
             .metadata()
             .map_err(|e| SinkError::io(&self.temp, e))?
@@ -265,6 +316,16 @@ impl PartFile {
             rows: self.rows,
             bytes,
         })
+    }
+}
+
+/// Time a [`PartFile`] spent writing (not encoding).
+#[derive(Debug, Clone)]
+pub struct IoTimer(Arc<AtomicU64>);
+
+impl IoTimer {
+    pub fn spent(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
     }
 }
 

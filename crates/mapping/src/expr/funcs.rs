@@ -1,6 +1,7 @@
 //! The function library: Data Prep's names, argument orders and null rules. Each function is
 //! declared in [`FUNCTIONS`] (arity, result type, an example) and implemented in [`call`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -153,8 +154,12 @@ pub fn spec(name: &str) -> Option<&'static FnSpec> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
-fn text(v: &Dv) -> Option<String> {
-    v.to_text()
+/// A value as text, borrowed when it is a string already.
+fn text(v: &Dv) -> Option<Cow<'_, str>> {
+    match v {
+        Dv::Str(s) => Some(Cow::Borrowed(s)),
+        other => other.to_text().map(Cow::Owned),
+    }
 }
 
 thread_local! {
@@ -177,7 +182,13 @@ fn with_regex<T>(pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T, String
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn utc(t: DateTime<Utc>) -> DateTime<FixedOffset> {
@@ -271,6 +282,39 @@ pub(crate) fn parse_iso(s: &str) -> Option<DateTime<FixedOffset>> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| utc(t.and_utc()))
+}
+
+thread_local! {
+    /// Java patterns, translated and parsed once per thread: a mapping formats every record
+    /// with the same few patterns.
+    static FORMATS: RefCell<HashMap<String, Vec<chrono::format::Item<'static>>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// `t` in the Java DateTimeFormatter `pattern`.
+fn formatted<Tz: TimeZone>(t: &DateTime<Tz>, pattern: &str) -> Result<String, String>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    FORMATS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) {
+            if cache.len() > 256 {
+                cache.clear();
+            }
+            let items = chrono::format::StrftimeItems::new(&java_format(pattern))
+                .parse_to_owned()
+                .map_err(|_| format!("`{pattern}` is not a date pattern sluice can write"))?;
+            cache.insert(pattern.to_string(), items);
+        }
+        let mut out = String::new();
+        std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("{}", t.format_with_items(cache[pattern].iter())),
+        )
+        .map_err(|_| format!("`{pattern}` cannot format {t:?}"))?;
+        Ok(out)
+    })
 }
 
 fn parse_with(s: &str, pattern: &str) -> Option<DateTime<FixedOffset>> {
@@ -424,7 +468,7 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
             }
             Dv::Int(at as i64)
         }
-        "replacestr" => Dv::Str(need!(s(0)).replace(&need!(s(1)), &s(2).unwrap_or_default())),
+        "replacestr" => Dv::Str(need!(s(0)).replace(&*need!(s(1)), &s(2).unwrap_or_default())),
         "substr" => {
             let input = need!(s(0));
             let start = need!(int(1)).max(0) as usize;
@@ -440,7 +484,7 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
             let (input, sep) = (need!(s(0)), need!(s(1)));
             Dv::List(
                 input
-                    .split(sep.as_str())
+                    .split(&*sep)
                     .filter(|p| !p.is_empty())
                     .map(|p| Dv::Str(p.to_string()))
                     .collect(),
@@ -562,12 +606,12 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
         "timestamp" => Dv::Int(Utc::now().timestamp_millis()),
         "format" => {
             let t = need!(a.first().and_then(as_time));
-            Dv::Str(t.format(&java_format(&need!(s(1)))).to_string())
+            Dv::Str(formatted(&t, &need!(s(1)))?)
         }
         "dformat" => {
             let ms = need!(int(0));
             let t = need!(DateTime::from_timestamp_millis(ms));
-            Dv::Str(t.format(&java_format(&need!(s(1)))).to_string())
+            Dv::Str(formatted(&t, &need!(s(1)))?)
         }
         "date" => {
             let input = s(0);
@@ -658,7 +702,7 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
             let mut m = BTreeMap::new();
             for pair in a.chunks(2) {
                 if let (Some(k), Some(v)) = (pair.first().and_then(text), pair.get(1)) {
-                    m.insert(k, v.clone());
+                    m.insert(k.into_owned(), v.clone());
                 }
             }
             Dv::Map(m)
@@ -673,11 +717,11 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
         }
         "get" => {
             let m = need!(a.first().and_then(Dv::as_map));
-            m.get(&need!(s(1))).cloned().unwrap_or(Dv::Null)
+            m.get(&*need!(s(1))).cloned().unwrap_or(Dv::Null)
         }
         "contains_key" => {
             let m = need!(a.first().and_then(Dv::as_map));
-            Dv::Bool(m.get(&need!(s(1))).is_some_and(|v| !v.is_null()))
+            Dv::Bool(m.get(&*need!(s(1))).is_some_and(|v| !v.is_null()))
         }
         "nullify" => Dv::Null,
         "get_keys" => Dv::List(
@@ -693,13 +737,13 @@ pub fn call(name: &str, a: &[Dv]) -> Result<Dv, String> {
                 &s(2).unwrap_or_else(|| ":".into()),
                 &s(3).unwrap_or_else(|| ",".into()),
             );
-            m.get(&need!(s(1))).cloned().unwrap_or(Dv::Null)
+            m.get(&*need!(s(1))).cloned().unwrap_or(Dv::Null)
         }
         "map_get_values" | "map_has_keys" => {
             let m = need!(a.first().and_then(Dv::as_map));
             let keys: Vec<String> = match &a[1] {
-                Dv::List(l) => l.iter().filter_map(text).collect(),
-                other => text(other).into_iter().collect(),
+                Dv::List(l) => l.iter().filter_map(text).map(Cow::into_owned).collect(),
+                other => text(other).into_iter().map(Cow::into_owned).collect(),
             };
             match (name, &a[1]) {
                 ("map_has_keys", _) => {

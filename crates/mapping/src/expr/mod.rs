@@ -19,7 +19,11 @@ use value::Dv;
 /// A compiled expression: field references are slots.
 #[derive(Debug, Clone)]
 pub enum Node {
+    /// A field the expression reads more than once: each use copies it.
     Slot(usize),
+    /// A field read once: its value is moved out, not copied (the slots are refilled for
+    /// every record).
+    Take(usize),
     Lit(Dv),
     Call(&'static FnSpec, Vec<Node>),
     Unary(UnOp, Box<Node>),
@@ -226,8 +230,11 @@ pub fn compile_expression(
         errors: Vec::new(),
         known_paths: schema.map(|s| s.leaf_paths()).unwrap_or_default(),
     };
-    let (node, ty) = ctx.compile(&expr);
+    let (mut node, ty) = ctx.compile(&expr);
     if ctx.errors.is_empty() {
+        let mut uses = vec![0usize; ctx.fields.len()];
+        count_uses(&node, &mut uses);
+        take_single_uses(&mut node, &uses);
         Ok(CompiledExpr {
             node,
             fields: ctx.fields,
@@ -235,6 +242,36 @@ pub fn compile_expression(
         })
     } else {
         Err(ctx.errors)
+    }
+}
+
+fn count_uses(node: &Node, uses: &mut [usize]) {
+    match node {
+        Node::Slot(i) | Node::Take(i) => {
+            if let Some(n) = uses.get_mut(*i) {
+                *n += 1;
+            }
+        }
+        Node::Lit(_) => {}
+        Node::Call(_, args) => args.iter().for_each(|a| count_uses(a, uses)),
+        Node::Unary(_, e) => count_uses(e, uses),
+        Node::Binary(_, l, r) => {
+            count_uses(l, uses);
+            count_uses(r, uses);
+        }
+    }
+}
+
+fn take_single_uses(node: &mut Node, uses: &[usize]) {
+    match node {
+        Node::Slot(i) if uses.get(*i) == Some(&1) => *node = Node::Take(*i),
+        Node::Slot(_) | Node::Take(_) | Node::Lit(_) => {}
+        Node::Call(_, args) => args.iter_mut().for_each(|a| take_single_uses(a, uses)),
+        Node::Unary(_, e) => take_single_uses(e, uses),
+        Node::Binary(_, l, r) => {
+            take_single_uses(l, uses);
+            take_single_uses(r, uses);
+        }
     }
 }
 
@@ -246,17 +283,31 @@ fn values_equal(a: &Dv, b: &Dv) -> bool {
     }
 }
 
-/// Evaluate with the slot values of one record.
-pub fn eval(node: &Node, slots: &[Dv]) -> Result<Dv, String> {
+/// Calls with at most this many arguments evaluate them on the stack.
+const SMALL_CALL: usize = 4;
+
+/// Evaluate with the slot values of one record; the values of fields read once are moved out.
+pub fn eval(node: &Node, slots: &mut [Dv]) -> Result<Dv, String> {
     Ok(match node {
         Node::Slot(i) => slots.get(*i).cloned().unwrap_or(Dv::Null),
+        Node::Take(i) => slots.get_mut(*i).map(std::mem::take).unwrap_or(Dv::Null),
         Node::Lit(v) => v.clone(),
         Node::Call(spec, args) => {
-            let values: Vec<Dv> = args
-                .iter()
-                .map(|a| eval(a, slots))
-                .collect::<Result<_, _>>()?;
-            funcs::call(spec.name, &values).map_err(|e| format!("{}: {e}", spec.name))?
+            let called = if args.len() <= SMALL_CALL {
+                // most calls take a few arguments: no allocation per call for them
+                let mut values: [Dv; SMALL_CALL] = Default::default();
+                for (v, a) in values.iter_mut().zip(args) {
+                    *v = eval(a, slots)?;
+                }
+                funcs::call(spec.name, &values[..args.len()])
+            } else {
+                let values: Vec<Dv> = args
+                    .iter()
+                    .map(|a| eval(a, slots))
+                    .collect::<Result<_, _>>()?;
+                funcs::call(spec.name, &values)
+            };
+            called.map_err(|e| format!("{}: {e}", spec.name))?
         }
         Node::Unary(UnOp::Not, e) => Dv::Bool(!eval(e, slots)?.truthy()),
         Node::Unary(UnOp::Neg, e) => match eval(e, slots)? {

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Dv {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
