@@ -315,3 +315,84 @@ async fn a_long_period_quota_is_a_budget_not_a_rate() {
     .await;
     assert!(blocked.is_err(), "the second waits for the hour to move");
 }
+
+/// A response reporting a budget of `limit` with `remaining` left, resetting in `reset` seconds.
+fn budget(remaining: u64, limit: u64, reset: Option<&str>) -> Response {
+    let mut r = "ok".into_response();
+    let h = r.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    if let Some(reset) = reset {
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(reset).expect("header"),
+        );
+    }
+    r
+}
+
+/// The time the request after `before` requests waits, under a 2-a-second quota.
+async fn wait_after(script: Script, before: usize) -> Duration {
+    let s = serve(script).await;
+    let c = client(HttpConfig {
+        quotas: vec![Quota::new("per_second", 2, Duration::from_secs(1))],
+        ..fast()
+    });
+    for _ in 0..before {
+        c.get_parsed(&s.url, ok_text).await.expect("ok");
+    }
+    let started = Instant::now();
+    c.get_parsed(&s.url, ok_text).await.expect("ok");
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_reset_later_than_the_clients_own_window_says_is_waited_out() {
+    // the client's own two requests leave its 1 s window in about 0.5 s, but the server says
+    // its budget resets in 3 s: its window is longer than the flow's quota, so the reset wins
+    let waited = wait_after(
+        |n| match n {
+            0 => budget(1, 2, None),
+            1 => budget(0, 2, Some("3")),
+            _ => budget(1, 2, None),
+        },
+        2,
+    )
+    .await;
+    assert!(waited >= Duration::from_millis(2_800), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_budget_someone_else_spends_too_is_waited_out_to_its_reset() {
+    // the first answer counts two spent for the client's one request: another client shares
+    // the budget, so when it is spent later the client waits for the server's reset (1.2 s)
+    // rather than for its own requests to leave the window (about 0.5 s)
+    let waited = wait_after(
+        |n| match n {
+            0 => budget(0, 2, Some("0.2")),
+            1 => budget(1, 2, None),
+            2 => budget(0, 2, Some("1.2")),
+            _ => budget(1, 2, None),
+        },
+        3,
+    )
+    .await;
+    assert!(waited >= Duration::from_millis(1_050), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_budget_only_this_client_spends_frees_with_its_own_window() {
+    // the control of the two above: the same spent budget, no one else counted, a reset the
+    // estimate agrees with (1.2 s): the wait ends when the client's own oldest request leaves
+    // the window (about 0.5 s), before the reset
+    let waited = wait_after(
+        |n| match n {
+            0 => budget(1, 2, None),
+            1 => budget(0, 2, Some("1.2")),
+            _ => budget(1, 2, None),
+        },
+        2,
+    )
+    .await;
+    assert!(waited < Duration::from_millis(1_000), "{waited:?}");
+}
