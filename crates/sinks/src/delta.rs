@@ -138,10 +138,7 @@ impl DeltaTables {
             let (table, rel) = self.locate(p)?;
             by_table.entry(table).or_default().removes.push(rel);
         }
-        let mut snapshots = self.snapshots.lock().map_err(|_| SinkError::Delta {
-            table: self.lake.describe(),
-            message: "an earlier commit panicked".into(),
-        })?;
+        let mut snapshots = self.lock_snapshots()?;
         let mut written = Vec::new();
         for (table, t) in by_table {
             let snap = snapshots.entry(table.clone()).or_default();
@@ -154,10 +151,7 @@ impl DeltaTables {
 
     /// The data files the table's latest version holds, as paths below the destination.
     pub fn live_files(&self, table: &str) -> Result<HashSet<PathBuf>, SinkError> {
-        let mut snapshots = self.snapshots.lock().map_err(|_| SinkError::Delta {
-            table: table.to_string(),
-            message: "an earlier commit panicked".into(),
-        })?;
+        let mut snapshots = self.lock_snapshots()?;
         let snap = snapshots.entry(table.to_string()).or_default();
         self.refresh(table, snap)?;
         Ok(snap
@@ -169,6 +163,16 @@ impl DeltaTables {
                 p
             })
             .collect())
+    }
+
+    /// The tables' snapshots, one commit or read at a time.
+    fn lock_snapshots(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Snapshot>>, SinkError> {
+        self.snapshots.lock().map_err(|_| SinkError::Delta {
+            table: self.lake.describe(),
+            message: "an earlier commit panicked".into(),
+        })
     }
 
     /// The table a file below the destination belongs to, and its path in the table.
@@ -555,10 +559,7 @@ impl DeltaTables {
     /// one named like the partition column, or one whose type differs from the table's is
     /// refused, before anything of it is written.
     pub fn check_schema(&self, table: &str, schema: &Schema) -> Result<(), SinkError> {
-        let mut snapshots = self.snapshots.lock().map_err(|_| SinkError::Delta {
-            table: table.to_string(),
-            message: "an earlier commit panicked".into(),
-        })?;
+        let mut snapshots = self.lock_snapshots()?;
         let snap = snapshots.entry(table.to_string()).or_default();
         self.refresh(table, snap)?;
         self.merged_fields(table, &snap.fields, schema).map(|_| ())

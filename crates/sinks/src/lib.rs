@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub use atomic::{promote, StagedFile};
-pub use delta::{DataFile, DeltaChange, DeltaTables, PARTITION_COLUMN};
+pub use delta::{DataFile, DeltaChange, DeltaTables};
 pub use lake::{is_object_store_url, Lake};
 pub use parquet_file::{Format, IoTimer, ParquetOptions, PartFile};
 
