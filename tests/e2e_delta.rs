@@ -16,28 +16,8 @@ use serde_json::Value;
 fn python() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        let ready = || {
-            Command::new("python3")
-                .args(["-c", "import deltalake, pyarrow"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if !ready() {
-            let _ = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "deltalake",
-                    "pyarrow",
-                ])
-                .status();
-        }
         assert!(
-            ready(),
+            python_modules("deltalake, pyarrow", &["deltalake", "pyarrow"]),
             "python3 with deltalake and pyarrow is needed to read the tables back \
              (python3 -m pip install deltalake pyarrow)"
         );

@@ -5,6 +5,8 @@
 //! reads. Python (with PyYAML, installed with pip if missing) reads the YAML and the DAG; no
 //! Docker daemon, cluster or Airflow is needed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,27 +56,8 @@ fn strings(args: &[&str]) -> Vec<String> {
 fn python() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        let has_yaml = || {
-            Command::new("python3")
-                .args(["-c", "import yaml"])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if !has_yaml() {
-            let _ = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "pyyaml",
-                ])
-                .status();
-        }
         assert!(
-            has_yaml(),
+            common::python_modules("yaml", &["pyyaml"]),
             "python3 with PyYAML is needed to read docs/deploy (python3 -m pip install pyyaml)"
         );
     });

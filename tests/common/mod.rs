@@ -365,3 +365,28 @@ pub fn to_object_store(flow: &Path, lake: &Path) -> PathBuf {
     std::fs::write(flow, text).expect("write flow");
     lake.to_path_buf()
 }
+
+/// Whether `python3` imports `modules` (a comma-separated list), after pip-installing
+/// `packages` if it did not: the readers outside sluice that tests check its output with.
+pub fn python_modules(modules: &str, packages: &[&str]) -> bool {
+    let ready = || {
+        std::process::Command::new("python3")
+            .args(["-c", &format!("import {modules}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if !ready() {
+        let _ = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(packages)
+            .status();
+    }
+    ready()
+}
